@@ -1,0 +1,72 @@
+//! The one table of endpoints and the access each requires. The authorization middleware denies
+//! any route missing here, and a test checks this table against the OpenAPI document, so a new
+//! route cannot ship without an explicit access rule.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use axum::http::Method;
+
+use crate::auth::Scope;
+
+/// What a caller needs to use an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token (probes, sign-in, public metadata).
+    Public,
+    /// Any valid token, no particular scope (the handler may narrow further).
+    Authenticated,
+    /// A valid token holding this scope (or `admin`).
+    Scope(Scope),
+}
+
+pub struct Endpoint {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+const fn ep(method: Method, path: &'static str, access: Access) -> Endpoint {
+    Endpoint { method, path, access }
+}
+
+use Access::{Authenticated, Public};
+const USERS: Access = Access::Scope(Scope::UsersManage);
+
+/// Every route the host serves.
+pub static ENDPOINTS: &[Endpoint] = &[
+    // Probes and metadata.
+    ep(Method::GET, "/health", Public),
+    ep(Method::GET, "/health/live", Public),
+    ep(Method::GET, "/health/ready", Public),
+    ep(Method::GET, "/metrics", Public),
+    ep(Method::GET, "/api/v1/version", Public),
+    ep(Method::GET, "/api/v1/openapi.json", Public),
+    ep(Method::GET, "/api/v1/health", Authenticated),
+    // Sign-in and tokens. Token endpoints need no scope: callers manage their own tokens and can
+    // never grant more than they hold; `users:manage` widens the view to the whole tenant.
+    ep(Method::POST, "/api/v1/auth/token", Public),
+    ep(Method::GET, "/api/v1/tokens", Authenticated),
+    ep(Method::POST, "/api/v1/tokens", Authenticated),
+    ep(Method::DELETE, "/api/v1/tokens/{id}", Authenticated),
+    // Users of the caller's tenant.
+    ep(Method::GET, "/api/v1/users", USERS),
+    ep(Method::POST, "/api/v1/users", USERS),
+    ep(Method::GET, "/api/v1/users/{id}", USERS),
+    ep(Method::PATCH, "/api/v1/users/{id}", USERS),
+    ep(Method::DELETE, "/api/v1/users/{id}", USERS),
+    // Datasentinel-compatible forms, for its toolkit scripts.
+    ep(Method::GET, "/ds-api/", Public),
+    ep(Method::GET, "/ds-api/user-token", Public),
+    ep(Method::POST, "/ds-api/user-token", Public),
+    ep(Method::POST, "/ds-api/user-token/{organization}", Public),
+];
+
+/// Access rule of a matched route, if it has one.
+pub fn access_for(method: &Method, path: &str) -> Option<Access> {
+    static INDEX: OnceLock<HashMap<(Method, &'static str), Access>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| ENDPOINTS.iter().map(|e| ((e.method.clone(), e.path), e.access)).collect());
+    // HEAD is served by GET routes and needs what GET needs.
+    let method = if method == Method::HEAD { &Method::GET } else { method };
+    index.get(&(method.clone(), path)).copied()
+}

@@ -1,0 +1,121 @@
+//! `AppError`: every failure the API can answer, rendered as `{"error": "…"}` with the right status.
+//! Internal errors are logged once with the request id and shown to the client only as that id.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::auth::{AuthError, Scope};
+use crate::store::StoreError;
+
+tokio::task_local! {
+    /// The current request's id, set by the request-id middleware for the whole handler.
+    pub static REQUEST_ID: String;
+}
+
+/// The current request id, or `-` outside a request.
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".into())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("missing required scope: {0}")]
+    MissingScope(Scope),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body is larger than the {0}-byte limit")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn not_found(what: &str) -> AppError {
+        AppError::NotFound(format!("{what} not found"))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::MissingScope(_) | AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = if status.is_server_error() {
+            let request_id = current_request_id();
+            tracing::error!(%request_id, error = ?self, "request failed");
+            let message = match &self {
+                AppError::Unavailable(m) => m.clone(),
+                _ => "internal server error".to_string(),
+            };
+            json!({ "error": message, "request_id": request_id })
+        } else {
+            json!({ "error": self.to_string() })
+        };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => AppError::NotFound("not found".into()),
+            StoreError::Conflict(m) => AppError::Conflict(m),
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<AuthError> for AppError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::UnknownToken => AppError::Unauthorized("invalid token".into()),
+            AuthError::Expired | AuthError::Revoked | AuthError::BadCredentials => {
+                AppError::Unauthorized(e.to_string())
+            }
+            AuthError::AmbiguousLogin(_) => AppError::BadRequest(e.to_string()),
+            AuthError::Store(s) => s.into(),
+            AuthError::Internal(i) => AppError::Internal(i),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for AppError {
+    fn from(e: axum::extract::rejection::PathRejection) -> Self {
+        AppError::BadRequest(format!("invalid path parameter: {}", e.body_text()))
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for AppError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        AppError::BadRequest(format!("invalid query string: {}", e.body_text()))
+    }
+}
+
+pub type ApiResult<T> = Result<T, AppError>;

@@ -1,0 +1,111 @@
+//! The REST API: the only module that knows axum. `app(ctx)` builds the whole router (so tests
+//! drive it with `oneshot`); `endpoints` holds the access rule of every route.
+
+mod ds;
+pub mod endpoints;
+pub mod error;
+mod extract;
+mod health;
+mod meta;
+mod middleware;
+mod tokens;
+mod users;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::{middleware as mw, Extension, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Authenticator;
+use crate::health::Readiness;
+use crate::store::Store;
+
+pub use error::AppError;
+pub use middleware::REQUEST_ID_HEADER;
+
+/// Everything handlers share.
+pub struct AppContext {
+    pub store: Store,
+    pub auth: Authenticator,
+    pub readiness: Readiness,
+    pub metrics: PrometheusHandle,
+    pub max_body_bytes: usize,
+    pub started: Instant,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
+    modifiers(&SecuritySchemes),
+    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"),
+         (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme("basic", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)));
+    }
+}
+
+/// Every route with its OpenAPI operation; the path strings come from the `utoipa::path`
+/// attributes, so the router and the document cannot disagree.
+fn routes() -> OpenApiRouter<Arc<AppContext>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(health::api_health))
+        .routes(routes!(meta::version))
+        .routes(routes!(meta::openapi_json))
+        .routes(routes!(meta::metrics))
+        .routes(routes!(tokens::sign_in))
+        .routes(routes!(tokens::create, tokens::list))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(ds::banner))
+        .routes(routes!(ds::issue, ds::show))
+        .routes(routes!(ds::issue_in))
+}
+
+/// The OpenAPI 3.1 document of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+/// Builds the application router.
+pub fn app(ctx: Arc<AppContext>) -> Router {
+    let (router, doc) = routes().split_for_parts();
+    let doc = Arc::new(doc.to_pretty_json().expect("OpenAPI document serializes"));
+    router
+        .route_layer(mw::from_fn_with_state(ctx.clone(), middleware::authorize))
+        .route_layer(mw::from_fn(middleware::observe))
+        .fallback(middleware::no_route)
+        .method_not_allowed_fallback(middleware::wrong_method)
+        .layer(Extension(doc))
+        .layer(DefaultBodyLimit::max(ctx.max_body_bytes))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(mw::from_fn_with_state(ctx.clone(), middleware::request_id))
+        .with_state(ctx)
+}
+
+/// Renders a stored epoch-milliseconds timestamp as RFC 3339 (UTC).
+pub(crate) fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

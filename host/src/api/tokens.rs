@@ -1,0 +1,189 @@
+//! Sign-in (`/api/v1/auth/token`) and API token management (`/api/v1/tokens`).
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiResult, AppError};
+use super::extract::{basic_credentials, parse_json, read_body, ApiJson, ApiPath};
+use super::{rfc3339, AppContext};
+use crate::auth::{secret, Principal, Scope, ScopeSet};
+use crate::store::{now_ms, NewToken, TokenKind, TokenRecord};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    username: String,
+    password: String,
+    /// Tenant name; optional when the login exists in only one tenant.
+    #[serde(default)]
+    organization: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IssuedUserToken {
+    token: String,
+    token_type: &'static str,
+    expires_at: String,
+}
+
+/// Exchanges a username and password (JSON body or HTTP Basic) for a user token valid 24 h.
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body(content = SignIn, description = "Or send HTTP Basic credentials and no body"),
+    responses((status = 200, body = IssuedUserToken), (status = 401, description = "Invalid username or password")))]
+pub async fn sign_in(State(ctx): State<Arc<AppContext>>, req: Request) -> ApiResult<Json<IssuedUserToken>> {
+    let basic = basic_credentials(req.headers());
+    let body = read_body(req, &()).await?;
+    let (organization, username, password) = match basic {
+        Some((user, pass)) if body.iter().all(u8::is_ascii_whitespace) => (None, user, pass),
+        _ => {
+            let s: SignIn = parse_json(&body)?;
+            (s.organization, s.username, s.password)
+        }
+    };
+    let (user, _) = ctx.auth.sign_in(organization.as_deref(), &username, &password).await?;
+    let (token, expires_at) = ctx.auth.issue_user_token(&user).await?;
+    Ok(Json(IssuedUserToken { token, token_type: "Bearer", expires_at: rfc3339(expires_at) }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// What the token is for, e.g. "CI pipeline".
+    name: String,
+    /// Scope names; you can only grant scopes you hold.
+    scopes: Vec<String>,
+    /// RFC 3339 expiry; omit for a token that does not expire.
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenView {
+    id: i64,
+    name: String,
+    prefix: String,
+    user_id: i64,
+    scopes: Vec<&'static str>,
+    created_at: String,
+    expires_at: Option<String>,
+    last_used_at: Option<String>,
+}
+
+impl From<&TokenRecord> for TokenView {
+    fn from(t: &TokenRecord) -> Self {
+        TokenView {
+            id: t.id,
+            name: t.name.clone(),
+            prefix: format!("{}{}", secret::API_TOKEN_MARKER, t.prefix),
+            user_id: t.user_id,
+            scopes: ScopeSet::from_stored(&t.scopes).names(),
+            created_at: rfc3339(t.created_at),
+            expires_at: t.expires_at.map(rfc3339),
+            last_used_at: t.last_used_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    /// The secret, shown this once: only its hash is stored.
+    token: String,
+    #[serde(flatten)]
+    view: TokenView,
+}
+
+/// Mints an API token (`vg_…`) for the caller, with at most the caller's scopes.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateToken,
+    responses((status = 201, body = CreatedToken), (status = 400, description = "Bad name, scope or expiry"),
+        (status = 403, description = "A requested scope is not held by the caller")))]
+pub async fn create(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiJson(body): ApiJson<CreateToken>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::BadRequest("name must be 1 to 100 characters".into()));
+    }
+    let scopes = ScopeSet::parse_list(body.scopes.iter().map(String::as_str)).map_err(AppError::BadRequest)?;
+    if scopes.is_empty() {
+        return Err(AppError::BadRequest("scopes must name at least one scope".into()));
+    }
+    if let Some(scope) = scopes.first_not_granted_by(caller.scopes) {
+        return Err(AppError::Forbidden(format!("cannot grant scope {scope}: the caller does not hold it")));
+    }
+    let expires_at = match body.expires_at.as_deref() {
+        None => None,
+        Some(text) => {
+            let at = chrono::DateTime::parse_from_rfc3339(text)
+                .map_err(|e| AppError::BadRequest(format!("expires_at {text:?} is not an RFC 3339 timestamp: {e}")))?
+                .timestamp_millis();
+            if at <= now_ms() {
+                return Err(AppError::BadRequest("expires_at is in the past".into()));
+            }
+            Some(at)
+        }
+    };
+    let minted = secret::mint(secret::API_TOKEN_MARKER);
+    let record = ctx
+        .store
+        .create_token(&NewToken {
+            tenant_id: caller.tenant_id,
+            user_id: caller.user_id,
+            kind: TokenKind::Api,
+            name,
+            prefix: &minted.prefix,
+            secret_hash: &minted.hash,
+            scopes: &scopes.to_stored(),
+            expires_at,
+        })
+        .await?;
+    tracing::info!(token_id = record.id, tenant = %caller.tenant_name, by = %caller.login, "API token created");
+    Ok((StatusCode::CREATED, Json(CreatedToken { token: minted.token, view: TokenView::from(&record) })))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenList {
+    tokens: Vec<TokenView>,
+}
+
+/// Lists live API tokens: the caller's own, or the whole tenant's with `users:manage`. Never secrets.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), responses((status = 200, body = TokenList)))]
+pub async fn list(State(ctx): State<Arc<AppContext>>, caller: Principal) -> ApiResult<Json<TokenList>> {
+    let tokens = ctx.store.list_tokens(caller.tenant_id, TokenKind::Api, owner_filter(&caller)).await?;
+    Ok(Json(TokenList { tokens: tokens.iter().map(TokenView::from).collect() }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Revoked {
+    revoked: i64,
+}
+
+/// Revokes an API token; it stops working at once.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Token id")),
+    responses((status = 200, body = Revoked), (status = 404, description = "No such live token in your tenant")))]
+pub async fn revoke(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Revoked>> {
+    let hash =
+        ctx.store.revoke_token(caller.tenant_id, id, owner_filter(&caller)).await.map_err(
+            |e| match AppError::from(e) {
+                AppError::NotFound(_) => AppError::not_found("token"),
+                other => other,
+            },
+        )?;
+    ctx.auth.forget(&hash);
+    tracing::info!(token_id = id, tenant = %caller.tenant_name, by = %caller.login, "API token revoked");
+    Ok(Json(Revoked { revoked: id }))
+}
+
+/// Token managers see the tenant's tokens; everyone else only their own.
+fn owner_filter(caller: &Principal) -> Option<i64> {
+    (!caller.scopes.allows(Scope::UsersManage)).then_some(caller.user_id)
+}

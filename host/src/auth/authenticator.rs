@@ -1,0 +1,212 @@
+//! Token authentication with a short-lived cache (a hash lookup per request, no argon2), and
+//! password sign-in that issues user tokens.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use moka::sync::Cache;
+
+use super::scopes::{stored_user_scopes, ScopeSet};
+use super::{password, secret};
+use crate::store::{now_ms, NewToken, Store, StoreError, Tenant, TokenKind, User};
+
+/// Who is calling, resolved from a token.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub tenant_id: i64,
+    pub tenant_name: String,
+    pub user_id: i64,
+    pub login: String,
+    pub email: Option<String>,
+    pub token_id: i64,
+    pub token_prefix: String,
+    pub token_kind: TokenKind,
+    /// Effective scopes: for API tokens, those granted at creation that the owner still holds.
+    pub scopes: ScopeSet,
+    pub expires_at: Option<i64>,
+}
+
+/// Why authentication failed; the API maps all but `Store` to 401.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("unknown token")]
+    UnknownToken,
+    #[error("token expired")]
+    Expired,
+    #[error("token revoked")]
+    Revoked,
+    #[error("invalid username or password")]
+    BadCredentials,
+    #[error("login {0:?} exists in several organizations: name the organization")]
+    AmbiguousLogin(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+struct CachedToken {
+    principal: Principal,
+    revoked: bool,
+    /// When `last_used_at` was last written, so busy tokens cost one write per minute, not per call.
+    last_touch: AtomicI64,
+}
+
+/// How long a token lookup stays cached. Revocation through this process is immediate (the entry
+/// is invalidated); another host sharing a PostgreSQL store sees it within this bound.
+const CACHE_TTL: Duration = Duration::from_secs(30);
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+#[derive(Clone)]
+pub struct Authenticator {
+    store: Store,
+    /// `None` caches "no such token" too, so floods of bad tokens don't each reach the database.
+    cache: Cache<String, Option<Arc<CachedToken>>>,
+    user_token_ttl: Duration,
+}
+
+impl Authenticator {
+    pub fn new(store: Store, user_token_ttl: Duration) -> Authenticator {
+        let cache = Cache::builder().max_capacity(100_000).time_to_live(CACHE_TTL).build();
+        Authenticator { store, cache, user_token_ttl }
+    }
+
+    /// Resolves a presented token to its principal.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        let hash = secret::hash(token);
+        let cached = match self.cache.get(&hash) {
+            Some(hit) => hit,
+            None => {
+                let loaded = self.load(&hash).await?;
+                self.cache.insert(hash, loaded.clone());
+                loaded
+            }
+        };
+        let entry = cached.ok_or(AuthError::UnknownToken)?;
+        if entry.revoked {
+            return Err(AuthError::Revoked);
+        }
+        let now = now_ms();
+        if entry.principal.expires_at.is_some_and(|exp| now >= exp) {
+            return Err(AuthError::Expired);
+        }
+        self.touch(&entry, now);
+        Ok(entry.principal.clone())
+    }
+
+    async fn load(&self, hash: &str) -> Result<Option<Arc<CachedToken>>, AuthError> {
+        let Some(found) = self.store.token_by_hash(hash).await? else {
+            return Ok(None);
+        };
+        let owner_scopes = stored_user_scopes(&found.privilege, &found.profile);
+        let scopes = match found.token.kind {
+            TokenKind::User => owner_scopes,
+            TokenKind::Api => ScopeSet::from_stored(&found.token.scopes).intersect(owner_scopes),
+        };
+        let t = found.token;
+        Ok(Some(Arc::new(CachedToken {
+            revoked: t.revoked_at.is_some(),
+            last_touch: AtomicI64::new(t.last_used_at.unwrap_or(0)),
+            principal: Principal {
+                tenant_id: t.tenant_id,
+                tenant_name: found.tenant_name,
+                user_id: t.user_id,
+                login: found.login,
+                email: found.email,
+                token_id: t.id,
+                token_prefix: t.prefix,
+                token_kind: t.kind,
+                scopes,
+                expires_at: t.expires_at,
+            },
+        })))
+    }
+
+    fn touch(&self, entry: &CachedToken, now: i64) {
+        let last = entry.last_touch.load(Ordering::Relaxed);
+        if now - last < TOUCH_EVERY_MS
+            || entry.last_touch.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            return;
+        }
+        let (store, id) = (self.store.clone(), entry.principal.token_id);
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_token(id, now).await {
+                tracing::warn!(token_id = id, error = %e, "could not record token use");
+            }
+        });
+    }
+
+    /// Drops one token from the cache (after revocation).
+    pub fn forget(&self, hash: &str) {
+        self.cache.invalidate(hash);
+    }
+
+    /// Drops every cached token (after a user's rights change or a user is deleted).
+    pub fn forget_all(&self) {
+        self.cache.invalidate_all();
+    }
+
+    /// Checks a password. With `organization`, the login is looked up in that tenant; without,
+    /// it must exist in exactly one tenant. Unknown logins cost as much as wrong passwords.
+    pub async fn sign_in(
+        &self,
+        organization: Option<&str>,
+        login: &str,
+        pass: &str,
+    ) -> Result<(User, Tenant), AuthError> {
+        let candidate = match organization {
+            Some(org) => match self.store.tenant_by_name(org).await? {
+                Some(tenant) => self.store.user_by_login(tenant.id, login).await?.map(|u| (u, tenant)),
+                None => None,
+            },
+            None => {
+                let mut all = self.store.users_by_login_any_tenant(login).await?;
+                if all.len() > 1 {
+                    return Err(AuthError::AmbiguousLogin(login.to_string()));
+                }
+                all.pop()
+            }
+        };
+        let stored_hash =
+            candidate.as_ref().map(|(u, _)| u.password_hash.clone()).unwrap_or_else(|| dummy_hash().to_string());
+        let pass = pass.to_string();
+        let ok = tokio::task::spawn_blocking(move || password::verify(&pass, &stored_hash))
+            .await
+            .map_err(|e| anyhow::anyhow!("password check task failed: {e}"))?;
+        match candidate {
+            Some(found) if ok => Ok(found),
+            _ => Err(AuthError::BadCredentials),
+        }
+    }
+
+    /// Issues a user token valid for the configured lifetime (24 h by default).
+    pub async fn issue_user_token(&self, user: &User) -> Result<(String, i64), AuthError> {
+        let minted = secret::mint(secret::USER_TOKEN_MARKER);
+        let expires_at = now_ms() + self.user_token_ttl.as_millis() as i64;
+        self.store
+            .create_token(&NewToken {
+                tenant_id: user.tenant_id,
+                user_id: user.id,
+                kind: TokenKind::User,
+                name: "sign-in",
+                prefix: &minted.prefix,
+                secret_hash: &minted.hash,
+                scopes: "",
+                expires_at: Some(expires_at),
+            })
+            .await?;
+        Ok((minted.token, expires_at))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// A valid argon2id hash of a random password, verified against when a login does not exist.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| password::hash(&secret::random_password()).expect("argon2 with default parameters"))
+}

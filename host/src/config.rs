@@ -1,0 +1,334 @@
+//! Configuration: a TOML file (every key optional, every key documented here) overridden by
+//! `VIGIA_<SECTION>_<KEY>` environment variables. Field doc comments are the configuration docs.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Why the configuration could not be loaded: always says where (file and line, or variable).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid environment override {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Top level of `vigia.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for the SQLite database, the generated TLS certificate and other local state.
+    /// Env: `VIGIA_DATA_DIR`.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub plugins: PluginsConfig,
+    pub log: LogConfig,
+    pub auth: AuthConfig,
+}
+
+/// `[server]`: the HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on. Plain HTTP on loopback by default.
+    pub listen: String,
+    /// `"self-signed"` generates a certificate in `data_dir/tls/` on first start and keeps it.
+    /// Leave unset for plain HTTP or when `tls_cert`/`tls_key` are given.
+    pub tls: Option<TlsMode>,
+    /// PEM certificate chain; with `tls_key`, serves HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key matching `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Largest accepted request body in bytes; larger bodies get 413.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// Generate and keep a self-signed certificate (automation then uses `curl -k`).
+    SelfSigned,
+}
+
+/// `[storage]`: where Vigia keeps its data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `sqlite://path` or `postgres://user:pass@host/db`. Empty: `sqlite://<data_dir>/vigia.db`.
+    pub url: String,
+    /// Size of the connection pool.
+    pub max_connections: u32,
+}
+
+/// `[plugins]`: WebAssembly plugins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Directory holding one sub-directory per plugin (`plugin.toml` + `.wasm`).
+    pub dir: PathBuf,
+}
+
+/// `[log]`: what the host prints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `"pretty"` for people, `"json"` for log collectors.
+    pub format: LogFormat,
+    /// A level (`error`, `warn`, `info`, `debug`, `trace`) or a tracing filter such as
+    /// `"info,vigia=debug"`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// `[auth]`: sign-in and tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of user tokens issued by a password sign-in, in hours.
+    pub user_token_ttl_hours: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            server: ServerConfig::default(),
+            storage: StorageConfig::default(),
+            plugins: PluginsConfig::default(),
+            log: LogConfig::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8470".into(),
+            tls: None,
+            tls_cert: None,
+            tls_key: None,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { url: String::new(), max_connections: 8 }
+    }
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig { dir: PathBuf::from("./plugins") }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: LogFormat::Pretty, level: "info".into() }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { user_token_ttl_hours: 24 }
+    }
+}
+
+impl Config {
+    /// Loads `path` (if given) then applies `VIGIA_*` overrides from `env`, then validates.
+    pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let mut table = match path {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                // Deserialize straight from the text first: only then do errors carry line and column.
+                toml::from_str::<Config>(&text)
+                    .map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?;
+                toml::from_str::<toml::Table>(&text)
+                    .map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?
+            }
+            None => toml::Table::new(),
+        };
+        let mut overrides: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k.starts_with("VIGIA_")).collect();
+        overrides.sort();
+        for (var, value) in overrides {
+            apply_env_override(&mut table, &var, &value)?;
+        }
+        let config: Config = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| ConfigError::Env {
+            var: "VIGIA_*".into(),
+            message: e.message().to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            return invalid(format!(
+                "[server] listen = {:?} is not an address like 127.0.0.1:8470",
+                self.server.listen
+            ));
+        }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return invalid("[server] tls_cert and tls_key must be set together".into());
+        }
+        if self.server.tls.is_some() && self.server.tls_cert.is_some() {
+            return invalid("[server] tls = \"self-signed\" conflicts with tls_cert/tls_key: choose one".into());
+        }
+        if self.server.max_body_bytes == 0 {
+            return invalid("[server] max_body_bytes must be positive".into());
+        }
+        let url = &self.storage.url;
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
+        {
+            return invalid(format!(
+                "[storage] url must start with sqlite:// or postgres://, got {:?}",
+                crate::store::redact(url)
+            ));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return invalid(format!("[log] level = {:?} is not a level or tracing filter", self.log.level));
+        }
+        if self.auth.user_token_ttl_hours == 0 {
+            return invalid("[auth] user_token_ttl_hours must be positive".into());
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.server.listen.parse().expect("validated at load")
+    }
+
+    /// The storage URL, defaulting to a SQLite file in `data_dir`.
+    pub fn storage_url(&self) -> String {
+        if self.storage.url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("vigia.db").display())
+        } else {
+            self.storage.url.clone()
+        }
+    }
+}
+
+/// Applies `VIGIA_<SECTION>_<KEY>=value` (or `VIGIA_<KEY>` for top-level keys). Variables that
+/// name no section or top-level key (e.g. `VIGIA_ADMIN_PASSWORD`) are not configuration and are
+/// left alone; an unknown key inside a known section is reported by `deny_unknown_fields`.
+fn apply_env_override(table: &mut toml::Table, var: &str, value: &str) -> Result<(), ConfigError> {
+    let defaults = toml::Table::try_from(Config::default()).expect("defaults serialize");
+    let name = var["VIGIA_".len()..].to_ascii_lowercase();
+    // Strings stay strings (a port-like "8470" in a string key must not turn into an integer);
+    // other keys take the TOML literal so numbers and booleans keep their types.
+    let parsed = |default: Option<&toml::Value>| -> Result<toml::Value, ConfigError> {
+        match default {
+            None | Some(toml::Value::String(_)) => Ok(toml::Value::String(value.into())),
+            Some(d) => toml::from_str::<toml::Table>(&format!("v = {value}")).map(|t| t["v"].clone()).map_err(|_| {
+                ConfigError::Env { var: var.into(), message: format!("{value:?} is not a valid {}", d.type_str()) }
+            }),
+        }
+    };
+    if let Some(default) = defaults.get(&name).filter(|v| !v.is_table()) {
+        table.insert(name.clone(), parsed(Some(default))?);
+        return Ok(());
+    }
+    let Some((section, key)) = defaults
+        .iter()
+        .filter(|(_, v)| v.is_table())
+        .find_map(|(s, _)| name.strip_prefix(&format!("{s}_")).map(|k| (s.clone(), k.to_string())))
+    else {
+        return Ok(());
+    };
+    let default = defaults[&section].get(&key);
+    let value = parsed(default)?;
+    let entry = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    match entry.as_table_mut() {
+        Some(t) => {
+            t.insert(key, value);
+            Ok(())
+        }
+        None => {
+            Err(ConfigError::Env { var: var.into(), message: format!("[{section}] is not a table in the config file") })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:8470");
+        assert_eq!(c.storage_url(), "sqlite://./data/vigia.db");
+        assert_eq!(c.plugins.dir, PathBuf::from("./plugins"));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let f = write("[server]\nlisten = \"127.0.0.1:1\"\nlisen = \"x\"\n");
+        let err = Config::load(Some(f.path()), env(&[])).unwrap_err().to_string();
+        assert!(err.contains(&f.path().display().to_string()), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_file_and_keeps_types() {
+        let f = write("data_dir = \"/tmp/a\"\n[server]\nmax_body_bytes = 10\n");
+        let c = Config::load(
+            Some(f.path()),
+            env(&[
+                ("VIGIA_SERVER_MAX_BODY_BYTES", "2048"),
+                ("VIGIA_LOG_FORMAT", "json"),
+                ("VIGIA_DATA_DIR", "/tmp/b"),
+                ("VIGIA_ADMIN_PASSWORD", "not-config"),
+                ("VIGIA_SERVER_TLS_CERT", "/c.pem"),
+                ("VIGIA_SERVER_TLS_KEY", "/k.pem"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.server.max_body_bytes, 2048);
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/b"));
+        assert_eq!(c.server.tls_cert, Some(PathBuf::from("/c.pem")));
+    }
+
+    #[test]
+    fn bad_env_and_bad_values_are_named() {
+        let err = Config::load(None, env(&[("VIGIA_SERVER_LISTN", "x")])).unwrap_err().to_string();
+        assert!(err.contains("listn"), "{err}");
+        let err = Config::load(None, env(&[("VIGIA_SERVER_LISTEN", "nowhere")])).unwrap_err().to_string();
+        assert!(err.contains("listen"), "{err}");
+        let err = Config::load(None, env(&[("VIGIA_STORAGE_URL", "mysql://x")])).unwrap_err().to_string();
+        assert!(err.contains("sqlite://"), "{err}");
+    }
+}

@@ -1,0 +1,13 @@
+//! Vigia host library: configuration, storage, authentication and the HTTP API. `main.rs` only
+//! parses the command line and calls into `cli`.
+
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod health;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+pub mod version;

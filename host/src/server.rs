@@ -1,0 +1,160 @@
+//! `vigia serve`: opens storage, builds the API and serves it over HTTP or HTTPS until SIGINT/SIGTERM.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::api::{self, AppContext};
+use crate::auth::Authenticator;
+use crate::bootstrap;
+use crate::config::{Config, TlsMode};
+use crate::health::{Readiness, StorageCheck};
+use crate::store::{self, Store};
+use crate::telemetry;
+
+/// Connects to the configured storage (creating `data_dir` for SQLite) and applies migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
+    let url = config.storage_url();
+    let store = Store::connect(&url, config.storage.max_connections)
+        .await
+        .with_context(|| format!("opening storage {}", store::redact(&url)))?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+/// Everything the API needs, with the readiness checks of this issue registered.
+pub fn context(store: Store, config: &Config) -> Arc<AppContext> {
+    let readiness = Readiness::default();
+    readiness.register(Arc::new(StorageCheck(store.clone())));
+    Arc::new(AppContext {
+        auth: Authenticator::new(store.clone(), Duration::from_secs(config.auth.user_token_ttl_hours * 3600)),
+        store,
+        readiness,
+        metrics: telemetry::metrics_handle(),
+        max_body_bytes: config.server.max_body_bytes,
+        started: Instant::now(),
+    })
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    if let Some(first) = bootstrap::ensure_defaults(&store).await? {
+        bootstrap::announce(&first);
+    }
+    let ctx = context(store.clone(), &config);
+    let app = api::app(ctx);
+    spawn_token_purge(store.clone());
+
+    let listener = TcpListener::bind(config.listen_addr())
+        .with_context(|| format!("binding [server] listen = {}", config.server.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    match tls_files(&config)? {
+        None => {
+            println!("Vigia {} listening on http://{addr}", crate::version::VERSION);
+            tracing::info!(%addr, backend = store.backend().name(), "serving HTTP");
+            axum::serve(tokio::net::TcpListener::from_std(listener)?, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+        Some((cert, key)) => {
+            // One process-wide crypto provider; a second install (tests) is harmless.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
+            println!("Vigia {} listening on https://{addr}", crate::version::VERSION);
+            tracing::info!(%addr, backend = store.backend().name(), "serving HTTPS");
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(app.into_make_service()).await?;
+        }
+    }
+    tracing::info!("shutting down");
+    store.close().await;
+    Ok(())
+}
+
+/// The certificate and key to serve, generating the self-signed pair on first use.
+fn tls_files(config: &Config) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
+    if let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) {
+        return Ok(Some((cert.clone(), key.clone())));
+    }
+    if config.server.tls != Some(TlsMode::SelfSigned) {
+        return Ok(None);
+    }
+    let dir = config.data_dir.join("tls");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    if !(cert.exists() && key.exists()) {
+        generate_self_signed(&dir, &cert, &key)?;
+        tracing::info!(cert = %cert.display(), "generated a self-signed TLS certificate");
+    }
+    Ok(Some((cert, key)))
+}
+
+fn generate_self_signed(dir: &Path, cert: &Path, key: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    if let Ok(host) = std::fs::read_to_string("/etc/hostname") {
+        names.push(host.trim().to_string());
+    }
+    let generated = rcgen::generate_simple_self_signed(names).context("generating a self-signed certificate")?;
+    std::fs::write(cert, generated.cert.pem())?;
+    write_private(key, generated.key_pair.serialize_pem().as_bytes())?;
+    Ok(())
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?.write_all(bytes)?;
+    Ok(())
+}
+
+/// Dead tokens (expired or revoked a week ago) are deleted hourly so sign-ins don't grow the table forever.
+fn spawn_token_purge(store: Store) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match store.purge_dead_tokens(7 * 24 * 3600 * 1000).await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "deleted dead tokens"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "token purge failed"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
