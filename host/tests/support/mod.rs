@@ -1,0 +1,152 @@
+//! Test harness: a `TestApp` over a real store (a temp SQLite file or a private PostgreSQL
+//! database) driven through the real router with `oneshot`, and `backend_tests!` which runs
+//! each test body against both backends.
+#![allow(dead_code)]
+
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use vigia::api::AppContext;
+use vigia::auth::password;
+use vigia::config::Config;
+use vigia::store::{NewUser, Store, User};
+
+pub const PASSWORD: &str = "correct-horse-battery";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `sqlite::name` and `postgres::name` tests calling `name(Backend)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name($crate::support::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() { super::$name($crate::support::Backend::Postgres).await } )*
+        }
+    };
+}
+
+/// A store on a fresh database of the given backend; the temp dir lives as long as the guard.
+pub async fn fresh_store(backend: Backend) -> (Store, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("vigia.db").display());
+            let store = Store::connect(&url, 4).await.unwrap();
+            store.migrate().await.unwrap();
+            (store, Some(dir))
+        }
+        Backend::Postgres => {
+            let url = vigia_testkit::fresh_database_url().expect("private PostgreSQL cluster");
+            let store = Store::connect(&url, 4).await.unwrap();
+            store.migrate().await.unwrap();
+            (store, None)
+        }
+    }
+}
+
+/// argon2 is deliberately slow; hash the shared test password once per process.
+pub fn password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| password::hash(PASSWORD).unwrap())
+}
+
+pub async fn add_user(store: &Store, tenant_id: i64, login: &str, privilege: &str, profile: &str) -> User {
+    let new = NewUser { login, email: None, password_hash: password_hash(), privilege, profile };
+    store.create_user(tenant_id, &new).await.unwrap()
+}
+
+pub struct TestApp {
+    pub ctx: Arc<AppContext>,
+    pub router: Router,
+    pub store: Store,
+    /// User token of `admin` in tenant `default`.
+    pub admin: String,
+    pub admin_user: User,
+    /// User token of `admin` in tenant `other`.
+    pub other_admin: String,
+    pub other_user: User,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl Resp {
+    pub fn error(&self) -> &str {
+        self.json["error"].as_str().unwrap_or_else(|| panic!("no error in {}: {}", self.status, self.text))
+    }
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> TestApp {
+        Self::start_with(backend, Config::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, config: Config) -> TestApp {
+        let (store, dir) = fresh_store(backend).await;
+        let default = store.ensure_tenant("default").await.unwrap();
+        let other = store.ensure_tenant("other").await.unwrap();
+        let admin_user = add_user(&store, default.id, "admin", "admin", "data admin").await;
+        let other_user = add_user(&store, other.id, "admin", "admin", "data admin").await;
+        let ctx = vigia::server::context(store.clone(), &config);
+        let admin = ctx.auth.issue_user_token(&admin_user).await.unwrap().0;
+        let other_admin = ctx.auth.issue_user_token(&other_user).await.unwrap().0;
+        let router = vigia::api::app(ctx.clone());
+        TestApp { ctx, router, store, admin, admin_user, other_admin, other_user, _dir: dir }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp { status, headers, text, json }
+    }
+
+    /// A JSON call with an optional bearer token.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header("content-type", "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(req.body(body).unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    /// Mints an API token with these scopes through the API, as `by`.
+    pub async fn api_token(&self, by: &str, scopes: &[&str]) -> (i64, String) {
+        let r = self
+            .call(Method::POST, "/api/v1/tokens", Some(by), Some(serde_json::json!({"name": "test", "scopes": scopes})))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        (r.json["id"].as_i64().unwrap(), r.json["token"].as_str().unwrap().to_string())
+    }
+}
