@@ -332,3 +332,15 @@ mod tests {
         assert!(err.contains("sqlite://"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    /// The shipped example must stay loadable and equal to the defaults it documents.
+    #[test]
+    fn vigia_example_toml_is_valid_and_matches_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigia.example.toml");
+        let loaded = super::Config::load(Some(&path), Vec::new()).unwrap();
+        let defaults = super::Config::default();
+        assert_eq!(toml::to_string(&loaded).unwrap(), toml::to_string(&defaults).unwrap());
+    }
+}
