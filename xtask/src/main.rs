@@ -1,57 +1,47 @@
-//! Build orchestration for the workspace: `cargo xtask run` and `cargo xtask test`.
+//! `cargo xtask …`: build orchestration that plain cargo cannot express (wasm plugin bundles).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod bundle;
+mod python;
+mod rust_guests;
 
-use anyhow::{bail, Context};
+use anyhow::{bail, Result};
+use std::path::PathBuf;
 
-fn main() -> anyhow::Result<()> {
+const USAGE: &str = "usage: cargo xtask plugins [--python]
+
+  plugins    build every Rust guest crate for wasm32-wasip2 and assemble
+             target/vigia-plugins/<id>/{plugin.toml,<id>.wasm} with sha256 filled in
+  --python   also build examples/python-collector with componentize-py";
+
+fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let root = workspace_root();
-    match args.first().map(String::as_str) {
-        Some("run") => run(&root, &args[1..]),
-        Some("test") => test(&root, &args[1..]),
-        _ => {
-            eprintln!("usage: cargo xtask <command>\n\n  run    build everything and start `vigia serve` on embedded defaults\n  test   run the whole test suite");
-            bail!("unknown or missing command")
-        }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["plugins"] => build_plugins(false),
+        ["plugins", "--python"] => build_plugins(true),
+        _ => bail!("{USAGE}"),
     }
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
-}
-
-/// Runs a command in the workspace root, failing with its name if it fails.
-fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
-    let status = Command::new(env!("CARGO")).args(args).current_dir(root).status().with_context(|| format!("running cargo {args:?}"))?;
-    if !status.success() {
-        bail!("cargo {} failed ({status})", args.join(" "));
+fn build_plugins(with_python: bool) -> Result<()> {
+    let workspace = workspace_root();
+    let out = target_dir(&workspace).join("vigia-plugins");
+    let wasm_dir = rust_guests::build(&workspace)?;
+    for guest in rust_guests::discover(&workspace)? {
+        bundle::assemble(&guest.dir, &wasm_dir.join(guest.wasm_file_name()), &out)?;
     }
+    if with_python {
+        python::build(&workspace, &out)?;
+    }
+    println!("bundles in {}", out.display());
     Ok(())
 }
 
-/// Builds the server in release mode and runs it with the defaults (SQLite in ./data).
-fn run(root: &Path, extra: &[String]) -> anyhow::Result<()> {
-    cargo(root, &["build", "--release", "-p", "vigia"])?;
-    let mut args = vec!["run", "--release", "-q", "-p", "vigia", "--", "serve"];
-    args.extend(extra.iter().map(String::as_str));
-    cargo(root, &args)
+fn workspace_root() -> PathBuf {
+    // xtask lives one level below the workspace root.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent").to_path_buf()
 }
 
-/// The whole test suite.
-fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
-    if !has_postgres_server() {
-        bail!("PostgreSQL server binaries (initdb, pg_ctl) are needed by the tests: install the `postgresql` package (.ci/run does)");
-    }
-    let mut args = vec!["test", "--workspace"];
-    args.extend(extra.iter().map(String::as_str));
-    cargo(root, &args)
-}
-
-fn has_postgres_server() -> bool {
-    let in_lib = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|dirs| dirs.flatten().any(|d| d.path().join("bin/initdb").exists()))
-        .unwrap_or(false);
-    in_lib || Command::new("initdb").arg("--version").output().is_ok_and(|o| o.status.success())
+fn target_dir(workspace: &std::path::Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace.join("target"))
 }

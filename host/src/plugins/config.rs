@@ -1,0 +1,194 @@
+//! Plugin configuration: defaults merged under the operator's values, validated against the
+//! manifest schema, secrets (`x-secret = true` properties) sealed at rest and masked on read.
+//! A secret is sealed as its JSON text, so secrets of any JSON type round-trip.
+
+use serde_json::{Map, Value};
+
+use crate::secrets::SecretBox;
+
+/// What a secret looks like when read back; writing it back keeps the stored secret.
+pub const MASK: &str = "********";
+
+/// `base` with `over` merged in: objects merge key by key, anything else is replaced.
+pub fn merge(base: &Value, over: &Value) -> Value {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            let mut out = b.clone();
+            for (k, v) in o {
+                let merged = match out.get(k) {
+                    Some(existing) => merge(existing, v),
+                    None => v.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        (_, over) => over.clone(),
+    }
+}
+
+fn get_path<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |node, key| node.get(key))
+}
+
+fn get_path_mut<'a>(v: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
+    path.iter().try_fold(v, |node, key| node.get_mut(key))
+}
+
+fn remove_path(v: &mut Value, path: &[String]) {
+    if let Some((last, parent)) = path.split_last() {
+        if let Some(Value::Object(map)) = get_path_mut(v, parent) {
+            map.remove(last);
+        }
+    }
+}
+
+fn set_path(v: &mut Value, path: &[String], value: Value) {
+    let Some((last, parent)) = path.split_last() else { return };
+    let mut node = v;
+    for key in parent {
+        if !node.is_object() {
+            *node = Value::Object(Map::new());
+        }
+        node = node.as_object_mut().expect("object").entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
+    }
+    if let Value::Object(map) = node {
+        map.insert(last.clone(), value);
+    }
+}
+
+/// Opens every sealed secret of a stored configuration.
+pub fn open_secrets(stored: &Value, secret_paths: &[Vec<String>], secrets: &SecretBox) -> Result<Value, String> {
+    let mut out = stored.clone();
+    for path in secret_paths {
+        if let Some(Value::String(sealed)) = get_path(stored, path) {
+            if SecretBox::is_sealed(sealed) {
+                let plain = secrets.open(sealed).map_err(|e| format!("secret {}: {e}", path.join(".")))?;
+                let value = serde_json::from_str(&plain).unwrap_or(Value::String(plain));
+                set_path(&mut out, path, value);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces every present secret with `MASK`.
+pub fn mask(config: &Value, secret_paths: &[Vec<String>]) -> Value {
+    let mut out = config.clone();
+    for path in secret_paths {
+        if let Some(v) = get_path_mut(&mut out, path) {
+            *v = Value::String(MASK.into());
+        }
+    }
+    out
+}
+
+/// The configuration a plugin sees: defaults under the operator's values, secrets opened.
+pub fn effective(
+    defaults: &Value,
+    stored_sealed: &Value,
+    secret_paths: &[Vec<String>],
+    secrets: &SecretBox,
+) -> Result<Value, String> {
+    Ok(merge(defaults, &open_secrets(stored_sealed, secret_paths, secrets)?))
+}
+
+/// Validates a new operator configuration. Masked secrets keep their stored value. Returns
+/// (what to store, secrets sealed; the effective configuration).
+pub fn prepare_update(
+    input: &Value,
+    stored_sealed: &Value,
+    defaults: &Value,
+    schema: &Value,
+    secret_paths: &[Vec<String>],
+    secrets: &SecretBox,
+) -> Result<(Value, Value), String> {
+    if !input.is_object() {
+        return Err("configuration must be a JSON object".into());
+    }
+    let stored_open = open_secrets(stored_sealed, secret_paths, secrets)?;
+    let mut resolved = input.clone();
+    for path in secret_paths {
+        if get_path(&resolved, path).and_then(Value::as_str) == Some(MASK) {
+            match get_path(&stored_open, path) {
+                Some(previous) => set_path(&mut resolved, path, previous.clone()),
+                // Nothing stored: the mask means "unset", so the default (if any) applies.
+                None => remove_path(&mut resolved, path),
+            }
+        }
+    }
+    let effective = merge(defaults, &resolved);
+    let validator = jsonschema::validator_for(schema).map_err(|e| format!("schema: {e}"))?;
+    let errors: Vec<String> =
+        validator.iter_errors(&effective).take(5).map(|e| format!("{} (at {})", e, e.instance_path())).collect();
+    if !errors.is_empty() {
+        // Never echo secret values back in error messages.
+        let masked_errors = errors.join("; ");
+        let leaks = secret_paths.iter().filter_map(|p| get_path(&effective, p)).any(|v| {
+            let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            text.len() >= 4 && masked_errors.contains(&text)
+        });
+        return Err(if leaks {
+            "configuration does not satisfy the plugin schema (details hidden: they contain a secret)".into()
+        } else {
+            format!("configuration does not satisfy the plugin schema: {masked_errors}")
+        });
+    }
+    let mut sealed = resolved;
+    for path in secret_paths {
+        if let Some(v) = get_path(&sealed, path).cloned() {
+            set_path(&mut sealed, path, Value::String(secrets.seal(&v.to_string())));
+        }
+    }
+    Ok((sealed, effective))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn paths() -> Vec<Vec<String>> {
+        vec![vec!["token".into()], vec!["smtp".into(), "password".into()]]
+    }
+
+    fn schema() -> Value {
+        json!({"type": "object", "properties": {
+            "port": {"type": "integer"},
+            "token": {"type": "string", "x-secret": true},
+            "smtp": {"type": "object", "properties": {"password": {"type": "string", "x-secret": true}}}
+        }})
+    }
+
+    #[test]
+    fn secrets_are_sealed_masked_and_kept_when_masked_on_write() {
+        let sb = SecretBox::from_key(&[1; 32]);
+        let defaults = json!({"port": 80});
+        let input = json!({"token": "hunter2", "smtp": {"password": "pw"}});
+        let (sealed, eff) = prepare_update(&input, &json!({}), &defaults, &schema(), &paths(), &sb).unwrap();
+        assert!(!sealed.to_string().contains("hunter2") && !sealed.to_string().contains("\"pw\""));
+        assert_eq!(eff, json!({"port": 80, "token": "hunter2", "smtp": {"password": "pw"}}));
+        assert_eq!(effective(&defaults, &sealed, &paths(), &sb).unwrap(), eff);
+        let masked = mask(&eff, &paths());
+        assert_eq!(masked["token"], MASK);
+        assert_eq!(masked["smtp"]["password"], MASK);
+        // Writing back the masked view with a changed port keeps both secrets.
+        let mut back = masked.clone();
+        back["port"] = json!(8080);
+        let (sealed2, eff2) = prepare_update(&back, &sealed, &defaults, &schema(), &paths(), &sb).unwrap();
+        assert_eq!(eff2["token"], "hunter2");
+        assert_eq!(eff2["smtp"]["password"], "pw");
+        assert_eq!(effective(&defaults, &sealed2, &paths(), &sb).unwrap()["port"], 8080);
+    }
+
+    #[test]
+    fn schema_violations_are_rejected_without_leaking_secrets() {
+        let sb = SecretBox::from_key(&[1; 32]);
+        let err = prepare_update(&json!({"port": "x"}), &json!({}), &json!({}), &schema(), &paths(), &sb).unwrap_err();
+        assert!(err.contains("port") || err.contains("integer"), "{err}");
+        let err =
+            prepare_update(&json!({"token": 12345}), &json!({}), &json!({}), &schema(), &paths(), &sb).unwrap_err();
+        assert!(!err.contains("12345"), "{err}");
+        assert!(prepare_update(&json!([1]), &json!({}), &json!({}), &schema(), &paths(), &sb).is_err());
+    }
+}

@@ -1,0 +1,291 @@
+//! `PluginHost`: the public face of the plugin runtime. Loads every plugin at start, watches the
+//! directory, runs calls, and manages settings, bundles and removal.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::Semaphore;
+
+use super::bindings::wit;
+use super::bundle;
+use super::config;
+use super::engine::{EngineOptions, PluginEngine};
+use super::errors::{InvokeError, PluginError};
+use super::invoke::{invoke, ms, Request, Response};
+use super::loader;
+use super::manifest::PluginKind;
+use super::registry::{schema_of, ConfigView, LoadState, PluginStatus, Registry};
+use super::services::HostServices;
+use super::types::{CollectContext, MetricSample, Notification, Receipt, Rendered, ReportRequest};
+use super::watcher::{self, DirWatcher};
+use crate::health::{CheckFuture, ReadinessCheck};
+
+/// Where plugins live and how big the runtime is.
+#[derive(Debug, Clone)]
+pub struct PluginHostOptions {
+    /// `[plugins] dir`: one sub-directory per plugin.
+    pub dir: PathBuf,
+    /// The host's data directory; compiled plugins are cached in `<data_dir>/plugin-cache/`.
+    pub data_dir: PathBuf,
+    /// Sizes the instance pool (`max_plugins * 4` concurrent calls).
+    pub max_plugins: u32,
+    /// Watch `dir` and hot-reload changes.
+    pub watch: bool,
+}
+
+impl PluginHostOptions {
+    pub fn new(dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> PluginHostOptions {
+        PluginHostOptions { dir: dir.into(), data_dir: data_dir.into(), max_plugins: 32, watch: true }
+    }
+}
+
+/// Compile-cache counters since start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    pub compiled: u64,
+    pub cache_hits: u64,
+}
+
+/// The plugin runtime. Share it as `Arc<PluginHost>`.
+pub struct PluginHost {
+    registry: Arc<Registry>,
+    /// Calls beyond the pool size queue here instead of failing instantiation.
+    permits: Arc<Semaphore>,
+    _watcher: Option<DirWatcher>,
+}
+
+impl PluginHost {
+    /// Builds the engine, loads every plugin under `opts.dir` (broken ones are listed as
+    /// `failed`, never fatal) and starts the watcher.
+    pub async fn start(opts: PluginHostOptions, services: HostServices) -> anyhow::Result<Arc<PluginHost>> {
+        std::fs::create_dir_all(&opts.dir)?;
+        let engine_opts =
+            EngineOptions { max_plugins: opts.max_plugins, cache_dir: opts.data_dir.join("plugin-cache") };
+        let engine = tokio::task::spawn_blocking(move || PluginEngine::new(&engine_opts)).await??;
+        let permits = Arc::new(Semaphore::new(engine.max_instances as usize));
+        let registry = Arc::new(Registry::new(engine, services, opts.dir.clone()));
+        // Watch before the initial scan so a change made during it is not missed.
+        let watcher =
+            if opts.watch { Some(watcher::start(Arc::downgrade(&registry), opts.dir.clone())?) } else { None };
+        let started = Instant::now();
+        registry.rescan().await;
+        let statuses: Vec<_> = registry.all().iter().map(|s| s.status()).collect();
+        let failed = statuses.iter().filter(|s| s.status == LoadState::Failed).count();
+        tracing::info!(
+            dir = %opts.dir.display(), plugins = statuses.len(), failed,
+            ms = started.elapsed().as_millis() as u64, "plugins loaded"
+        );
+        Ok(Arc::new(PluginHost { registry, permits, _watcher: watcher }))
+    }
+
+    pub fn list(&self) -> Vec<PluginStatus> {
+        self.registry.all().iter().map(|s| s.status()).collect()
+    }
+
+    pub fn status(&self, id: &str) -> Option<PluginStatus> {
+        self.registry.get(id).map(|s| s.status())
+    }
+
+    /// Compile-cache counters (a restart with a warm cache shows `compiled == 0`).
+    pub fn cache_stats(&self) -> CacheStats {
+        let c = &self.registry.engine.counters;
+        CacheStats { compiled: c.compiled.load(Ordering::Relaxed), cache_hits: c.cache_hits.load(Ordering::Relaxed) }
+    }
+
+    /// Re-reads the plugins directory now (what the watcher does on changes).
+    pub async fn rescan(&self) {
+        self.registry.rescan().await
+    }
+
+    async fn call(&self, id: &str, wanted: PluginKind, req: Request<'_>) -> Result<Response, InvokeError> {
+        let slot = self.registry.get(id).ok_or_else(|| InvokeError::NotFound(id.to_string()))?;
+        let Some(plugin) = slot.current.load_full() else {
+            let error = slot.status().last_error.unwrap_or_else(|| "not loaded".into());
+            return Err(InvokeError::Failed { id: id.to_string(), error });
+        };
+        if !slot.enabled.load(Ordering::Relaxed) {
+            return Err(InvokeError::Disabled(id.to_string()));
+        }
+        if plugin.kind() != wanted {
+            return Err(InvokeError::WrongKind {
+                id: id.to_string(),
+                actual: plugin.kind().as_str(),
+                wanted: wanted.as_str(),
+            });
+        }
+        let config = slot.config.load().effective.clone();
+        let _permit = self.permits.acquire().await.expect("semaphore never closed");
+        let started = Instant::now();
+        let result =
+            invoke(&self.registry.engine, &plugin.pre, &plugin.policy, &self.registry.services, config, req).await;
+        slot.stats.record(ms(started.elapsed()), result.as_ref().map(|_| ()));
+        result
+    }
+
+    /// Benchmark hook: per-phase timings of `n` calls of collector `id` (see `PhaseSamples`).
+    #[doc(hidden)]
+    pub async fn bench_phases(&self, id: &str, n: usize) -> anyhow::Result<super::invoke::PhaseSamples> {
+        let slot = self.registry.get(id).ok_or_else(|| anyhow::anyhow!("no plugin {id}"))?;
+        let plugin = slot.current.load_full().ok_or_else(|| anyhow::anyhow!("{id} not loaded"))?;
+        let config = slot.config.load().effective.clone();
+        let r = &self.registry;
+        Ok(super::invoke::bench_phases(&r.engine, &plugin.pre, &plugin.policy, &r.services, config, n).await?)
+    }
+
+    pub async fn collect(&self, id: &str, ctx: CollectContext) -> Result<Vec<MetricSample>, InvokeError> {
+        let ctx = wit::CollectContext::from(&ctx);
+        match self.call(id, PluginKind::Collector, Request::Collect(&ctx)).await? {
+            Response::Samples(s) => Ok(s.into_iter().map(Into::into).collect()),
+            _ => unreachable!("collect answers with samples"),
+        }
+    }
+
+    pub async fn deliver(&self, id: &str, n: Notification) -> Result<Receipt, InvokeError> {
+        let n = wit::Notification::from(&n);
+        match self.call(id, PluginKind::Notifier, Request::Deliver(&n)).await? {
+            Response::Receipt(r) => Ok(Receipt { detail: r.detail }),
+            _ => unreachable!("deliver answers with a receipt"),
+        }
+    }
+
+    pub async fn render(&self, id: &str, r: ReportRequest) -> Result<Rendered, InvokeError> {
+        let r = wit::ReportRequest::from(&r);
+        match self.call(id, PluginKind::Reporter, Request::Render(&r)).await? {
+            Response::Rendered(r) => {
+                Ok(Rendered { content_type: r.content_type, filename: r.filename, bytes: r.bytes })
+            }
+            _ => unreachable!("render answers with a document"),
+        }
+    }
+
+    pub async fn set_enabled(&self, id: &str, enabled: bool) -> Result<(), PluginError> {
+        let slot = self.registry.get(id).ok_or_else(|| PluginError::NotFound(id.to_string()))?;
+        self.registry
+            .services
+            .settings
+            .set_enabled(id, enabled)
+            .await
+            .map_err(|e| PluginError::Storage(format!("{e:#}")))?;
+        slot.enabled.store(enabled, Ordering::Relaxed);
+        tracing::info!(plugin = id, enabled, "plugin enabled flag changed");
+        Ok(())
+    }
+
+    /// The effective configuration (defaults merged). `masked` replaces secrets by `********`.
+    pub async fn config(&self, id: &str, masked: bool) -> Result<serde_json::Value, PluginError> {
+        let slot = self.registry.get(id).ok_or_else(|| PluginError::NotFound(id.to_string()))?;
+        let view = slot.config.load_full();
+        match slot.current.load_full() {
+            Some(plugin) => {
+                let effective: serde_json::Value =
+                    serde_json::from_str(&view.effective).map_err(|e| PluginError::Invalid(e.to_string()))?;
+                Ok(if masked { config::mask(&effective, &plugin.secret_paths) } else { effective })
+            }
+            // Not loaded: no schema to tell secrets apart, so show stored values masked wholesale
+            // only where they are sealed.
+            None => Ok(mask_sealed(&view.stored)),
+        }
+    }
+
+    /// Replaces the operator configuration: validated against the serving version's schema,
+    /// secrets sealed at rest; a secret given as `********` keeps its stored value.
+    pub async fn set_config(&self, id: &str, new: serde_json::Value) -> Result<(), PluginError> {
+        let slot = self.registry.get(id).ok_or_else(|| PluginError::NotFound(id.to_string()))?;
+        let _guard = slot.lock.lock().await;
+        let plugin = slot
+            .current
+            .load_full()
+            .ok_or_else(|| PluginError::Invalid(format!("plugin {id} is not loaded; fix it before configuring it")))?;
+        let (schema, defaults, secret_paths) = schema_of(&plugin);
+        let stored = slot.config.load().stored.clone();
+        let secrets = &self.registry.services.secrets;
+        let (sealed, effective) = config::prepare_update(&new, &stored, defaults, schema, secret_paths, secrets)
+            .map_err(PluginError::Invalid)?;
+        self.registry
+            .services
+            .settings
+            .set_config(id, &sealed)
+            .await
+            .map_err(|e| PluginError::Storage(format!("{e:#}")))?;
+        slot.config.store(Arc::new(ConfigView { stored: sealed, effective: effective.to_string().into() }));
+        tracing::info!(plugin = id, "plugin configuration updated");
+        Ok(())
+    }
+
+    /// Validates a `.tar.gz` bundle completely (manifest, hash, compile, WIT version, world,
+    /// `info()`), and only then writes it into the plugins directory and serves it.
+    pub async fn install_bundle(&self, tar_gz: &[u8]) -> Result<PluginStatus, PluginError> {
+        let bundle = bundle::unpack(tar_gz).map_err(PluginError::Invalid)?;
+        let engine = self.registry.engine.clone();
+        let (bundle, prepared) = tokio::task::spawn_blocking(move || {
+            let prepared = loader::prepare(&engine, &bundle.manifest_text, &bundle.wasm);
+            (bundle, prepared)
+        })
+        .await
+        .map_err(|e| PluginError::Invalid(format!("validation panicked: {e}")))?;
+        let prepared = prepared.map_err(PluginError::Invalid)?;
+        let id = prepared.valid.manifest.id.clone();
+        let loaded = loader::finish(&self.registry.engine, &self.registry.services, prepared)
+            .await
+            .map_err(PluginError::Invalid)?;
+        let dir = self.registry.dir.clone();
+        let slot = self.registry.install_loaded(&id, loaded, || bundle::write_into(&dir, &id, &bundle)).await?;
+        tracing::info!(plugin = %id, "plugin bundle installed");
+        Ok(slot.status())
+    }
+
+    /// Unloads the plugin, deletes its directory, and forgets its settings and state.
+    pub async fn remove(&self, id: &str) -> Result<(), PluginError> {
+        if !super::registry::is_plugin_name(id) || id.contains(['/', '\\']) {
+            return Err(PluginError::NotFound(id.to_string()));
+        }
+        let dir = self.registry.dir.clone();
+        let existed = self.registry.remove(id, |_| bundle::delete_dir(&dir, id)).await?;
+        if !existed {
+            return Err(PluginError::NotFound(id.to_string()));
+        }
+        self.registry.services.settings.forget(id).await.map_err(|e| PluginError::Storage(format!("{e:#}")))?;
+        tracing::info!(plugin = id, "plugin removed");
+        Ok(())
+    }
+
+    /// A readiness check that lists failed plugins in the log but never fails readiness: one
+    /// broken plugin must not take the whole host out of rotation.
+    pub fn readiness_check(&self) -> Arc<dyn ReadinessCheck> {
+        Arc::new(PluginsReadiness(self.registry.clone()))
+    }
+}
+
+fn mask_sealed(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::String(s) if crate::secrets::SecretBox::is_sealed(s) => config::MASK.into(),
+        serde_json::Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), mask_sealed(v))).collect(),
+        other => other.clone(),
+    }
+}
+
+struct PluginsReadiness(Arc<Registry>);
+
+impl ReadinessCheck for PluginsReadiness {
+    fn name(&self) -> &str {
+        "plugins"
+    }
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move {
+            let failed: Vec<String> = self
+                .0
+                .all()
+                .iter()
+                .map(|s| s.status())
+                .filter(|s| s.status == LoadState::Failed)
+                .map(|s| format!("{}: {}", s.id, s.last_error.unwrap_or_default()))
+                .collect();
+            if !failed.is_empty() {
+                tracing::debug!(failed = ?failed, "readiness: some plugins failed to load (not fatal)");
+            }
+            Ok(())
+        })
+    }
+}

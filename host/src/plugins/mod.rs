@@ -1,0 +1,47 @@
+//! WebAssembly plugin runtime (host side of `vigia:plugin@0.1.0`).
+//!
+//! Plugins are components in `<plugins dir>/<id>/` (a `plugin.toml` manifest plus the wasm). The
+//! host loads them all at start, hot-reloads the directory, and runs each call in a fresh
+//! sandbox with capability-based permissions, memory and time limits. `PluginHost` is the
+//! entry point; everything else is internal structure:
+//!
+//! - `engine`: the single wasmtime configuration, epoch ticker, compile cache.
+//! - `manifest`: `plugin.toml` parsing and validation.
+//! - `loader`: directory/bundle → compiled, type-checked, version-checked plugin.
+//! - `sandbox`, `http_policy`: per-call WASI context and outbound network policy.
+//! - `bindings`: generated WIT bindings and the host interface implementation.
+//! - `invoke`: one call, deadline and error classification.
+//! - `registry`, `watcher`, `bundle`: the live set, hot reload, installs.
+//! - `services`: one trait per host capability (state, settings, logging).
+//! - `config`: configuration merge/validation and secret sealing/masking.
+
+mod bindings;
+mod bundle;
+mod config;
+mod engine;
+mod errors;
+mod host;
+mod http_policy;
+mod invoke;
+mod loader;
+pub mod manifest;
+mod registry;
+mod sandbox;
+pub mod services;
+mod stats;
+mod types;
+mod watcher;
+
+pub use config::MASK;
+pub use engine::{CALLS_PER_PLUGIN, EPOCH_TICK, MAX_PLUGIN_MEMORY_MB};
+pub use errors::{InvokeError, PluginError};
+pub use host::{CacheStats, PluginHost, PluginHostOptions};
+pub use invoke::{PhaseSamples, MAX_OUTPUT_BYTES};
+pub use manifest::{Capabilities, Limits, Manifest, PluginKind};
+pub use registry::{LoadState, PluginStatus};
+pub use services::{HostServices, LogLevel, MemoryStore, PluginLogger, PluginSettingsStore, PluginStateStore};
+pub use types::{
+    Alert, CollectContext, ErrorKind, MetricSample, Notification, PluginInfo, Receipt, Rendered, ReportRequest, Series,
+    Severity,
+};
+pub use watcher::DEBOUNCE as RELOAD_DEBOUNCE;

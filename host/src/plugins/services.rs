@@ -1,0 +1,182 @@
+//! Host capabilities offered to plugins, one trait each, so the runtime depends on behaviour, not
+//! on the database: `PluginStateStore` (state-get/set/delete), `PluginSettingsStore` (enabled
+//! flag and sealed configuration), `PluginLogger` (the `log` import). `Store` implements the
+//! first two for production; `MemoryStore` serves tests and benchmarks.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use crate::secrets::SecretBox;
+use crate::store::Store;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Plugin-scoped key/value state that survives calls and restarts.
+pub trait PluginStateStore: Send + Sync {
+    fn get<'a>(&'a self, plugin: &'a str, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<Vec<u8>>>>;
+    fn set<'a>(&'a self, plugin: &'a str, key: &'a str, value: &'a [u8]) -> BoxFuture<'a, anyhow::Result<()>>;
+    fn delete<'a>(&'a self, plugin: &'a str, key: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+    /// How many keys the plugin holds (for the quota).
+    fn count<'a>(&'a self, plugin: &'a str) -> BoxFuture<'a, anyhow::Result<u64>>;
+}
+
+/// What the operator set for a plugin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSettings {
+    pub enabled: bool,
+    /// Operator configuration, secret values sealed (`v1:…`).
+    pub config: serde_json::Value,
+}
+
+/// Persistence of per-plugin settings.
+pub trait PluginSettingsStore: Send + Sync {
+    fn load<'a>(&'a self, plugin: &'a str) -> BoxFuture<'a, anyhow::Result<Option<StoredSettings>>>;
+    fn set_enabled<'a>(&'a self, plugin: &'a str, enabled: bool) -> BoxFuture<'a, anyhow::Result<()>>;
+    fn set_config<'a>(&'a self, plugin: &'a str, sealed: &'a serde_json::Value) -> BoxFuture<'a, anyhow::Result<()>>;
+    /// Drops settings and state of a removed plugin.
+    fn forget<'a>(&'a self, plugin: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+}
+
+/// Severity of a plugin log line (mirrors WIT `log-level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Receives the plugin's `log` calls.
+pub trait PluginLogger: Send + Sync {
+    fn log(&self, plugin: &str, level: LogLevel, message: &str, fields: &[(String, String)]);
+}
+
+/// Logs through `tracing` with the plugin id as a field.
+pub struct TracingLogger;
+
+impl PluginLogger for TracingLogger {
+    fn log(&self, plugin: &str, level: LogLevel, message: &str, fields: &[(String, String)]) {
+        let fields = fields.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+        match level {
+            LogLevel::Trace => tracing::trace!(plugin, fields, "{message}"),
+            LogLevel::Debug => tracing::debug!(plugin, fields, "{message}"),
+            LogLevel::Info => tracing::info!(plugin, fields, "{message}"),
+            LogLevel::Warn => tracing::warn!(plugin, fields, "{message}"),
+            LogLevel::Error => tracing::error!(plugin, fields, "{message}"),
+        }
+    }
+}
+
+/// The host services handed to `PluginHost::start`.
+#[derive(Clone)]
+pub struct HostServices {
+    pub state: Arc<dyn PluginStateStore>,
+    pub settings: Arc<dyn PluginSettingsStore>,
+    /// Seals configuration secrets at rest.
+    pub secrets: SecretBox,
+    pub logger: Arc<dyn PluginLogger>,
+}
+
+impl HostServices {
+    /// Production wiring: settings and state in the database, logs to `tracing`.
+    pub fn with_store(store: Store, secrets: SecretBox) -> HostServices {
+        let store = Arc::new(store);
+        HostServices { state: store.clone(), settings: store, secrets, logger: Arc::new(TracingLogger) }
+    }
+
+    /// Everything in memory (tests, benchmarks).
+    pub fn in_memory(secrets: SecretBox) -> HostServices {
+        let mem = Arc::new(MemoryStore::default());
+        HostServices { state: mem.clone(), settings: mem, secrets, logger: Arc::new(TracingLogger) }
+    }
+}
+
+impl PluginStateStore for Store {
+    fn get<'a>(&'a self, plugin: &'a str, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<Vec<u8>>>> {
+        Box::pin(async move { Ok(self.plugin_state_get(plugin, key).await?) })
+    }
+    fn set<'a>(&'a self, plugin: &'a str, key: &'a str, value: &'a [u8]) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move { Ok(self.plugin_state_set(plugin, key, value).await?) })
+    }
+    fn delete<'a>(&'a self, plugin: &'a str, key: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move { Ok(self.plugin_state_delete(plugin, key).await?) })
+    }
+    fn count<'a>(&'a self, plugin: &'a str) -> BoxFuture<'a, anyhow::Result<u64>> {
+        Box::pin(async move { Ok(self.plugin_state_count(plugin).await?.max(0) as u64) })
+    }
+}
+
+impl PluginSettingsStore for Store {
+    fn load<'a>(&'a self, plugin: &'a str) -> BoxFuture<'a, anyhow::Result<Option<StoredSettings>>> {
+        Box::pin(async move {
+            let Some(row) = self.plugin_settings(plugin).await? else { return Ok(None) };
+            let config = serde_json::from_str(&row.config_json)
+                .map_err(|e| anyhow::anyhow!("stored configuration of plugin {plugin} is not JSON: {e}"))?;
+            Ok(Some(StoredSettings { enabled: row.enabled, config }))
+        })
+    }
+    fn set_enabled<'a>(&'a self, plugin: &'a str, enabled: bool) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move { Ok(self.set_plugin_enabled(plugin, enabled).await?) })
+    }
+    fn set_config<'a>(&'a self, plugin: &'a str, sealed: &'a serde_json::Value) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move { Ok(self.set_plugin_config(plugin, &sealed.to_string()).await?) })
+    }
+    fn forget<'a>(&'a self, plugin: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move { Ok(self.delete_plugin_data(plugin).await?) })
+    }
+}
+
+/// In-memory settings and state.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<HashMap<(String, String), Vec<u8>>>,
+    settings: Mutex<HashMap<String, StoredSettings>>,
+}
+
+impl PluginStateStore for MemoryStore {
+    fn get<'a>(&'a self, plugin: &'a str, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<Vec<u8>>>> {
+        let v = self.state.lock().expect("state lock").get(&(plugin.to_string(), key.to_string())).cloned();
+        Box::pin(async move { Ok(v) })
+    }
+    fn set<'a>(&'a self, plugin: &'a str, key: &'a str, value: &'a [u8]) -> BoxFuture<'a, anyhow::Result<()>> {
+        self.state.lock().expect("state lock").insert((plugin.into(), key.into()), value.to_vec());
+        Box::pin(async { Ok(()) })
+    }
+    fn delete<'a>(&'a self, plugin: &'a str, key: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+        self.state.lock().expect("state lock").remove(&(plugin.to_string(), key.to_string()));
+        Box::pin(async { Ok(()) })
+    }
+    fn count<'a>(&'a self, plugin: &'a str) -> BoxFuture<'a, anyhow::Result<u64>> {
+        let n = self.state.lock().expect("state lock").keys().filter(|(p, _)| p == plugin).count() as u64;
+        Box::pin(async move { Ok(n) })
+    }
+}
+
+impl PluginSettingsStore for MemoryStore {
+    fn load<'a>(&'a self, plugin: &'a str) -> BoxFuture<'a, anyhow::Result<Option<StoredSettings>>> {
+        let v = self.settings.lock().expect("settings lock").get(plugin).cloned();
+        Box::pin(async move { Ok(v) })
+    }
+    fn set_enabled<'a>(&'a self, plugin: &'a str, enabled: bool) -> BoxFuture<'a, anyhow::Result<()>> {
+        let mut map = self.settings.lock().expect("settings lock");
+        map.entry(plugin.into())
+            .or_insert_with(|| StoredSettings { enabled: true, config: serde_json::json!({}) })
+            .enabled = enabled;
+        Box::pin(async { Ok(()) })
+    }
+    fn set_config<'a>(&'a self, plugin: &'a str, sealed: &'a serde_json::Value) -> BoxFuture<'a, anyhow::Result<()>> {
+        let mut map = self.settings.lock().expect("settings lock");
+        map.entry(plugin.into())
+            .or_insert_with(|| StoredSettings { enabled: true, config: serde_json::json!({}) })
+            .config = sealed.clone();
+        Box::pin(async { Ok(()) })
+    }
+    fn forget<'a>(&'a self, plugin: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+        self.settings.lock().expect("settings lock").remove(plugin);
+        self.state.lock().expect("state lock").retain(|(p, _), _| p != plugin);
+        Box::pin(async { Ok(()) })
+    }
+}

@@ -1,0 +1,163 @@
+//! Shared harness of the `plugins_*` tests: real guest bundles and throwaway plugin directories.
+//!
+//! Bundles come from `cargo run -p xtask -- plugins` (run once per test process; a no-op when
+//! they are up to date), which writes `target/vigia-plugins/<id>/{plugin.toml,<id>.wasm}`. Set
+//! `VIGIA_TEST_PLUGIN_BUNDLES=<dir>` to use prebuilt bundles instead (CI caches, offline runs).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use vigia::plugins::{HostServices, PluginHost, PluginHostOptions, PluginStatus};
+use vigia::secrets::SecretBox;
+
+static BUNDLES: OnceLock<PathBuf> = OnceLock::new();
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
+}
+
+/// The directory holding every built bundle; builds them on first use.
+pub fn bundles_dir() -> &'static Path {
+    BUNDLES.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("VIGIA_TEST_PLUGIN_BUNDLES") {
+            return PathBuf::from(dir);
+        }
+        let root = workspace_root();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["run", "--quiet", "-p", "xtask", "--", "plugins"])
+            .current_dir(&root)
+            .status()
+            .expect("running cargo xtask plugins");
+        assert!(status.success(), "`cargo run -p xtask -- plugins` failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+        target.join("vigia-plugins")
+    })
+}
+
+/// (manifest table, wasm bytes) of a built bundle.
+pub fn bundle(id: &str) -> (toml::Table, Vec<u8>) {
+    let dir = bundles_dir().join(id);
+    let text = std::fs::read_to_string(dir.join("plugin.toml")).unwrap_or_else(|e| panic!("bundle {id}: {e}"));
+    let manifest: toml::Table = toml::from_str(&text).unwrap();
+    let wasm_name = manifest["wasm"].as_str().unwrap().to_string();
+    let wasm = std::fs::read(dir.join(wasm_name)).unwrap();
+    (manifest, wasm)
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The same component with an extra custom section: different bytes and hash, same behaviour.
+pub fn with_custom_section(wasm: &[u8], tag: &str) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"vigia-test";
+    let mut payload = Vec::new();
+    leb(name.len(), &mut payload);
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(tag.as_bytes());
+    let mut out = wasm.to_vec();
+    out.push(0);
+    leb(payload.len(), &mut out);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Sets `a.b.c = value` in a manifest table, creating tables on the way.
+pub fn set(table: &mut toml::Table, path: &str, value: impl Into<toml::Value>) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().unwrap();
+    let mut node = table;
+    for p in parts {
+        node = node.entry(p).or_insert_with(|| toml::Value::Table(Default::default())).as_table_mut().unwrap();
+    }
+    node.insert(last.to_string(), value.into());
+}
+
+/// A private plugins directory and data directory.
+pub struct Sandbox {
+    pub tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub data: PathBuf,
+    pub services: HostServices,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("plugins");
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&data).unwrap();
+        let services = HostServices::in_memory(SecretBox::from_key(&[9; 32]));
+        Sandbox { tmp, dir, data, services }
+    }
+
+    /// Writes `<dir>/<id>/` with the manifest (id, wasm name and sha256 filled in) and wasm,
+    /// each file written to a temp name and renamed so a watcher never reads half a file.
+    pub fn write(&self, id: &str, manifest: &toml::Table, wasm: &[u8]) {
+        let mut manifest = manifest.clone();
+        set(&mut manifest, "id", id);
+        set(&mut manifest, "wasm", format!("{id}.wasm"));
+        set(&mut manifest, "sha256", sha256_hex(wasm));
+        let plugin_dir = self.dir.join(id);
+        std::fs::create_dir_all(&plugin_dir).unwrap();
+        atomic_write(&plugin_dir.join(format!("{id}.wasm")), wasm);
+        atomic_write(&plugin_dir.join("plugin.toml"), toml::to_string(&manifest).unwrap().as_bytes());
+    }
+
+    /// Installs bundle `bundle_id` as plugin `id`, after `edit` adjusts its manifest.
+    pub fn install(&self, bundle_id: &str, id: &str, edit: impl FnOnce(&mut toml::Table)) {
+        let (mut manifest, wasm) = bundle(bundle_id);
+        edit(&mut manifest);
+        self.write(id, &manifest, &wasm);
+    }
+
+    pub fn options(&self) -> PluginHostOptions {
+        PluginHostOptions { dir: self.dir.clone(), data_dir: self.data.clone(), max_plugins: 16, watch: true }
+    }
+
+    pub async fn start(&self) -> Arc<PluginHost> {
+        PluginHost::start(self.options(), self.services.clone()).await.expect("plugin host starts")
+    }
+}
+
+pub fn atomic_write(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Polls `status(id)` until `pred` holds (hot reload is asynchronous) or panics after 15 s.
+pub async fn wait_for(host: &PluginHost, id: &str, what: &str, pred: impl Fn(Option<&PluginStatus>) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = host.status(id);
+        if pred(status.as_ref()) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}; status: {status:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,vigia=info".into()))
+        .with_test_writer()
+        .try_init();
+}

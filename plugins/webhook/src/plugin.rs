@@ -1,0 +1,103 @@
+//! The component glue: build the body, sign it, POST it, map the answer to a receipt or an error.
+
+use crate::signing::{signature, SIGNATURE_HEADER};
+use crate::template::{json_text, render};
+use crate::{classify, Outcome};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use vigia_sdk::http::Request;
+use vigia_sdk::{Alert, Notification, Notifier, PluginError, Receipt, Severity};
+
+#[derive(Deserialize)]
+struct Config {
+    url: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    secret: Option<String>,
+    template: Option<String>,
+    #[serde(default = "default_timeout_ms")]
+    timeout_ms: u64,
+}
+
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+
+struct Webhook;
+
+impl Notifier for Webhook {
+    fn deliver(notification: Notification) -> Result<Receipt, PluginError> {
+        let config: Config = vigia_sdk::config()?;
+        let body = match &config.template {
+            Some(template) => render(template, &template_values(&notification)),
+            None => payload(&notification).to_string(),
+        };
+        let mut request = config
+            .headers
+            .iter()
+            .fold(Request::post(config.url.as_str()), |r, (k, v)| r.header(k.as_str(), v.as_str()))
+            .header("Content-Type", "application/json")
+            .header("Idempotency-Key", notification.idempotency_key.as_str())
+            .timeout(Duration::from_millis(config.timeout_ms));
+        if let Some(secret) = &config.secret {
+            request = request.header(SIGNATURE_HEADER, signature(secret, body.as_bytes()));
+        }
+        let response = request.body(body).send()?;
+        let detail = format!("HTTP {}", response.status);
+        match classify(response.status) {
+            Outcome::Delivered => Ok(Receipt { detail }),
+            Outcome::Retry => Err(PluginError::retryable(detail)),
+            Outcome::Reject => Err(PluginError::permanent(format_args!("{detail}: {}", excerpt(&response.body)))),
+        }
+    }
+}
+
+fn payload(notification: &Notification) -> Value {
+    json!({
+        "idempotency_key": notification.idempotency_key,
+        "channel": notification.channel,
+        "attempt": notification.attempt,
+        "alerts": notification.alerts.iter().map(alert_json).collect::<Vec<_>>(),
+    })
+}
+
+fn alert_json(alert: &Alert) -> Value {
+    let severity = match alert.severity {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Critical => "critical",
+    };
+    json!({
+        "id": alert.id,
+        "rule": alert.rule,
+        "resource": alert.resource,
+        "severity": severity,
+        "state": alert.state,
+        "summary": alert.summary,
+        "description": alert.description,
+        "labels": alert.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
+        "value": alert.value,
+        "started_at_ms": alert.started_at_ms,
+        "resolved_at_ms": alert.resolved_at_ms,
+    })
+}
+
+fn template_values(notification: &Notification) -> Vec<(&'static str, String)> {
+    let summary = notification.alerts.iter().map(|a| a.summary.as_str()).collect::<Vec<_>>().join("; ");
+    vec![
+        ("channel", json_text(&notification.channel)),
+        ("idempotency_key", json_text(&notification.idempotency_key)),
+        ("attempt", notification.attempt.to_string()),
+        ("summary", json_text(&summary)),
+        ("alerts", payload(notification)["alerts"].to_string()),
+    ]
+}
+
+/// The start of a rejection body, for the delivery history.
+fn excerpt(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).chars().take(200).collect()
+}
+
+vigia_sdk::export_notifier!(Webhook);
