@@ -24,7 +24,11 @@ fn workspace_root() -> PathBuf {
 
 /// Runs a command in the workspace root, failing with its name if it fails.
 fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
-    let status = Command::new(env!("CARGO")).args(args).current_dir(root).status().with_context(|| format!("running cargo {args:?}"))?;
+    let status = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("running cargo {args:?}"))?;
     if !status.success() {
         bail!("cargo {} failed ({status})", args.join(" "));
     }

@@ -32,6 +32,7 @@ const fn ep(method: Method, path: &'static str, access: Access) -> Endpoint {
 
 use Access::{Authenticated, Public};
 const USERS: Access = Access::Scope(Scope::UsersManage);
+const MONITORING_READ: Access = Access::Scope(Scope::MonitoringRead);
 
 /// Every route the host serves.
 pub static ENDPOINTS: &[Endpoint] = &[
@@ -55,6 +56,9 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(Method::GET, "/api/v1/users/{id}", USERS),
     ep(Method::PATCH, "/api/v1/users/{id}", USERS),
     ep(Method::DELETE, "/api/v1/users/{id}", USERS),
+    // Metric store.
+    ep(Method::GET, "/api/v1/metrics/history", MONITORING_READ),
+    ep(Method::GET, "/api/v1/metrics/stats", MONITORING_READ),
     // Datasentinel-compatible forms, for its toolkit scripts.
     ep(Method::GET, "/ds-api/", Public),
     ep(Method::GET, "/ds-api/user-token", Public),

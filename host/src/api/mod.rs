@@ -7,6 +7,7 @@ pub mod error;
 mod extract;
 mod health;
 mod meta;
+mod metrics;
 mod middleware;
 mod tokens;
 mod users;
@@ -45,7 +46,7 @@ pub struct AppContext {
 #[openapi(
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
-    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"),
+    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "metrics"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
 )]
 struct ApiDoc;
@@ -76,6 +77,8 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(tokens::revoke))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(metrics::history))
+        .routes(routes!(metrics::stats))
         .routes(routes!(ds::banner))
         .routes(routes!(ds::issue, ds::show))
         .routes(routes!(ds::issue_in))

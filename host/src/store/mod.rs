@@ -1,6 +1,7 @@
 //! Storage layer: the only module that writes SQL. One `Store` over SQLite (embedded default) or
 //! PostgreSQL (for scale), chosen by the URL scheme, with the same migrations semantics on both.
 
+mod metrics;
 mod tenants;
 mod tokens;
 mod users;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use metrics::{BucketPoint, MetricStoreStats, Point, SeriesKey, SeriesRow};
 pub use tenants::Tenant;
 pub use tokens::{NewToken, TokenKind, TokenRecord, TokenWithOwner};
 pub use users::{NewUser, User, UserUpdate};
