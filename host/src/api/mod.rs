@@ -99,7 +99,9 @@ pub fn app(ctx: Arc<AppContext>) -> Router {
         .fallback(middleware::no_route)
         .method_not_allowed_fallback(middleware::wrong_method)
         .layer(Extension(doc))
-        .layer(DefaultBodyLimit::max(ctx.max_body_bytes))
+        // Bodies are read by our own extractors, which enforce `max_body_bytes` (and the larger
+        // bundle limit on plugin installs) and answer 413 as JSON.
+        .layer(DefaultBodyLimit::disable())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
