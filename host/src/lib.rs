@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod health;
+pub mod scheduler;
 pub mod secrets;
 pub mod server;
 pub mod store;

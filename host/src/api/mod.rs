@@ -9,6 +9,7 @@ mod health;
 mod meta;
 mod metrics;
 mod middleware;
+mod plugins;
 mod tokens;
 mod users;
 
@@ -27,6 +28,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Authenticator;
 use crate::health::Readiness;
+use crate::plugins::PluginHost;
 use crate::store::Store;
 
 pub use error::AppError;
@@ -35,6 +37,8 @@ pub use middleware::REQUEST_ID_HEADER;
 /// Everything handlers share.
 pub struct AppContext {
     pub store: Store,
+    /// The plugin runtime; `None` in tests that do not need it (plugin routes then answer 503).
+    pub plugins: Option<Arc<PluginHost>>,
     pub auth: Authenticator,
     pub readiness: Readiness,
     pub metrics: PrometheusHandle,
@@ -46,7 +50,7 @@ pub struct AppContext {
 #[openapi(
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
-    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "metrics"),
+    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "metrics"), (name = "plugins"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
 )]
 struct ApiDoc;
@@ -77,6 +81,12 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(tokens::revoke))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(plugins::list, plugins::install))
+        .routes(routes!(plugins::get, plugins::remove))
+        .routes(routes!(plugins::enable))
+        .routes(routes!(plugins::disable))
+        .routes(routes!(plugins::get_config, plugins::put_config))
+        .routes(routes!(plugins::invoke))
         .routes(routes!(metrics::history))
         .routes(routes!(metrics::stats))
         .routes(routes!(ds::banner))
