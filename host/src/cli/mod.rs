@@ -3,6 +3,8 @@
 
 mod plugin;
 
+pub use plugin::tar_gz;
+
 use std::io::BufRead;
 use std::path::PathBuf;
 
