@@ -150,7 +150,10 @@ async fn serve_sign_in_mint_token_and_survive_restart() {
     assert_eq!(body["scopes"], json!(["read:status", "monitoring:read"]));
 
     let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("vigia_http_requests_total{method=\"GET\",route=\"/api/v1/health\",status=\"200\"}"), "{metrics}");
+    assert!(
+        metrics.contains("vigia_http_requests_total{method=\"GET\",route=\"/api/v1/health\",status=\"200\"}"),
+        "{metrics}"
+    );
     let version: Value = http.get(format!("{base}/api/v1/version")).send().await.unwrap().json().await.unwrap();
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
 
@@ -245,13 +248,22 @@ async fn postgres_backend_serves_and_readiness_follows_the_database() {
 async fn cli_manages_users_and_tokens_that_the_server_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "");
-    let (ok, out, err) = vigia(&config, &["user", "add", "ops@example.com", "--privilege", "read write", "--password-stdin"], Some("ops-password-1\n"));
+    let (ok, out, err) = vigia(
+        &config,
+        &["user", "add", "ops@example.com", "--privilege", "read write", "--password-stdin"],
+        Some("ops-password-1\n"),
+    );
     assert!(ok, "{out}{err}");
     let (ok, out, _) = vigia(&config, &["user", "list"], None);
     assert!(ok && out.contains("ops@example.com") && out.contains("read write"), "{out}");
-    let (ok, out, err) = vigia(&config, &["token", "create", "deploys", "--user", "ops@example.com", "--scope", "admin"], None);
+    let (ok, out, err) =
+        vigia(&config, &["token", "create", "deploys", "--user", "ops@example.com", "--scope", "admin"], None);
     assert!(!ok && err.contains("does not hold scope admin"), "{out}{err}");
-    let (ok, out, err) = vigia(&config, &["token", "create", "deploys", "--user", "ops@example.com", "--scope", "monitoring:write"], None);
+    let (ok, out, err) = vigia(
+        &config,
+        &["token", "create", "deploys", "--user", "ops@example.com", "--scope", "monitoring:write"],
+        None,
+    );
     assert!(ok, "{out}{err}");
     let token = out.lines().find(|l| l.starts_with("vg_")).expect("token printed").to_string();
     let id: String = out.split("(id ").nth(1).unwrap().chars().take_while(char::is_ascii_digit).collect();

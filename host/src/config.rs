@@ -73,6 +73,12 @@ pub struct StorageConfig {
 pub struct PluginsConfig {
     /// Directory holding one sub-directory per plugin (`plugin.toml` + `.wasm`).
     pub dir: PathBuf,
+    /// Largest number of plugins the runtime is sized for (instance pool, memory reservation).
+    pub max_plugins: u32,
+    /// Collector runs allowed at the same time; further due runs wait for a free slot.
+    pub max_concurrent_collections: u32,
+    /// Reload plugins when their files change (hot reload).
+    pub watch: bool,
 }
 
 /// `[log]`: what the host prints.
@@ -134,7 +140,7 @@ impl Default for StorageConfig {
 
 impl Default for PluginsConfig {
     fn default() -> Self {
-        PluginsConfig { dir: PathBuf::from("./plugins") }
+        PluginsConfig { dir: PathBuf::from("./plugins"), max_plugins: 32, max_concurrent_collections: 4, watch: true }
     }
 }
 
@@ -208,6 +214,9 @@ impl Config {
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid(format!("[log] level = {:?} is not a level or tracing filter", self.log.level));
+        }
+        if self.plugins.max_plugins == 0 || self.plugins.max_concurrent_collections == 0 {
+            return invalid("[plugins] max_plugins and max_concurrent_collections must be positive".into());
         }
         if self.auth.user_token_ttl_hours == 0 {
             return invalid("[auth] user_token_ttl_hours must be positive".into());

@@ -12,6 +12,10 @@ use crate::auth::Authenticator;
 use crate::bootstrap;
 use crate::config::{Config, TlsMode};
 use crate::health::{Readiness, StorageCheck};
+use crate::plugins::{HostServices, PluginHost, PluginHostOptions};
+use crate::scheduler::CollectorScheduler;
+use crate::secrets::SecretBox;
+use crate::timeseries::MetricWriter;
 use crate::store::{self, Store};
 use crate::telemetry;
 
@@ -27,11 +31,15 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Everything the API needs, with the readiness checks of this issue registered.
-pub fn context(store: Store, config: &Config) -> Arc<AppContext> {
+/// Everything the API needs, with the readiness checks registered.
+pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>) -> Arc<AppContext> {
     let readiness = Readiness::default();
     readiness.register(Arc::new(StorageCheck(store.clone())));
+    if let Some(p) = &plugins {
+        readiness.register(p.readiness_check());
+    }
     Arc::new(AppContext {
+        plugins,
         auth: Authenticator::new(store.clone(), Duration::from_secs(config.auth.user_token_ttl_hours * 3600)),
         store,
         readiness,
@@ -46,7 +54,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(first) = bootstrap::ensure_defaults(&store).await? {
         bootstrap::announce(&first);
     }
-    let ctx = context(store.clone(), &config);
+    let secrets = SecretBox::load_or_create(&config.data_dir)?;
+    let plugins = start_plugins(&config, &store, secrets).await?;
+    let writer = MetricWriter::start(store.clone());
+    let owner = store.ensure_tenant(bootstrap::DEFAULT_TENANT).await?;
+    let max_concurrent = config.plugins.max_concurrent_collections as usize;
+    CollectorScheduler::new(plugins.clone(), writer.clone(), owner.id, max_concurrent).spawn();
+    let ctx = context(store.clone(), &config, Some(plugins));
     let app = api::app(ctx);
     spawn_token_purge(store.clone());
 
@@ -80,8 +94,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     tracing::info!("shutting down");
+    writer.flush().await;
     store.close().await;
     Ok(())
+}
+
+/// Starts the WebAssembly plugin runtime on `[plugins] dir` (broken plugins are listed, never fatal).
+pub async fn start_plugins(config: &Config, store: &Store, secrets: SecretBox) -> anyhow::Result<Arc<PluginHost>> {
+    let mut options = PluginHostOptions::new(&config.plugins.dir, &config.data_dir);
+    options.max_plugins = config.plugins.max_plugins;
+    options.watch = config.plugins.watch;
+    PluginHost::start(options, HostServices::with_store(store.clone(), secrets))
+        .await
+        .with_context(|| format!("starting the plugin runtime on {}", config.plugins.dir.display()))
 }
 
 /// The certificate and key to serve, generating the self-signed pair on first use.

@@ -50,6 +50,13 @@ async fn oversized_body_is_413_json(b: Backend) {
     let r = app.send(req).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.error(), "request body is larger than the 1048576-byte limit");
+    // A declared length over the limit is refused before the body is read.
+    let req = Request::post("/api/v1/tokens")
+        .header("authorization", format!("Bearer {}", app.admin))
+        .header("content-length", "5000000")
+        .body(Body::from("{}"))
+        .unwrap();
+    assert_eq!(app.send(req).await.status, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
 async fn every_response_has_a_request_id_and_5xx_quotes_it(b: Backend) {

@@ -32,6 +32,9 @@ const fn ep(method: Method, path: &'static str, access: Access) -> Endpoint {
 
 use Access::{Authenticated, Public};
 const USERS: Access = Access::Scope(Scope::UsersManage);
+const SETTINGS_READ: Access = Access::Scope(Scope::SettingsRead);
+const PLUGINS: Access = Access::Scope(Scope::PluginsManage);
+const MONITORING_READ: Access = Access::Scope(Scope::MonitoringRead);
 
 /// Every route the host serves.
 pub static ENDPOINTS: &[Endpoint] = &[
@@ -55,6 +58,19 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(Method::GET, "/api/v1/users/{id}", USERS),
     ep(Method::PATCH, "/api/v1/users/{id}", USERS),
     ep(Method::DELETE, "/api/v1/users/{id}", USERS),
+    // Plugins: reading needs settings:read, changing needs plugins:manage.
+    ep(Method::GET, "/api/v1/plugins", SETTINGS_READ),
+    ep(Method::POST, "/api/v1/plugins", PLUGINS),
+    ep(Method::GET, "/api/v1/plugins/{id}", SETTINGS_READ),
+    ep(Method::DELETE, "/api/v1/plugins/{id}", PLUGINS),
+    ep(Method::PATCH, "/api/v1/plugins/{id}/enable", PLUGINS),
+    ep(Method::PATCH, "/api/v1/plugins/{id}/disable", PLUGINS),
+    ep(Method::GET, "/api/v1/plugins/{id}/config", SETTINGS_READ),
+    ep(Method::PUT, "/api/v1/plugins/{id}/config", PLUGINS),
+    ep(Method::POST, "/api/v1/plugins/{id}/invoke", PLUGINS),
+    // Metric store.
+    ep(Method::GET, "/api/v1/metrics/history", MONITORING_READ),
+    ep(Method::GET, "/api/v1/metrics/stats", MONITORING_READ),
     // Datasentinel-compatible forms, for its toolkit scripts.
     ep(Method::GET, "/ds-api/", Public),
     ep(Method::GET, "/ds-api/user-token", Public),

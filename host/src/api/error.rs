@@ -37,6 +37,11 @@ pub enum AppError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     Unavailable(String),
+    /// Something the host called (a plugin) failed; the message is the callee's, shown as is.
+    #[error("{0}")]
+    BadGateway(String),
+    #[error("{0}")]
+    GatewayTimeout(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -55,6 +60,8 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            AppError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,7 +74,7 @@ impl IntoResponse for AppError {
             let request_id = current_request_id();
             tracing::error!(%request_id, error = ?self, "request failed");
             let message = match &self {
-                AppError::Unavailable(m) => m.clone(),
+                AppError::Unavailable(m) | AppError::BadGateway(m) | AppError::GatewayTimeout(m) => m.clone(),
                 _ => "internal server error".to_string(),
             };
             json!({ "error": message, "request_id": request_id })

@@ -3,8 +3,9 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use base64::Engine;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 
 use super::error::AppError;
@@ -23,13 +24,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Reads the whole body, turning the body-limit rejection into a JSON 413.
-pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AppError> {
-    let limit = req.extensions().get::<BodyLimit>().map(|l| l.0).unwrap_or(0);
-    Bytes::from_request(req, state).await.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(limit),
-        _ => AppError::BadRequest(format!("could not read request body: {}", e.body_text())),
-    })
+/// Reads the whole body within the configured limit (`[server] max_body_bytes`).
+pub async fn read_body<S: Send + Sync>(req: Request, _state: &S) -> Result<Bytes, AppError> {
+    let limit = req.extensions().get::<BodyLimit>().map(|l| l.0).unwrap_or(usize::MAX);
+    read_body_limited(req, limit).await
+}
+
+/// Reads the whole body, answering 413 past `limit` bytes (checked on the declared length first,
+/// then while streaming, so a lying or absent Content-Length cannot get past it).
+pub async fn read_body_limited(req: Request, limit: usize) -> Result<Bytes, AppError> {
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(AppError::PayloadTooLarge(limit));
+    }
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(AppError::PayloadTooLarge(limit)),
+        Err(e) => Err(AppError::BadRequest(format!("could not read request body: {e}"))),
+    }
 }
 
 /// Parses a JSON body with an error that says where it is wrong.

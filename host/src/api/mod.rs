@@ -7,7 +7,9 @@ pub mod error;
 mod extract;
 mod health;
 mod meta;
+mod metrics;
 mod middleware;
+mod plugins;
 mod tokens;
 mod users;
 
@@ -26,6 +28,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Authenticator;
 use crate::health::Readiness;
+use crate::plugins::PluginHost;
 use crate::store::Store;
 
 pub use error::AppError;
@@ -34,6 +37,8 @@ pub use middleware::REQUEST_ID_HEADER;
 /// Everything handlers share.
 pub struct AppContext {
     pub store: Store,
+    /// The plugin runtime; `None` in tests that do not need it (plugin routes then answer 503).
+    pub plugins: Option<Arc<PluginHost>>,
     pub auth: Authenticator,
     pub readiness: Readiness,
     pub metrics: PrometheusHandle,
@@ -45,7 +50,7 @@ pub struct AppContext {
 #[openapi(
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
-    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"),
+    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "metrics"), (name = "plugins"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
 )]
 struct ApiDoc;
@@ -76,6 +81,14 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(tokens::revoke))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(plugins::list, plugins::install))
+        .routes(routes!(plugins::get, plugins::remove))
+        .routes(routes!(plugins::enable))
+        .routes(routes!(plugins::disable))
+        .routes(routes!(plugins::get_config, plugins::put_config))
+        .routes(routes!(plugins::invoke))
+        .routes(routes!(metrics::history))
+        .routes(routes!(metrics::stats))
         .routes(routes!(ds::banner))
         .routes(routes!(ds::issue, ds::show))
         .routes(routes!(ds::issue_in))
@@ -96,7 +109,9 @@ pub fn app(ctx: Arc<AppContext>) -> Router {
         .fallback(middleware::no_route)
         .method_not_allowed_fallback(middleware::wrong_method)
         .layer(Extension(doc))
-        .layer(DefaultBodyLimit::max(ctx.max_body_bytes))
+        // Bodies are read by our own extractors, which enforce `max_body_bytes` (and the larger
+        // bundle limit on plugin installs) and answer 413 as JSON.
+        .layer(DefaultBodyLimit::disable())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)

@@ -182,7 +182,10 @@ pub fn validate(manifest: Manifest, wasm: Option<&[u8]>) -> Result<ValidManifest
         }
     }
 
-    let schema = toml_to_json(m.config.schema.as_ref());
+    let mut schema = toml_to_json(m.config.schema.as_ref());
+    if m.kind == PluginKind::Collector {
+        add_scheduler_keys(&mut schema);
+    }
     let defaults = toml_to_json(m.config.default.as_ref());
     let validator =
         jsonschema::validator_for(&schema).map_err(|e| format!("config.schema is not a valid JSON Schema: {e}"))?;
@@ -190,6 +193,24 @@ pub fn validate(manifest: Manifest, wasm: Option<&[u8]>) -> Result<ValidManifest
         return Err(format!("config.default does not satisfy config.schema: {err} (at {})", err.instance_path()));
     }
     Ok(ValidManifest { manifest, schema, defaults })
+}
+
+/// Config keys the host itself reads from every collector's config (the scheduler's interval and
+/// the default resource of its samples). They are added to the plugin's schema so plugins need not
+/// declare them, even with `additionalProperties = false`.
+pub const SCHEDULER_KEYS: [&str; 2] = ["interval_seconds", "resource"];
+
+fn add_scheduler_keys(schema: &mut serde_json::Value) {
+    let Some(object) = schema.as_object_mut() else { return };
+    let properties = object.entry("properties").or_insert_with(|| serde_json::json!({}));
+    if let Some(properties) = properties.as_object_mut() {
+        properties.entry("interval_seconds").or_insert_with(|| {
+            serde_json::json!({"type": "integer", "minimum": 1, "description": "Collection interval (host scheduler)"})
+        });
+        properties.entry("resource").or_insert_with(|| {
+            serde_json::json!({"type": "string", "minLength": 1, "description": "Default resource of the samples"})
+        });
+    }
 }
 
 /// Accepts `0.1.x` only; names both versions when it refuses.

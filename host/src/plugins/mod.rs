@@ -14,6 +14,7 @@
 //! - `registry`, `watcher`, `bundle`: the live set, hot reload, installs.
 //! - `services`: one trait per host capability (state, settings, logging).
 //! - `config`: configuration merge/validation and secret sealing/masking.
+//! - `offline`: validation, install and listing without a server (the CLI).
 
 mod bindings;
 mod bundle;
@@ -24,6 +25,7 @@ mod host;
 mod http_policy;
 mod invoke;
 mod loader;
+pub mod offline;
 pub mod manifest;
 mod registry;
 mod sandbox;
@@ -38,6 +40,7 @@ pub use errors::{InvokeError, PluginError};
 pub use host::{CacheStats, PluginHost, PluginHostOptions};
 pub use invoke::{PhaseSamples, MAX_OUTPUT_BYTES};
 pub use manifest::{Capabilities, Limits, Manifest, PluginKind};
+pub use offline::{scan_dir, validate_bundle, write_bundle};
 pub use registry::{LoadState, PluginStatus};
 pub use services::{HostServices, LogLevel, MemoryStore, PluginLogger, PluginSettingsStore, PluginStateStore};
 pub use types::{

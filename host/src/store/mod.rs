@@ -1,6 +1,7 @@
 //! Storage layer: the only module that writes SQL. One `Store` over SQLite (embedded default) or
 //! PostgreSQL (for scale), chosen by the URL scheme, with the same migrations semantics on both.
 
+mod metrics;
 mod plugins;
 mod tenants;
 mod tokens;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use metrics::{BucketPoint, MetricStoreStats, Point, SeriesKey, SeriesRow};
 pub use plugins::PluginSettingsRow;
 pub use tenants::Tenant;
 pub use tokens::{NewToken, TokenKind, TokenRecord, TokenWithOwner};

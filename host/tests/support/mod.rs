@@ -104,7 +104,7 @@ impl TestApp {
         let other = store.ensure_tenant("other").await.unwrap();
         let admin_user = add_user(&store, default.id, "admin", "admin", "data admin").await;
         let other_user = add_user(&store, other.id, "admin", "admin", "data admin").await;
-        let ctx = vigia::server::context(store.clone(), &config);
+        let ctx = vigia::server::context(store.clone(), &config, None);
         let admin = ctx.auth.issue_user_token(&admin_user).await.unwrap().0;
         let other_admin = ctx.auth.issue_user_token(&other_user).await.unwrap().0;
         let router = vigia::api::app(ctx.clone());

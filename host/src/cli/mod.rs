@@ -1,6 +1,10 @@
 //! The `vigia` command line: `serve`, `migrate`, `user`, `token`, `tenant`, `version`.
 //! Administrative commands work directly on storage, with or without a running server.
 
+mod plugin;
+
+pub use plugin::tar_gz;
+
 use std::io::BufRead;
 use std::path::PathBuf;
 
@@ -43,6 +47,9 @@ pub enum Command {
     /// Manage API tokens for automation.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Create, build, validate, install and list WebAssembly plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
     /// Manage tenants (organizations); every resource belongs to one.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -144,14 +151,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = Config::load(cli.config.as_deref(), std::env::vars())?;
     crate::telemetry::init_logging(&config.log);
-    if let Command::Serve = cli.command {
-        return server::run(config).await;
-    }
+    let cli_command = match cli.command {
+        Command::Serve => return server::run(config).await,
+        Command::Plugin(cmd) => return plugin::run(cmd, &config).await,
+        other => other,
+    };
     let store = server::open_store(&config).await?;
     if let Some(first) = bootstrap::ensure_defaults(&store).await? {
         bootstrap::announce(&first);
     }
-    let result = match cli.command {
+    let result = match cli_command {
         Command::Migrate => {
             println!("migrations applied ({})", store.backend().name());
             Ok(())
@@ -159,7 +168,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => user(&store, cmd).await,
         Command::Token(cmd) => token(&store, cmd).await,
         Command::Tenant(cmd) => tenant(&store, cmd).await,
-        Command::Serve | Command::Version => unreachable!("handled above"),
+        Command::Serve | Command::Version | Command::Plugin(_) => unreachable!("handled above"),
     };
     store.close().await;
     result

@@ -1,0 +1,114 @@
+//! Metric store API: history of a resource's series (the Pulse metrics-store contract, with
+//! `maxPoints` downsampling) and store statistics.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiResult, AppError};
+use super::extract::ApiQuery;
+use super::{rfc3339, AppContext};
+use crate::auth::Principal;
+use crate::store::now_ms;
+use crate::timeseries::{self, HistoryQuery, HistorySeries, QueryError, DEFAULT_MAX_POINTS};
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryParams {
+    /// The resource (a plugin's resource name, an instance name…). `resourceId` is accepted too.
+    #[serde(alias = "resourceId")]
+    resource: Option<String>,
+    /// Accepted for Pulse compatibility; resources are named uniquely, so it is not needed.
+    #[serde(rename = "resourceType")]
+    #[allow(dead_code)]
+    resource_type: Option<String>,
+    /// One metric; omit for every metric of the resource.
+    metric: Option<String>,
+    /// Start (RFC 3339 or epoch milliseconds). Default: `to` minus `range`.
+    from: Option<String>,
+    /// End (RFC 3339 or epoch milliseconds). Default: now.
+    to: Option<String>,
+    /// `1h`, `6h`, `12h`, `24h`, `7d`, `30d`, `90d` or any `<n><s|m|h|d|w>`. Default `24h`.
+    range: Option<String>,
+    /// Downsample each series to at most this many points (bucket averages).
+    #[serde(rename = "maxPoints")]
+    max_points: Option<u32>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct History {
+    resource: String,
+    from: String,
+    to: String,
+    #[schema(value_type = Vec<Object>)]
+    series: Vec<HistorySeries>,
+}
+
+/// Historical series of a resource over a time range, downsampled to `maxPoints`.
+#[utoipa::path(get, path = "/api/v1/metrics/history", tag = "metrics", security(("bearer" = [])), params(HistoryParams),
+    responses((status = 200, body = History), (status = 400, description = "Bad range, time or maxPoints")))]
+pub async fn history(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiQuery(p): ApiQuery<HistoryParams>,
+) -> ApiResult<Json<History>> {
+    let resource =
+        p.resource.filter(|r| !r.is_empty()).ok_or_else(|| AppError::BadRequest("resource is required".into()))?;
+    let to = p.to.as_deref().map(|t| parse_time("to", t)).transpose()?.unwrap_or_else(now_ms);
+    let from = match p.from.as_deref() {
+        Some(f) => parse_time("from", f)?,
+        None => to - timeseries::parse_range(p.range.as_deref().unwrap_or("24h")).map_err(invalid)? + 1,
+    };
+    let query = HistoryQuery {
+        tenant_id: caller.tenant_id,
+        resource: resource.clone(),
+        metric: p.metric,
+        from,
+        to,
+        max_points: p.max_points.unwrap_or(DEFAULT_MAX_POINTS),
+    };
+    let series = timeseries::history(&ctx.store, &query).await.map_err(invalid)?;
+    Ok(Json(History { resource, from: rfc3339(from), to: rfc3339(to), series }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct StoreStats {
+    series: i64,
+    points: i64,
+    oldest: Option<String>,
+    newest: Option<String>,
+    backend: &'static str,
+}
+
+/// Size of the caller's part of the metric store.
+#[utoipa::path(get, path = "/api/v1/metrics/stats", tag = "metrics", security(("bearer" = [])), responses((status = 200, body = StoreStats)))]
+pub async fn stats(State(ctx): State<Arc<AppContext>>, caller: Principal) -> ApiResult<Json<StoreStats>> {
+    let s = ctx.store.metric_store_stats(caller.tenant_id).await?;
+    Ok(Json(StoreStats {
+        series: s.series,
+        points: s.points,
+        oldest: s.oldest.map(rfc3339),
+        newest: s.newest.map(rfc3339),
+        backend: ctx.store.backend().name(),
+    }))
+}
+
+fn invalid(e: QueryError) -> AppError {
+    match e {
+        QueryError::Invalid(m) => AppError::BadRequest(m),
+        QueryError::Store(s) => s.into(),
+    }
+}
+
+/// RFC 3339 or epoch milliseconds.
+fn parse_time(field: &str, text: &str) -> ApiResult<i64> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| AppError::BadRequest(format!("{field} {text:?} is neither RFC 3339 nor epoch milliseconds: {e}")))
+}

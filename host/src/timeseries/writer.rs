@@ -1,0 +1,148 @@
+//! Batched ingestion: producers hand samples to a channel; one task interns series (cached) and
+//! writes points in batches, so a burst of samples costs a few transactions, not one per point.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{canonical_labels, Sample};
+use crate::store::{Point, SeriesKey, Store};
+
+/// Largest batch written in one transaction.
+const MAX_BATCH: usize = 10_000;
+/// How long samples may wait for companions before being written.
+const MAX_DELAY: Duration = Duration::from_millis(200);
+
+enum Command {
+    Write(Vec<Sample>, String),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Handle to the ingestion task; cheap to clone.
+#[derive(Clone)]
+pub struct MetricWriter {
+    tx: mpsc::Sender<Command>,
+}
+
+impl MetricWriter {
+    /// Starts the ingestion task on the current runtime.
+    pub fn start(store: Store) -> MetricWriter {
+        let (tx, rx) = mpsc::channel(1024);
+        tokio::spawn(run(store, rx));
+        MetricWriter { tx }
+    }
+
+    /// Queues samples from `source` (a plugin id or `sampler`). Waits only if the queue is full,
+    /// which pushes back on producers instead of growing memory without bound.
+    pub async fn write(&self, samples: Vec<Sample>, source: &str) {
+        if samples.is_empty() {
+            return;
+        }
+        if self.tx.send(Command::Write(samples, source.to_string())).await.is_err() {
+            tracing::error!("metric writer stopped; samples dropped");
+        }
+    }
+
+    /// Waits until everything queued before this call is stored.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Command::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+enum Event {
+    Command(Command),
+    Due,
+    Closed,
+}
+
+async fn run(store: Store, mut rx: mpsc::Receiver<Command>) {
+    let mut series: HashMap<SeriesKey, i64> = HashMap::new();
+    let mut pending: Vec<(Sample, String)> = Vec::new();
+    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    // The oldest pending sample waits at most MAX_DELAY, however steadily others arrive.
+    let mut deadline = tokio::time::Instant::now();
+    loop {
+        let event = if pending.is_empty() {
+            rx.recv().await.map_or(Event::Closed, Event::Command)
+        } else {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(c)) => Event::Command(c),
+                Ok(None) => Event::Closed,
+                Err(_) => Event::Due,
+            }
+        };
+        let write_now = match event {
+            Event::Command(Command::Write(samples, source)) => {
+                if pending.is_empty() {
+                    deadline = tokio::time::Instant::now() + MAX_DELAY;
+                }
+                pending.extend(samples.into_iter().map(|s| (s, source.clone())));
+                if pending.len() < MAX_BATCH {
+                    continue;
+                }
+                true
+            }
+            Event::Command(Command::Flush(done)) => {
+                waiters.push(done);
+                true
+            }
+            Event::Due => true,
+            Event::Closed => {
+                flush_pending(&store, &mut series, &mut pending, &mut waiters).await;
+                break;
+            }
+        };
+        if write_now {
+            flush_pending(&store, &mut series, &mut pending, &mut waiters).await;
+        }
+    }
+}
+
+async fn flush_pending(
+    store: &Store,
+    series: &mut HashMap<SeriesKey, i64>,
+    pending: &mut Vec<(Sample, String)>,
+    waiters: &mut Vec<oneshot::Sender<()>>,
+) {
+    if !pending.is_empty() {
+        if let Err(e) = write_batch(store, series, std::mem::take(pending)).await {
+            tracing::error!(error = %e, "writing metric samples failed");
+            // Cached series ids may be stale (e.g. rows deleted): intern again next time.
+            series.clear();
+        }
+    }
+    for w in waiters.drain(..) {
+        let _ = w.send(());
+    }
+}
+
+async fn write_batch(
+    store: &Store,
+    series: &mut HashMap<SeriesKey, i64>,
+    batch: Vec<(Sample, String)>,
+) -> anyhow::Result<()> {
+    let mut points = Vec::with_capacity(batch.len());
+    for (sample, source) in batch {
+        let key = SeriesKey {
+            tenant_id: sample.tenant_id,
+            resource: sample.resource,
+            metric: sample.metric,
+            labels: canonical_labels(&sample.labels),
+        };
+        let id = match series.get(&key) {
+            Some(id) => *id,
+            None => {
+                let id = store.series_id(&key, sample.unit.as_deref(), &source).await?;
+                series.insert(key, id);
+                id
+            }
+        };
+        points.push(Point { series_id: id, ts: sample.ts, value: sample.value });
+    }
+    store.insert_points(&points).await?;
+    Ok(())
+}

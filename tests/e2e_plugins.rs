@@ -1,0 +1,233 @@
+//! End-to-end: the real `vigia` binary with real plugin bundles — a Redis collector feeding the
+//! metric store from a private `redis-server`, installs through the API, config validation,
+//! dry-run invocation and enable/disable.
+
+#[path = "../host/tests/plugins_support/mod.rs"]
+mod plugins_support;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vigia");
+const PASSWORD: &str = "e2e-admin-password";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A private redis-server on a free loopback port, stopped on drop.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Redis { child, port }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(dir: &Path) -> Server {
+    let config = dir.join("vigia.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[server]\nlisten = \"127.0.0.1:0\"\n[plugins]\ndir = {:?}\n[log]\nlevel = \"warn\"\n",
+            dir.join("data").display().to_string(),
+            dir.join("plugins").display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("VIGIA_ADMIN_PASSWORD", PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains(" listening on ") {
+                let _ = tx.send(line.rsplit(' ').next().unwrap().to_string());
+            }
+        }
+    });
+    let base = rx.recv_timeout(Duration::from_secs(120)).expect("vigia started");
+    Server { child, base }
+}
+
+/// Copies a built bundle into `plugins/<id>/`, editing its manifest with `edit`.
+fn place_bundle(dir: &Path, id: &str, edit: impl FnOnce(&mut toml::Table)) {
+    let (mut manifest, wasm) = plugins_support::bundle(id);
+    edit(&mut manifest);
+    let target = dir.join("plugins").join(id);
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join(manifest["wasm"].as_str().unwrap()), wasm).unwrap();
+    std::fs::write(target.join("plugin.toml"), toml::to_string(&manifest).unwrap()).unwrap();
+}
+
+async fn admin_token(base: &str) -> String {
+    let r: Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/token"))
+        .json(&json!({"username": "admin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn redis_collector_samples_reach_the_metric_history() {
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = redis.port;
+    place_bundle(dir.path(), "redis", |m| {
+        m["capabilities"].as_table_mut().unwrap().insert("allowed_tcp".into(), toml::Value::Array(vec![format!("127.0.0.1:{port}").into()]));
+        let default = m["config"]["default"].as_table().unwrap().clone();
+        let mut default = default;
+        default.insert("port".into(), (port as i64).into());
+        default.insert("interval_seconds".into(), 1.into());
+        default.insert("resource".into(), "redis-main".into());
+        m["config"].as_table_mut().unwrap().insert("default".into(), default.into());
+        allow_scheduler_keys(m);
+    });
+    let server = start_server(dir.path());
+    let token = admin_token(&server.base).await;
+    let http = reqwest::Client::new();
+    let plugins: Value = http.get(format!("{}/api/v1/plugins/redis", server.base)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(plugins["status"], "loaded", "{plugins}");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let history: Value = http
+            .get(format!("{}/api/v1/metrics/history?resource=redis-main&metric=redis.connected_clients&range=1h", server.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let points = history["series"][0]["points"].as_array().map(Vec::len).unwrap_or(0);
+        if points >= 2 {
+            let value = history["series"][0]["points"][0][1].as_f64().unwrap();
+            assert!(value >= 1.0, "the collector itself is a connected client: {history}");
+            assert_eq!(history["series"][0]["source"], "redis");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no redis samples after 30 s: {history}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The scheduler reads `interval_seconds` and `resource` from every collector's config; a schema
+/// with `additionalProperties = false` must list them.
+fn allow_scheduler_keys(m: &mut toml::Table) {
+    let props = m["config"]["schema"]["properties"].as_table().unwrap().clone();
+    let mut props = props;
+    props.insert("interval_seconds".into(), toml::toml! { type = "integer" }.into());
+    props.insert("resource".into(), toml::toml! { type = "string" }.into());
+    m["config"]["schema"].as_table_mut().unwrap().insert("properties".into(), props.into());
+}
+
+#[tokio::test]
+async fn plugins_are_installed_configured_invoked_and_disabled_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    let server = start_server(dir.path());
+    let token = admin_token(&server.base).await;
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", server.base);
+
+    let (manifest, wasm) = plugins_support::bundle("rust-collector");
+    let manifest_text = toml::to_string(&manifest).unwrap();
+    let wasm_name = manifest["wasm"].as_str().unwrap();
+    let tarball = vigia::cli::tar_gz(&[("plugin.toml", manifest_text.as_bytes()), (wasm_name, &wasm)]).unwrap();
+
+    let r = http.post(url("/api/v1/plugins")).bearer_auth(&token).body(b"not a tarball".to_vec()).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<Value>().await.unwrap()["error"].as_str().unwrap().contains("bundle"));
+
+    let r = http.post(url("/api/v1/plugins")).bearer_auth(&token).header("content-type", "application/gzip").body(tarball).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let installed: Value = r.json().await.unwrap();
+    assert_eq!((installed["id"].as_str(), installed["status"].as_str()), (Some("rust-collector"), Some("loaded")));
+    assert!(installed["capabilities"].is_object(), "capabilities are shown: {installed}");
+
+    let r = http.put(url("/api/v1/plugins/rust-collector/config")).bearer_auth(&token).json(&json!({"answer": "forty-two"})).send().await.unwrap();
+    assert_eq!(r.status(), 400, "config is validated against the schema");
+    let r = http.put(url("/api/v1/plugins/rust-collector/config")).bearer_auth(&token).json(&json!({"answer": 7})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    let r: Value = http.post(url("/api/v1/plugins/rust-collector/invoke")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let answer = r["samples"].as_array().unwrap().iter().find(|s| s["name"] == "example.answer").expect("sample");
+    assert_eq!(answer["value"], 7.0);
+
+    let r = http.patch(url("/api/v1/plugins/rust-collector/disable")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "disabled");
+    let r = http.post(url("/api/v1/plugins/rust-collector/invoke")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 409);
+
+    let (_, reader) = {
+        let r: Value = http
+            .post(url("/api/v1/tokens"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "reader", "scopes": ["settings:read"]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ((), r["token"].as_str().unwrap().to_string())
+    };
+    let r = http.get(url("/api/v1/plugins")).bearer_auth(&reader).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http.delete(url("/api/v1/plugins/rust-collector")).bearer_auth(&reader).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http.delete(url("/api/v1/plugins/rust-collector")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http.get(url("/api/v1/plugins/rust-collector")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+}
