@@ -98,13 +98,15 @@ impl CollectorScheduler {
         let ctx = CollectContext { resource: resource.clone(), scheduled_at_ms, interval_ms: interval_ms as u32 };
         match self.plugins.collect(id, ctx).await {
             Ok(samples) => {
-                metrics::counter!("vigia_collector_runs_total", "plugin" => id.to_string(), "outcome" => "ok").increment(1);
+                metrics::counter!("vigia_collector_runs_total", "plugin" => id.to_string(), "outcome" => "ok")
+                    .increment(1);
                 let now = now_ms();
                 let samples = samples.into_iter().map(|s| to_sample(self.tenant_id, &resource, now, s)).collect();
                 self.writer.write(samples, id).await;
             }
             Err(e) => {
-                metrics::counter!("vigia_collector_runs_total", "plugin" => id.to_string(), "outcome" => e.code()).increment(1);
+                metrics::counter!("vigia_collector_runs_total", "plugin" => id.to_string(), "outcome" => e.code())
+                    .increment(1);
                 tracing::warn!(plugin = id, error = %e, "collection failed");
             }
         }
@@ -116,7 +118,15 @@ impl CollectorScheduler {
 pub fn to_sample(tenant_id: i64, default_resource: &str, now: i64, s: MetricSample) -> Sample {
     let mut labels: BTreeMap<String, String> = s.labels.into_iter().collect();
     let resource = labels.remove("resource").unwrap_or_else(|| default_resource.to_string());
-    Sample { tenant_id, resource, metric: s.name, labels, unit: s.unit, ts: s.timestamp_ms.unwrap_or(now), value: s.value }
+    Sample {
+        tenant_id,
+        resource,
+        metric: s.name,
+        labels,
+        unit: s.unit,
+        ts: s.timestamp_ms.unwrap_or(now),
+        value: s.value,
+    }
 }
 
 #[cfg(test)]

@@ -15,9 +15,9 @@ use crate::health::{Readiness, StorageCheck};
 use crate::plugins::{HostServices, PluginHost, PluginHostOptions};
 use crate::scheduler::CollectorScheduler;
 use crate::secrets::SecretBox;
-use crate::timeseries::MetricWriter;
 use crate::store::{self, Store};
 use crate::telemetry;
+use crate::timeseries::MetricWriter;
 
 /// Connects to the configured storage (creating `data_dir` for SQLite) and applies migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {

@@ -16,8 +16,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   test [ARGS]        build every plugin bundle (Python example included) and run the whole
                      test suite (`cargo test --workspace ARGS`)
   plugins [--python] build every Rust guest crate for wasm32-wasip2 and assemble
-                     target/vigia-plugins/<id>/{plugin.toml,<id>.wasm} with sha256 filled in;
-                     --python also builds examples/python-collector with componentize-py";
+                     target/vigia-plugins/<id>/{plugin.toml,<id>.wasm} with sha256 filled in,
+                     plus examples/python-collector when componentize-py is installed
+                     (--python: required)";
 
 /// Plugins `cargo xtask run` installs (fixtures and examples stay out of a real server).
 const FIRST_PARTY: &[&str] = &["http-check", "redis", "webhook", "csv"];
@@ -28,22 +29,31 @@ fn main() -> Result<()> {
     match args.as_slice() {
         ["run", rest @ ..] => run(rest),
         ["test", rest @ ..] => test(rest),
-        ["plugins"] => build_plugins(false).map(|_| ()),
-        ["plugins", "--python"] => build_plugins(true).map(|_| ()),
+        ["plugins"] => build_plugins(Python::IfAvailable).map(|_| ()),
+        ["plugins", "--python"] => build_plugins(Python::Required).map(|_| ()),
         _ => bail!("{USAGE}"),
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Python {
+    /// Build the Python example when componentize-py is installed.
+    IfAvailable,
+    /// Fail without componentize-py (the test suite loads the Python example).
+    Required,
+    Skip,
+}
+
 /// Builds all bundles; returns the directory holding them.
-fn build_plugins(with_python: bool) -> Result<PathBuf> {
+fn build_plugins(python: Python) -> Result<PathBuf> {
     let workspace = workspace_root();
     let out = target_dir(&workspace).join("vigia-plugins");
     let wasm_dir = rust_guests::build(&workspace)?;
     for guest in rust_guests::discover(&workspace)? {
         bundle::assemble(&guest.dir, &wasm_dir.join(guest.wasm_file_name()), &out)?;
     }
-    if with_python {
-        python::build(&workspace, &out)?;
+    if python != Python::Skip {
+        python::build(&workspace, &out, python == Python::Required)?;
     }
     println!("bundles in {}", out.display());
     Ok(out)
@@ -51,7 +61,7 @@ fn build_plugins(with_python: bool) -> Result<PathBuf> {
 
 fn run(extra: &[&str]) -> Result<()> {
     let workspace = workspace_root();
-    let bundles = build_plugins(false)?;
+    let bundles = build_plugins(Python::Skip)?;
     let plugins_dir = workspace.join("data").join("plugins");
     for id in FIRST_PARTY {
         copy_dir(&bundles.join(id), &plugins_dir.join(id))?;
@@ -76,16 +86,22 @@ fn test(extra: &[&str]) -> Result<()> {
         bail!("the tests start private PostgreSQL clusters: install the server binaries (initdb, pg_ctl; Debian package `postgresql`)");
     }
     if Command::new("redis-server").arg("--version").output().is_err() {
-        bail!("the Redis collector is tested against a private redis-server: install it (Debian package `redis-server`)");
+        bail!(
+            "the Redis collector is tested against a private redis-server: install it (Debian package `redis-server`)"
+        );
     }
-    build_plugins(true)?;
+    build_plugins(Python::Required)?;
     let mut args = vec!["test", "--workspace"];
     args.extend(extra);
     cargo(&workspace_root(), &args)
 }
 
 fn cargo(dir: &Path, args: &[&str]) -> Result<()> {
-    let status = Command::new(env!("CARGO")).args(args).current_dir(dir).status().with_context(|| format!("running cargo {args:?}"))?;
+    let status = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .with_context(|| format!("running cargo {args:?}"))?;
     if !status.success() {
         bail!("cargo {} failed ({status})", args.join(" "));
     }

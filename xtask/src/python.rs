@@ -6,8 +6,12 @@ use std::process::Command;
 
 const EXAMPLE: &str = "examples/python-collector";
 
-pub fn build(workspace: &Path, out: &Path) -> Result<()> {
+/// Builds the Python example; without componentize-py it is skipped, unless `required`.
+pub fn build(workspace: &Path, out: &Path, required: bool) -> Result<()> {
     let tool_present = Command::new("componentize-py").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !tool_present && required {
+        bail!("componentize-py is needed to build {EXAMPLE}: pip install componentize-py==0.25.1");
+    }
     if !tool_present {
         println!("  skipping {EXAMPLE}: componentize-py not found (pip install componentize-py==0.25.1)");
         return Ok(());

@@ -108,7 +108,10 @@ pub async fn enable(State(ctx): State<Arc<AppContext>>, ApiPath(id): ApiPath<Str
 /// Disables a plugin: it stays installed but serves no calls.
 #[utoipa::path(patch, path = "/api/v1/plugins/{id}/disable", tag = "plugins", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = PluginStatus), (status = 404, description = "No such plugin")))]
-pub async fn disable(State(ctx): State<Arc<AppContext>>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<PluginStatus>> {
+pub async fn disable(
+    State(ctx): State<Arc<AppContext>>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<PluginStatus>> {
     set_enabled(&ctx, &id, false).await
 }
 
@@ -121,7 +124,10 @@ async fn set_enabled(ctx: &AppContext, id: &str, enabled: bool) -> ApiResult<Jso
 /// The plugin's configuration (defaults merged), with secret values masked.
 #[utoipa::path(get, path = "/api/v1/plugins/{id}/config", tag = "plugins", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, description = "Configuration object"), (status = 404, description = "No such plugin")))]
-pub async fn get_config(State(ctx): State<Arc<AppContext>>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<serde_json::Value>> {
+pub async fn get_config(
+    State(ctx): State<Arc<AppContext>>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     host(&ctx)?.config(&id, true).await.map(Json).map_err(plugin_error)
 }
 
@@ -130,7 +136,11 @@ pub async fn get_config(State(ctx): State<Arc<AppContext>>, ApiPath(id): ApiPath
 #[utoipa::path(put, path = "/api/v1/plugins/{id}/config", tag = "plugins", security(("bearer" = [])), params(("id" = String, Path)),
     request_body(content = Object), responses((status = 200, description = "Stored configuration, secrets masked"),
         (status = 400, description = "Does not match the schema"), (status = 404, description = "No such plugin")))]
-pub async fn put_config(State(ctx): State<Arc<AppContext>>, ApiPath(id): ApiPath<String>, ApiJson(config): ApiJson<serde_json::Value>) -> ApiResult<Json<serde_json::Value>> {
+pub async fn put_config(
+    State(ctx): State<Arc<AppContext>>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(config): ApiJson<serde_json::Value>,
+) -> ApiResult<Json<serde_json::Value>> {
     let plugins = host(&ctx)?;
     plugins.set_config(&id, config).await.map_err(plugin_error)?;
     plugins.config(&id, true).await.map(Json).map_err(plugin_error)

@@ -132,7 +132,12 @@ fn scaffold(name: &str, kind: KindArg, lang: Lang, dir: &Path) -> anyhow::Result
         }
         Lang::Js => bail!("JavaScript scaffolding is not available yet: use --lang rust or --lang python"),
     }
-    println!("created {} ({kind_name}, {}); next: vigia plugin build {}", project.display(), lang_name(lang), project.display());
+    println!(
+        "created {} ({kind_name}, {}); next: vigia plugin build {}",
+        project.display(),
+        lang_name(lang),
+        project.display()
+    );
     Ok(())
 }
 
@@ -158,7 +163,8 @@ fn step<T>(message: &str, work: impl FnOnce() -> anyhow::Result<T>) -> anyhow::R
 
 /// Builds the project and writes `dist/<id>/` + `dist/<id>.tar.gz`; returns the tarball path.
 fn build(path: &Path) -> anyhow::Result<PathBuf> {
-    let manifest_text = std::fs::read_to_string(path.join("plugin.toml")).with_context(|| format!("reading {}/plugin.toml", path.display()))?;
+    let manifest_text = std::fs::read_to_string(path.join("plugin.toml"))
+        .with_context(|| format!("reading {}/plugin.toml", path.display()))?;
     let mut manifest: toml::Table = toml::from_str(&manifest_text).context("parsing plugin.toml")?;
     let id = manifest.get("id").and_then(|v| v.as_str()).context("plugin.toml has no id")?.to_string();
     let kind = manifest.get("kind").and_then(|v| v.as_str()).context("plugin.toml has no kind")?.to_string();
@@ -188,7 +194,14 @@ fn build(path: &Path) -> anyhow::Result<PathBuf> {
 
 fn build_rust(path: &Path) -> anyhow::Result<PathBuf> {
     let output = Command::new("cargo")
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--message-format=json-render-diagnostics", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json-render-diagnostics",
+            "--manifest-path",
+        ])
         .arg(path.join("Cargo.toml"))
         .stderr(Stdio::inherit())
         .output()
@@ -244,7 +257,8 @@ fn bundle_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     if path.is_file() {
         return std::fs::read(path).with_context(|| format!("reading {}", path.display()));
     }
-    let text = std::fs::read_to_string(path.join("plugin.toml")).with_context(|| format!("reading {}/plugin.toml", path.display()))?;
+    let text = std::fs::read_to_string(path.join("plugin.toml"))
+        .with_context(|| format!("reading {}/plugin.toml", path.display()))?;
     let manifest: toml::Table = toml::from_str(&text).context("parsing plugin.toml")?;
     let wasm_name = manifest.get("wasm").and_then(|v| v.as_str()).context("plugin.toml has no wasm")?;
     let wasm = std::fs::read(path.join(wasm_name)).with_context(|| format!("reading {wasm_name}"))?;
@@ -289,12 +303,21 @@ async fn install(path: &Path, url: Option<&str>, token: Option<&str>, config: &C
             if !status.is_success() {
                 bail!("server answered {status}: {}", body["error"].as_str().unwrap_or("no detail"));
             }
-            println!("installed {} {} on {url}", body["id"].as_str().unwrap_or("?"), body["version"].as_str().unwrap_or(""));
+            println!(
+                "installed {} {} on {url}",
+                body["id"].as_str().unwrap_or("?"),
+                body["version"].as_str().unwrap_or("")
+            );
         }
         None => {
             let manifest = plugins::validate_bundle(&bundle, &config.data_dir).await?;
             plugins::write_bundle(&bundle, &config.plugins.dir)?;
-            println!("installed {} {} into {} (a running server picks it up)", manifest.id, manifest.version, config.plugins.dir.display());
+            println!(
+                "installed {} {} into {} (a running server picks it up)",
+                manifest.id,
+                manifest.version,
+                config.plugins.dir.display()
+            );
         }
     }
     Ok(())
@@ -304,7 +327,11 @@ async fn list(url: Option<&str>, token: Option<&str>, config: &Config) -> anyhow
     let rows: Vec<serde_json::Value> = match url {
         Some(url) => {
             let token = token.context("--token (or VIGIA_TOKEN) is needed to list through the API")?;
-            let response = reqwest::Client::new().get(format!("{}/api/v1/plugins", url.trim_end_matches('/'))).bearer_auth(token).send().await?;
+            let response = reqwest::Client::new()
+                .get(format!("{}/api/v1/plugins", url.trim_end_matches('/')))
+                .bearer_auth(token)
+                .send()
+                .await?;
             let body: serde_json::Value = response.json().await?;
             body["plugins"].as_array().cloned().with_context(|| format!("unexpected answer: {body}"))?
         }
@@ -313,7 +340,14 @@ async fn list(url: Option<&str>, token: Option<&str>, config: &Config) -> anyhow
     println!("{:<24} {:<10} {:<10} {:<9} error", "id", "version", "kind", "status");
     for p in rows {
         let s = |k: &str| p[k].as_str().unwrap_or("-").to_string();
-        println!("{:<24} {:<10} {:<10} {:<9} {}", s("id"), s("version"), s("kind"), s("status"), p["last_error"].as_str().unwrap_or(""));
+        println!(
+            "{:<24} {:<10} {:<10} {:<9} {}",
+            s("id"),
+            s("version"),
+            s("kind"),
+            s("status"),
+            p["last_error"].as_str().unwrap_or("")
+        );
     }
     Ok(())
 }

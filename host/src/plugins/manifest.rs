@@ -207,9 +207,9 @@ fn add_scheduler_keys(schema: &mut serde_json::Value) {
         properties.entry("interval_seconds").or_insert_with(|| {
             serde_json::json!({"type": "integer", "minimum": 1, "description": "Collection interval (host scheduler)"})
         });
-        properties.entry("resource").or_insert_with(|| {
-            serde_json::json!({"type": "string", "minLength": 1, "description": "Default resource of the samples"})
-        });
+        properties.entry("resource").or_insert_with(
+            || serde_json::json!({"type": "string", "minLength": 1, "description": "Default resource of the samples"}),
+        );
     }
 }
 

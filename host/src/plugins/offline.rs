@@ -43,8 +43,8 @@ pub fn scan_dir(dir: &Path) -> Vec<serde_json::Value> {
         .filter(|e| e.path().is_dir() && !e.file_name().to_string_lossy().starts_with('.'))
         .map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            let checked = loader::read_dir(&e.path())
-                .and_then(|(text, wasm)| manifest::parse_and_validate(&text, Some(&wasm)));
+            let checked =
+                loader::read_dir(&e.path()).and_then(|(text, wasm)| manifest::parse_and_validate(&text, Some(&wasm)));
             match checked {
                 Ok(v) => serde_json::json!({"id": v.manifest.id, "version": v.manifest.version,
                     "kind": v.manifest.kind.as_str(), "status": "ok"}),
