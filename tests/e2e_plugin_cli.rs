@@ -25,7 +25,8 @@ fn scaffold_build_validate_install_and_list_a_collector() {
     let config = dir.path().join("vigia.toml");
     let data = dir.path().join("data").display().to_string();
     let plugins = dir.path().join("plugins").display().to_string();
-    std::fs::write(&config, format!("data_dir = {data:?}\n[plugins]\ndir = {plugins:?}\n[log]\nlevel = \"warn\"\n")).unwrap();
+    std::fs::write(&config, format!("data_dir = {data:?}\n[plugins]\ndir = {plugins:?}\n[log]\nlevel = \"warn\"\n"))
+        .unwrap();
 
     let (ok, out) = vigia(&config, &["plugin", "new", "disk-gauge", "--kind", "collector"], dir.path());
     assert!(ok, "{out}");

@@ -104,6 +104,10 @@ fn place_bundle(dir: &Path, id: &str, edit: impl FnOnce(&mut toml::Table)) {
     std::fs::write(target.join("plugin.toml"), toml::to_string(&manifest).unwrap()).unwrap();
 }
 
+async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
+    http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+}
+
 async fn admin_token(base: &str) -> String {
     let r: Value = reqwest::Client::new()
         .post(format!("{base}/api/v1/auth/token"))
@@ -139,31 +143,16 @@ async fn redis_collector_samples_reach_the_metric_history() {
     let server = start_server(dir.path());
     let token = admin_token(&server.base).await;
     let http = reqwest::Client::new();
-    let plugins: Value = http
-        .get(format!("{}/api/v1/plugins/redis", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let plugins = get_json(&http, &format!("{}/api/v1/plugins/redis", server.base), &token).await;
     assert_eq!(plugins["status"], "loaded", "{plugins}");
 
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let history: Value = http
-            .get(format!(
-                "{}/api/v1/metrics/history?resource=redis-main&metric=redis.connected_clients&range=1h",
-                server.base
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url = format!(
+            "{}/api/v1/metrics/history?resource=redis-main&metric=redis.connected_clients&range=1h",
+            server.base
+        );
+        let history = get_json(&http, &url, &token).await;
         let points = history["series"][0]["points"].as_array().map(Vec::len).unwrap_or(0);
         if points >= 2 {
             let value = history["series"][0]["points"][0][1].as_f64().unwrap();
@@ -188,7 +177,8 @@ async fn plugins_are_installed_configured_invoked_and_disabled_through_the_api()
     let (manifest, wasm) = plugins_support::bundle("rust-collector");
     let manifest_text = toml::to_string(&manifest).unwrap();
     let wasm_name = manifest["wasm"].as_str().unwrap();
-    let tarball = vigia::cli::tar_gz(&[("plugin.toml", manifest_text.as_bytes()), (wasm_name, &wasm)]).unwrap();
+    let tarball =
+        vigia::plugins::pack_bundle(&[("plugin.toml", manifest_text.as_bytes()), (wasm_name, &wasm)]).unwrap();
 
     let r = http.post(url("/api/v1/plugins")).bearer_auth(&token).body(b"not a tarball".to_vec()).send().await.unwrap();
     assert_eq!(r.status(), 400);

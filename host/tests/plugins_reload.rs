@@ -67,10 +67,11 @@ async fn in_flight_calls_finish_on_the_old_version() {
     let sb = Sandbox::new();
     let (manifest, wasm) = bundle("misbehave");
     let mut m = manifest.clone();
-    set(&mut m, "limits.timeout_ms", 5000);
+    // A long call, so the swap lands inside it even on a busy machine.
+    set(&mut m, "limits.timeout_ms", 20_000);
     sb.write("misbehave", &m, &wasm);
     let host = sb.start().await;
-    host.set_config("misbehave", json!({"mode": "sleep", "ms": 1500})).await.unwrap();
+    host.set_config("misbehave", json!({"mode": "sleep", "ms": 5000})).await.unwrap();
     let slow = {
         let host = host.clone();
         tokio::spawn(async move { host.collect("misbehave", ctx()).await })
@@ -82,7 +83,7 @@ async fn in_flight_calls_finish_on_the_old_version() {
     wait_for(&host, "misbehave", "the new version", |s| s.is_some_and(|s| s.version.as_deref() == Some("0.2.0"))).await;
     assert!(!slow.is_finished(), "the swap happened while the old call was running");
     let samples = slow.await.unwrap().expect("the in-flight call completes on the old version");
-    assert!(samples[0].value >= 1500.0);
+    assert!(samples[0].value >= 5000.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,7 +99,12 @@ async fn a_bad_replacement_keeps_the_old_version_and_reports_the_error() {
     let mut m = manifest.clone();
     set(&mut m, "version", "9.9.9");
     sb.write("misbehave", &m, b"\0asm\x0d\0\x01\0this is not a component");
-    wait_for(&host, "misbehave", "the reload error", |s| s.is_some_and(|s| s.last_error.is_some())).await;
+    // The wasm and the manifest are two writes: a reload may first see the new wasm with the old
+    // manifest (a sha256 mismatch, equally refused). Wait for the error of the final state.
+    wait_for(&host, "misbehave", "the reload error", |s| {
+        s.is_some_and(|s| s.last_error.as_deref().is_some_and(|e| e.contains("invalid component")))
+    })
+    .await;
     let status = host.status("misbehave").unwrap();
     assert!(status.last_error.as_deref().unwrap().contains("invalid component"), "{status:?}");
     assert_eq!(status.status, LoadState::Loaded, "still serving");
@@ -157,16 +163,7 @@ async fn a_restart_loads_from_the_compile_cache() {
 }
 
 fn tar_gz(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut b = tar::Builder::new(enc);
-    for (name, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, name, *data).unwrap();
-    }
-    b.into_inner().unwrap().finish().unwrap()
+    vigia::plugins::pack_bundle(files).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

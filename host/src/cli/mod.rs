@@ -3,8 +3,6 @@
 
 mod plugin;
 
-pub use plugin::tar_gz;
-
 use std::io::BufRead;
 use std::path::PathBuf;
 

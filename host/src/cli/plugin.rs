@@ -186,7 +186,10 @@ fn build(path: &Path) -> anyhow::Result<PathBuf> {
         std::fs::write(out.join("plugin.toml"), &manifest_text)?;
         std::fs::write(out.join(&wasm_name), &bytes)?;
         let tarball = path.join("dist").join(format!("{id}.tar.gz"));
-        std::fs::write(&tarball, tar_gz(&[("plugin.toml", manifest_text.as_bytes()), (&wasm_name, &bytes)])?)?;
+        std::fs::write(
+            &tarball,
+            plugins::pack_bundle(&[("plugin.toml", manifest_text.as_bytes()), (&wasm_name, &bytes)])?,
+        )?;
         println!("bundle: {} ({} KiB)", tarball.display(), bytes.len() / 1024);
         Ok(tarball)
     })
@@ -239,19 +242,6 @@ fn build_python(path: &Path, kind: &str) -> anyhow::Result<PathBuf> {
     Ok(out)
 }
 
-/// A gzipped tar of the given (name, bytes) files.
-pub fn tar_gz(files: &[(&str, &[u8])]) -> anyhow::Result<Vec<u8>> {
-    let mut archive = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
-    for (name, bytes) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        archive.append_data(&mut header, name, *bytes)?;
-    }
-    Ok(archive.into_inner()?.finish()?)
-}
-
 /// The bundle bytes for a directory (plugin.toml + its wasm) or a .tar.gz file.
 fn bundle_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     if path.is_file() {
@@ -262,7 +252,7 @@ fn bundle_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     let manifest: toml::Table = toml::from_str(&text).context("parsing plugin.toml")?;
     let wasm_name = manifest.get("wasm").and_then(|v| v.as_str()).context("plugin.toml has no wasm")?;
     let wasm = std::fs::read(path.join(wasm_name)).with_context(|| format!("reading {wasm_name}"))?;
-    tar_gz(&[("plugin.toml", text.as_bytes()), (wasm_name, &wasm)])
+    Ok(plugins::pack_bundle(&[("plugin.toml", text.as_bytes()), (wasm_name, &wasm)])?)
 }
 
 /// Loads the bundle in a scratch runtime exactly as the server would.

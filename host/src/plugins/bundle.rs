@@ -138,21 +138,25 @@ pub fn delete_dir(dir: &Path, id: &str) -> std::io::Result<()> {
     std::fs::remove_dir_all(trash)
 }
 
+/// Packs (name, bytes) files into a gzipped tar: the bundle format `unpack` reads.
+pub fn pack(files: &[(&str, &[u8])]) -> std::io::Result<Vec<u8>> {
+    let mut archive = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+    for (name, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive.append_data(&mut header, name, *bytes)?;
+    }
+    archive.into_inner()?.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn targz(files: &[(&str, &[u8])]) -> Vec<u8> {
-        let enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let mut b = tar::Builder::new(enc);
-        for (name, data) in files {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(data.len() as u64);
-            h.set_mode(0o644);
-            h.set_cksum();
-            b.append_data(&mut h, name, *data).unwrap();
-        }
-        b.into_inner().unwrap().finish().unwrap()
+        pack(files).unwrap()
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod stats;
 mod types;
 mod watcher;
 
+pub use bundle::pack as pack_bundle;
 pub use config::MASK;
 pub use engine::{CALLS_PER_PLUGIN, EPOCH_TICK, MAX_PLUGIN_MEMORY_MB};
 pub use errors::{InvokeError, PluginError};
