@@ -168,11 +168,21 @@ async fn redis_collector_samples_reach_the_metric_history() {
 #[tokio::test]
 async fn plugins_are_installed_configured_invoked_and_disabled_through_the_api() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    // A broken plugin is listed as failed and reported by readiness, but never fails the host.
+    std::fs::create_dir_all(dir.path().join("plugins/broken")).unwrap();
+    std::fs::write(dir.path().join("plugins/broken/plugin.toml"), "id = \"broken\"\nnot toml at all [").unwrap();
     let server = start_server(dir.path());
     let token = admin_token(&server.base).await;
     let http = reqwest::Client::new();
     let url = |p: &str| format!("{}{p}", server.base);
+    let r = http.get(url("/health/ready")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let ready: Value = r.json().await.unwrap();
+    assert_eq!(ready["checks"]["plugins"]["status"], "ok");
+    assert!(ready["checks"]["plugins"]["detail"].as_str().unwrap().contains("1 failed: broken"), "{ready}");
+    let broken = get_json(&http, &url("/api/v1/plugins/broken"), &token).await;
+    assert_eq!(broken["status"], "failed");
+    assert!(broken["last_error"].as_str().unwrap().contains("plugin.toml"), "{broken}");
 
     let (manifest, wasm) = plugins_support::bundle("rust-collector");
     let manifest_text = toml::to_string(&manifest).unwrap();

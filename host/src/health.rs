@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::store::Store;
 
-pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+/// `Ok(detail)`: healthy, with an optional note for operators; `Err(reason)`: not ready.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<String>, String>> + Send + 'a>>;
 
 /// One dependency whose failure should take this replica out of rotation.
 pub trait ReadinessCheck: Send + Sync {
@@ -28,6 +29,9 @@ pub struct CheckResult {
     pub duration_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Something worth knowing that does not fail the check (e.g. a plugin that failed to load).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -65,8 +69,8 @@ impl Readiness {
             };
             let duration_ms = (started.elapsed().as_secs_f64() * 1e5).round() / 100.0;
             let result = match outcome {
-                Ok(()) => CheckResult { status: "ok", duration_ms, error: None },
-                Err(e) => CheckResult { status: "failed", duration_ms, error: Some(e) },
+                Ok(detail) => CheckResult { status: "ok", duration_ms, error: None, detail },
+                Err(e) => CheckResult { status: "failed", duration_ms, error: Some(e), detail: None },
             };
             (c.name().to_string(), result)
         });
@@ -84,6 +88,6 @@ impl ReadinessCheck for StorageCheck {
         "storage"
     }
     fn check(&self) -> CheckFuture<'_> {
-        Box::pin(async move { self.0.ping().await.map_err(|e| e.to_string()) })
+        Box::pin(async move { self.0.ping().await.map(|_| None).map_err(|e| e.to_string()) })
     }
 }

@@ -273,19 +273,20 @@ impl ReadinessCheck for PluginsReadiness {
         "plugins"
     }
     fn check(&self) -> CheckFuture<'_> {
+        // A broken plugin never takes the host out of rotation; it is reported, not failed.
         Box::pin(async move {
-            let failed: Vec<String> = self
-                .0
-                .all()
+            let statuses: Vec<_> = self.0.all().iter().map(|s| s.status()).collect();
+            let failed: Vec<String> = statuses
                 .iter()
-                .map(|s| s.status())
                 .filter(|s| s.status == LoadState::Failed)
-                .map(|s| format!("{}: {}", s.id, s.last_error.unwrap_or_default()))
+                .map(|s| format!("{} ({})", s.id, s.last_error.as_deref().unwrap_or("not loaded")))
                 .collect();
-            if !failed.is_empty() {
-                tracing::debug!(failed = ?failed, "readiness: some plugins failed to load (not fatal)");
-            }
-            Ok(())
+            let loaded = statuses.iter().filter(|s| s.status == LoadState::Loaded).count();
+            Ok(Some(if failed.is_empty() {
+                format!("{loaded} loaded")
+            } else {
+                format!("{loaded} loaded, {} failed: {}", failed.len(), failed.join("; "))
+            }))
         })
     }
 }
