@@ -99,6 +99,14 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// Maps `StoreError::NotFound` to a 404 naming `what` (other errors as usual).
+pub fn or_not_found(what: &'static str) -> impl Fn(StoreError) -> AppError {
+    move |e| match e {
+        StoreError::NotFound => AppError::not_found(what),
+        other => other.into(),
+    }
+}
+
 impl From<AuthError> for AppError {
     fn from(e: AuthError) -> Self {
         match e {

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiResult, AppError};
+use super::error::{or_not_found, ApiResult, AppError};
 use super::extract::{basic_credentials, parse_json, read_body, ApiJson, ApiPath};
 use super::{rfc3339, AppContext};
 use crate::auth::{secret, Principal, Scope, ScopeSet};
@@ -172,12 +172,7 @@ pub async fn revoke(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Revoked>> {
     let hash =
-        ctx.store.revoke_token(caller.tenant_id, id, owner_filter(&caller)).await.map_err(
-            |e| match AppError::from(e) {
-                AppError::NotFound(_) => AppError::not_found("token"),
-                other => other,
-            },
-        )?;
+        ctx.store.revoke_token(caller.tenant_id, id, owner_filter(&caller)).await.map_err(or_not_found("token"))?;
     ctx.auth.forget(&hash);
     tracing::info!(token_id = id, tenant = %caller.tenant_name, by = %caller.login, "API token revoked");
     Ok(Json(Revoked { revoked: id }))

@@ -7,11 +7,11 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiResult, AppError};
+use super::error::{or_not_found, ApiResult, AppError};
 use super::extract::{ApiJson, ApiPath};
 use super::{rfc3339, AppContext};
 use crate::auth::{password, Principal, Privilege, Profile};
-use crate::store::{NewUser, StoreError, User, UserUpdate};
+use crate::store::{NewUser, User, UserUpdate};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UserView {
@@ -140,7 +140,7 @@ pub async fn update(
         privilege: privilege.map(Privilege::as_str),
         profile: profile.map(Profile::as_str),
     };
-    let user = ctx.store.update_user(caller.tenant_id, id, &update).await.map_err(user_not_found)?;
+    let user = ctx.store.update_user(caller.tenant_id, id, &update).await.map_err(or_not_found("user"))?;
     // Cached principals carry the old scopes.
     ctx.auth.forget_all();
     Ok(Json(user.into()))
@@ -162,16 +162,9 @@ pub async fn delete(
     if id == caller.user_id {
         return Err(AppError::Conflict("you cannot delete your own user".into()));
     }
-    ctx.store.delete_user(caller.tenant_id, id).await.map_err(user_not_found)?;
+    ctx.store.delete_user(caller.tenant_id, id).await.map_err(or_not_found("user"))?;
     ctx.auth.forget_all();
     Ok(Json(Deleted { deleted: id }))
-}
-
-fn user_not_found(e: StoreError) -> AppError {
-    match e {
-        StoreError::NotFound => AppError::not_found("user"),
-        other => other.into(),
-    }
 }
 
 /// Checks strength, then hashes off the async runtime (argon2 takes tens of milliseconds).
