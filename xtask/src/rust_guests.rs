@@ -39,6 +39,7 @@ pub fn discover(workspace: &Path) -> Result<Vec<Guest>> {
 
 /// Builds all guests in one cargo run (parallel, one lock) and returns the folder holding the `.wasm` files.
 pub fn build(workspace: &Path) -> Result<PathBuf> {
+    ensure_target_installed();
     let guests = discover(workspace)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
@@ -55,6 +56,18 @@ pub fn build(workspace: &Path) -> Result<PathBuf> {
         bail!("cargo build for {WASM_TARGET} failed (is the target installed? `rustup target add {WASM_TARGET}`)");
     }
     Ok(crate::target_dir(workspace).join(WASM_TARGET).join("release"))
+}
+
+/// A fresh machine lacks the wasm target: add it through rustup when rustup is there (a no-op
+/// when already installed). Without rustup the build below says what is missing.
+fn ensure_target_installed() {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    if let Ok(out) = installed {
+        if out.status.success() && !String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == WASM_TARGET) {
+            println!("installing the {WASM_TARGET} target with rustup");
+            let _ = Command::new("rustup").args(["target", "add", WASM_TARGET]).status();
+        }
+    }
 }
 
 fn package_name(cargo_toml: &Path) -> Result<String> {
