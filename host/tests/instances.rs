@@ -381,7 +381,7 @@ async fn native_crud_list_and_tag_filter(b: Backend) {
     assert_eq!((r.status, r.json.clone()), (StatusCode::OK, json!({"deleted": "untagged"})));
     assert_eq!(app.get("/api/v1/instances/untagged", &app.admin).await.status, StatusCode::NOT_FOUND);
     // The native form sees what the Datasentinel form wrote and vice versa.
-    let shown = ds(&app, Method::GET, &format!("{DS}/sales-prod"), Some(&app.admin), "").await;
+    let shown = ds(app, Method::GET, &format!("{DS}/sales-prod"), Some(&app.admin), "").await;
     assert_eq!(
         (shown.json["collection-rate"].clone(), shown.json["tags"].clone()),
         (json!("high"), json!("env=prod,app=sales"))
