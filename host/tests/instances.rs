@@ -455,6 +455,17 @@ async fn test_connection_reports_version_or_reason(b: Backend) {
     assert_eq!((r.status, r.json["ok"].clone()), (StatusCode::OK, json!(false)));
     assert!(r.json["error"].as_str().unwrap().to_lowercase().contains("refused"), "{}", r.text);
     assert!(app.get("/api/v1/instances", &app.admin).await.json["instances"].as_array().unwrap().is_empty());
+
+    // A port that accepts TCP but never speaks PostgreSQL: the check gives up after 5 s.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let started = std::time::Instant::now();
+    let r = call(silent.local_addr().unwrap().port()).await;
+    let took = started.elapsed();
+    assert_eq!(r.json["ok"], false, "{}", r.text);
+    assert!(r.json["error"].as_str().unwrap().contains("no answer from 127.0.0.1"), "{}", r.text);
+    assert!(took >= std::time::Duration::from_secs(4) && took < std::time::Duration::from_secs(8), "{took:?}");
+    drop(silent);
+
     let r =
         app.call(Method::POST, "/api/v1/instances/test-connection", Some(&app.admin), Some(json!({"host": "h"}))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
