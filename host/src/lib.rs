@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod health;
+pub mod instances;
 pub mod plugins;
 pub mod scheduler;
 pub mod secrets;

@@ -32,7 +32,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 /// Everything the API needs, with the readiness checks registered.
-pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>) -> Arc<AppContext> {
+pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>, secrets: SecretBox) -> Arc<AppContext> {
     let readiness = Readiness::default();
     readiness.register(Arc::new(StorageCheck(store.clone())));
     if let Some(p) = &plugins {
@@ -42,6 +42,7 @@ pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>) 
         plugins,
         auth: Authenticator::new(store.clone(), Duration::from_secs(config.auth.user_token_ttl_hours * 3600)),
         store,
+        secrets,
         readiness,
         metrics: telemetry::metrics_handle(),
         max_body_bytes: config.server.max_body_bytes,
@@ -55,12 +56,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         bootstrap::announce(&first);
     }
     let secrets = SecretBox::load_or_create(&config.data_dir)?;
-    let plugins = start_plugins(&config, &store, secrets).await?;
+    let plugins = start_plugins(&config, &store, secrets.clone()).await?;
     let writer = MetricWriter::start(store.clone());
     let owner = store.ensure_tenant(bootstrap::DEFAULT_TENANT).await?;
     let max_concurrent = config.plugins.max_concurrent_collections as usize;
     CollectorScheduler::new(plugins.clone(), writer.clone(), owner.id, max_concurrent).spawn();
-    let ctx = context(store.clone(), &config, Some(plugins));
+    let ctx = context(store.clone(), &config, Some(plugins), secrets);
     let app = api::app(ctx);
     spawn_token_purge(store.clone());
 

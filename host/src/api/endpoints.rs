@@ -35,6 +35,7 @@ const USERS: Access = Access::Scope(Scope::UsersManage);
 const SETTINGS_READ: Access = Access::Scope(Scope::SettingsRead);
 const PLUGINS: Access = Access::Scope(Scope::PluginsManage);
 const MONITORING_READ: Access = Access::Scope(Scope::MonitoringRead);
+const SETTINGS_WRITE: Access = Access::Scope(Scope::SettingsWrite);
 
 /// Every route the host serves.
 pub static ENDPOINTS: &[Endpoint] = &[
@@ -71,11 +72,45 @@ pub static ENDPOINTS: &[Endpoint] = &[
     // Metric store.
     ep(Method::GET, "/api/v1/metrics/history", MONITORING_READ),
     ep(Method::GET, "/api/v1/metrics/stats", MONITORING_READ),
+    // Monitored PostgreSQL instances. Reading one is part of looking at monitoring data
+    // (`monitoring:read`, which the developer profile has); registering, changing and deleting
+    // them is configuration (`settings:write`). The connection test changes nothing but makes
+    // the host connect wherever the caller says with the credentials given, so it is a
+    // configuration right too, not something every reader may use to probe the network.
+    ep(Method::GET, "/api/v1/instances", MONITORING_READ),
+    ep(Method::POST, "/api/v1/instances/test-connection", SETTINGS_WRITE),
+    ep(Method::GET, "/api/v1/instances/{name}", MONITORING_READ),
+    ep(Method::POST, "/api/v1/instances/{name}", SETTINGS_WRITE),
+    ep(Method::PUT, "/api/v1/instances/{name}", SETTINGS_WRITE),
+    ep(Method::DELETE, "/api/v1/instances/{name}", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/enable", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/disable", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/enable-samples", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/disable-samples", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/enable-lock-monitoring", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/disable-lock-monitoring", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/lock-monitoring-delay/{seconds}", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/enable-table-monitoring", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/disable-table-monitoring", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/enable-query-monitoring", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/disable-query-monitoring", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/enable-query-monitoring-optimize", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/disable-query-monitoring-optimize", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/query-monitoring-min-calls/{n}", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/query-monitoring-min-time/{s}", SETTINGS_WRITE),
+    ep(Method::PATCH, "/api/v1/instances/{name}/collection-rate/{rate}", SETTINGS_WRITE),
     // Datasentinel-compatible forms, for its toolkit scripts.
     ep(Method::GET, "/ds-api/", Public),
     ep(Method::GET, "/ds-api/user-token", Public),
     ep(Method::POST, "/ds-api/user-token", Public),
     ep(Method::POST, "/ds-api/user-token/{organization}", Public),
+    // Its connections API: the same rules as the native instances above.
+    ep(Method::POST, "/ds-api/pool/pg-instances/{connection_name}", SETTINGS_WRITE),
+    ep(Method::GET, "/ds-api/pool/pg-instances/{connection_name}", MONITORING_READ),
+    ep(Method::PUT, "/ds-api/pool/pg-instances/{connection_name}", SETTINGS_WRITE),
+    ep(Method::DELETE, "/ds-api/pool/pg-instances/{connection_name}", SETTINGS_WRITE),
+    ep(Method::PATCH, "/ds-api/pool/pg-instances/{connection_name}/disable", SETTINGS_WRITE),
+    ep(Method::PATCH, "/ds-api/pool/pg-instances/{connection_name}/enable", SETTINGS_WRITE),
 ];
 
 /// Access rule of a matched route, if it has one.

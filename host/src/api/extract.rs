@@ -24,6 +24,56 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A JSON body read the way Datasentinel's toolkit writes it: an empty body is `{}` (it sends
+/// `Content-Type: application/json` with nothing on some writes) and a trailing comma before `}`
+/// or `]` is allowed, because the documented example body for connections has one.
+pub struct LenientJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for LenientJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return parse_json(b"{}").map(LenientJson);
+        }
+        parse_json(&without_trailing_commas(&bytes)).map(LenientJson)
+    }
+}
+
+/// Blanks commas that directly precede `}` or `]` outside strings (blanked, not removed, so error
+/// positions still point at the original text).
+fn without_trailing_commas(json: &[u8]) -> Vec<u8> {
+    let mut out = json.to_vec();
+    let (mut in_string, mut escaped, mut pending) = (false, false, None::<usize>);
+    for (i, &c) in json.iter().enumerate() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => {
+                in_string = true;
+                pending = None;
+            }
+            b',' => pending = Some(i),
+            b'}' | b']' => {
+                if let Some(at) = pending.take() {
+                    out[at] = b' ';
+                }
+            }
+            c if c.is_ascii_whitespace() => {}
+            _ => pending = None,
+        }
+    }
+    out
+}
+
 /// Reads the whole body within the configured limit (`[server] max_body_bytes`).
 pub async fn read_body<S: Send + Sync>(req: Request, _state: &S) -> Result<Bytes, AppError> {
     let limit = req.extensions().get::<BodyLimit>().map(|l| l.0).unwrap_or(usize::MAX);
@@ -104,4 +154,16 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let text = String::from_utf8(decoded).ok()?;
     let (user, pass) = text.split_once(':')?;
     Some((user.to_string(), pass.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_trailing_commas;
+
+    #[test]
+    fn trailing_commas_are_blanked_outside_strings_only() {
+        let fixed = without_trailing_commas(b"{\"a\": [1, 2,],\n \"b\": \",}\",\n}");
+        assert_eq!(String::from_utf8(fixed).unwrap(), "{\"a\": [1, 2 ],\n \"b\": \",}\" \n}");
+        assert_eq!(without_trailing_commas(b"{\"a\": \"x\\\",\"}"), b"{\"a\": \"x\\\",\"}");
+    }
 }

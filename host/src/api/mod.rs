@@ -6,6 +6,8 @@ pub mod endpoints;
 pub mod error;
 mod extract;
 mod health;
+mod instance_toggles;
+mod instances;
 mod meta;
 mod metrics;
 mod middleware;
@@ -29,6 +31,7 @@ use utoipa_axum::routes;
 use crate::auth::Authenticator;
 use crate::health::Readiness;
 use crate::plugins::PluginHost;
+use crate::secrets::SecretBox;
 use crate::store::Store;
 
 pub use error::AppError;
@@ -40,6 +43,8 @@ pub struct AppContext {
     /// The plugin runtime; `None` in tests that do not need it (plugin routes then answer 503).
     pub plugins: Option<Arc<PluginHost>>,
     pub auth: Authenticator,
+    /// Seals monitored servers' passwords at rest (and opens them for connection checks).
+    pub secrets: SecretBox,
     pub readiness: Readiness,
     pub metrics: PrometheusHandle,
     pub max_body_bytes: usize,
@@ -50,7 +55,7 @@ pub struct AppContext {
 #[openapi(
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
-    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "metrics"), (name = "plugins"),
+    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "metrics"), (name = "plugins"), (name = "instances"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
 )]
 struct ApiDoc;
@@ -89,9 +94,31 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(plugins::invoke))
         .routes(routes!(metrics::history))
         .routes(routes!(metrics::stats))
+        .routes(routes!(instances::list))
+        .routes(routes!(instances::test_connection))
+        .routes(routes!(instances::get, instances::create_native, instances::update_native, instances::delete_native))
+        .routes(routes!(instance_toggles::enable))
+        .routes(routes!(instance_toggles::disable))
+        .routes(routes!(instance_toggles::enable_samples))
+        .routes(routes!(instance_toggles::disable_samples))
+        .routes(routes!(instance_toggles::enable_lock_monitoring))
+        .routes(routes!(instance_toggles::disable_lock_monitoring))
+        .routes(routes!(instance_toggles::lock_monitoring_delay))
+        .routes(routes!(instance_toggles::enable_table_monitoring))
+        .routes(routes!(instance_toggles::disable_table_monitoring))
+        .routes(routes!(instance_toggles::enable_query_monitoring))
+        .routes(routes!(instance_toggles::disable_query_monitoring))
+        .routes(routes!(instance_toggles::enable_query_monitoring_optimize))
+        .routes(routes!(instance_toggles::disable_query_monitoring_optimize))
+        .routes(routes!(instance_toggles::query_monitoring_min_calls))
+        .routes(routes!(instance_toggles::query_monitoring_min_time))
+        .routes(routes!(instance_toggles::collection_rate))
         .routes(routes!(ds::banner))
         .routes(routes!(ds::issue, ds::show))
         .routes(routes!(ds::issue_in))
+        .routes(routes!(instances::ds_create, instances::ds_show, instances::ds_update, instances::ds_delete))
+        .routes(routes!(instances::ds_disable))
+        .routes(routes!(instances::ds_enable))
 }
 
 /// The OpenAPI 3.1 document of every route.

@@ -1,6 +1,7 @@
 //! Storage layer: the only module that writes SQL. One `Store` over SQLite (embedded default) or
 //! PostgreSQL (for scale), chosen by the URL scheme, with the same migrations semantics on both.
 
+mod instances;
 mod metrics;
 mod plugins;
 mod tenants;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use instances::{Instance, InstanceUpdate, NewInstance};
 pub use metrics::{BucketPoint, MetricStoreStats, Point, SeriesKey, SeriesRow};
 pub use plugins::PluginSettingsRow;
 pub use tenants::Tenant;

@@ -14,9 +14,12 @@ use tower::ServiceExt;
 use vigia::api::AppContext;
 use vigia::auth::password;
 use vigia::config::Config;
+use vigia::secrets::SecretBox;
 use vigia::store::{NewUser, Store, User};
 
 pub const PASSWORD: &str = "correct-horse-battery";
+/// Host key of every `TestApp`, so tests can open what the API sealed.
+pub const SECRET_KEY: [u8; 32] = [42; 32];
 
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
@@ -104,7 +107,7 @@ impl TestApp {
         let other = store.ensure_tenant("other").await.unwrap();
         let admin_user = add_user(&store, default.id, "admin", "admin", "data admin").await;
         let other_user = add_user(&store, other.id, "admin", "admin", "data admin").await;
-        let ctx = vigia::server::context(store.clone(), &config, None);
+        let ctx = vigia::server::context(store.clone(), &config, None, SecretBox::from_key(&SECRET_KEY));
         let admin = ctx.auth.issue_user_token(&admin_user).await.unwrap().0;
         let other_admin = ctx.auth.issue_user_token(&other_user).await.unwrap().0;
         let router = vigia::api::app(ctx.clone());

@@ -1,0 +1,581 @@
+//! Monitored PostgreSQL instances over HTTP in two forms that share this module's logic: the
+//! Datasentinel-compatible `/ds-api/pool/pg-instances/{connection_name}` (seed 001; answers
+//! `{"status": …}` so its toolkit works unchanged) and the native `/api/v1/instances` (answers the
+//! instance). Passwords are sealed before storage and never returned; every query takes the
+//! caller's tenant, so another tenant's instance is the same 404 as a missing one.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{json, Value};
+
+use super::error::{ApiResult, AppError};
+use super::extract::{ApiJson, ApiPath, ApiQuery, LenientJson};
+use super::{rfc3339, AppContext};
+use crate::auth::Principal;
+use crate::instances::{self as inst, Tags, Target};
+use crate::store::{Instance, InstanceUpdate, NewInstance, StoreError};
+
+/// What stands in for the password in every answer.
+pub const PASSWORD_MASK: &str = "********";
+
+/// Create and update body of both forms. On create `host`, `port`, `user` and `password` are
+/// required (and `tags` on the Datasentinel form, where it may be empty); on update all are
+/// optional. Settings accept Datasentinel's kebab-case names as well as snake_case.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceBody {
+    host: Option<String>,
+    /// A number; a numeric string is accepted too (Ansible templating often yields one).
+    #[serde(default, deserialize_with = "port_number")]
+    port: Option<i64>,
+    user: Option<String>,
+    /// Sealed at rest, never returned.
+    password: Option<String>,
+    /// `key=value,key=value`, may be empty.
+    tags: Option<String>,
+    enabled: Option<bool>,
+    /// `low` (activity every 10 s) or `high` (every second).
+    #[serde(alias = "collection-rate")]
+    collection_rate: Option<String>,
+    samples: Option<bool>,
+    #[serde(alias = "lock-monitoring")]
+    lock_monitoring: Option<bool>,
+    /// Seconds a lock wait must last before it is reported.
+    #[serde(alias = "lock-monitoring-delay")]
+    lock_monitoring_delay: Option<i64>,
+    #[serde(alias = "table-monitoring")]
+    table_monitoring: Option<bool>,
+    #[serde(alias = "query-monitoring")]
+    query_monitoring: Option<bool>,
+    #[serde(alias = "query-monitoring-optimize")]
+    query_monitoring_optimize: Option<bool>,
+    #[serde(alias = "query-monitoring-min-calls")]
+    query_monitoring_min_calls: Option<i64>,
+    /// Seconds of total execution time below which a statement is not collected.
+    #[serde(alias = "query-monitoring-min-time")]
+    query_monitoring_min_time: Option<i64>,
+}
+
+fn port_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            n.as_i64().map(Some).ok_or_else(|| serde::de::Error::custom("port must be an integer"))
+        }
+        Some(Value::String(s)) => {
+            s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("port {s:?} is not a number")))
+        }
+        Some(other) => Err(serde::de::Error::custom(format!("port must be a number, not {other}"))),
+    }
+}
+
+impl InstanceBody {
+    /// The validated change this body asks for (password sealed, tags canonical).
+    fn to_update(&self, ctx: &AppContext) -> ApiResult<InstanceUpdate> {
+        let bad = AppError::BadRequest;
+        if let Some(h) = &self.host {
+            inst::check_host(h).map_err(bad)?;
+        }
+        if let Some(p) = self.port {
+            inst::check_port(p).map_err(bad)?;
+        }
+        if let Some(u) = &self.user {
+            inst::check_user(u).map_err(bad)?;
+        }
+        let tags = self.tags.as_deref().map(Tags::parse).transpose().map_err(bad)?;
+        if let Some(r) = &self.collection_rate {
+            inst::check_collection_rate(r).map_err(bad)?;
+        }
+        if let Some(d) = self.lock_monitoring_delay {
+            inst::check_lock_delay(d).map_err(bad)?;
+        }
+        if let Some(n) = self.query_monitoring_min_calls {
+            inst::check_non_negative("query-monitoring-min-calls", n).map_err(bad)?;
+        }
+        if let Some(n) = self.query_monitoring_min_time {
+            inst::check_non_negative("query-monitoring-min-time", n).map_err(bad)?;
+        }
+        Ok(InstanceUpdate {
+            host: self.host.as_ref().map(|h| h.trim().to_string()),
+            port: self.port,
+            username: self.user.clone(),
+            password_sealed: self.password.as_deref().map(|p| ctx.secrets.seal(p)),
+            tags: tags.map(|t| t.canonical()),
+            enabled: self.enabled,
+            collection_rate: self.collection_rate.clone(),
+            samples: self.samples,
+            lock_monitoring: self.lock_monitoring,
+            lock_monitoring_delay: self.lock_monitoring_delay,
+            table_monitoring: self.table_monitoring,
+            query_monitoring: self.query_monitoring,
+            query_monitoring_optimize: self.query_monitoring_optimize,
+            query_monitoring_min_calls: self.query_monitoring_min_calls,
+            query_monitoring_min_time: self.query_monitoring_min_time,
+        })
+    }
+
+    fn has_settings(&self) -> bool {
+        self.enabled.is_some()
+            || self.collection_rate.is_some()
+            || self.samples.is_some()
+            || self.lock_monitoring.is_some()
+            || self.lock_monitoring_delay.is_some()
+            || self.table_monitoring.is_some()
+            || self.query_monitoring.is_some()
+            || self.query_monitoring_optimize.is_some()
+            || self.query_monitoring_min_calls.is_some()
+            || self.query_monitoring_min_time.is_some()
+    }
+}
+
+pub(super) fn not_found(name: &str) -> AppError {
+    AppError::NotFound(format!("connection {name:?} not found"))
+}
+
+fn instance_not_found(name: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
+    move |e| match e {
+        StoreError::NotFound => not_found(name),
+        other => other.into(),
+    }
+}
+
+async fn find(ctx: &AppContext, caller: &Principal, name: &str) -> ApiResult<Instance> {
+    ctx.store.instance_by_name(caller.tenant_id, name).await?.ok_or_else(|| not_found(name))
+}
+
+/// Creates an instance, then checks the connection; an unreachable server is still stored.
+pub(super) async fn create(
+    ctx: &AppContext,
+    caller: &Principal,
+    name: &str,
+    body: &InstanceBody,
+    tags_required: bool,
+) -> ApiResult<Instance> {
+    inst::check_name(name).map_err(AppError::BadRequest)?;
+    let mut missing: Vec<&str> = Vec::new();
+    for (field, absent) in [
+        ("host", body.host.is_none()),
+        ("port", body.port.is_none()),
+        ("user", body.user.is_none()),
+        ("password", body.password.is_none()),
+        ("tags", tags_required && body.tags.is_none()),
+    ] {
+        if absent {
+            missing.push(field);
+        }
+    }
+    if !missing.is_empty() {
+        return Err(AppError::BadRequest(format!("missing required field(s): {}", missing.join(", "))));
+    }
+    let update = body.to_update(ctx)?;
+    let new = NewInstance {
+        name,
+        host: update.host.as_deref().unwrap_or_default(),
+        port: body.port.unwrap_or_default(),
+        username: update.username.as_deref().unwrap_or_default(),
+        password_sealed: update.password_sealed.as_deref().unwrap_or_default(),
+        tags: update.tags.as_deref().unwrap_or_default(),
+    };
+    let mut created = ctx.store.create_instance(caller.tenant_id, &new).await?;
+    if body.has_settings() {
+        created = ctx.store.update_instance(caller.tenant_id, name, &update).await?;
+    }
+    refresh_status(ctx, created).await
+}
+
+/// Applies a body or toggle; re-checks the connection when the instance is enabled and the change
+/// could alter whether it connects (always on a full update, which is how operators fix one).
+pub(super) async fn update(
+    ctx: &AppContext,
+    caller: &Principal,
+    name: &str,
+    update: &InstanceUpdate,
+    recheck: bool,
+) -> ApiResult<Instance> {
+    let updated = ctx.store.update_instance(caller.tenant_id, name, update).await.map_err(instance_not_found(name))?;
+    if recheck {
+        refresh_status(ctx, updated).await
+    } else {
+        Ok(updated)
+    }
+}
+
+/// Enables (and checks) or disables an instance. Idempotent: the toolkit disables twice.
+pub(super) async fn set_enabled(
+    ctx: &AppContext,
+    caller: &Principal,
+    name: &str,
+    enabled: bool,
+) -> ApiResult<Instance> {
+    let change = InstanceUpdate { enabled: Some(enabled), ..Default::default() };
+    update(ctx, caller, name, &change, true).await
+}
+
+/// Checks the connection of an enabled instance and records the outcome. A disabled instance is
+/// not monitored, so it is recorded as not connected without trying.
+async fn refresh_status(ctx: &AppContext, instance: Instance) -> ApiResult<Instance> {
+    let (connected, error) = if !instance.enabled {
+        (false, None)
+    } else {
+        match ctx.secrets.open(&instance.password_sealed) {
+            Err(e) => (false, Some(format!("stored password unusable ({e}); set it again"))),
+            Ok(password) => {
+                let target =
+                    Target { host: &instance.host, port: instance.port, user: &instance.username, password: &password };
+                match inst::check_connection(&target).await {
+                    Ok(_) => (true, None),
+                    Err(reason) => (false, Some(reason)),
+                }
+            }
+        }
+    };
+    let stored = ctx.store.set_instance_status(instance.tenant_id, instance.id, connected, error.as_deref()).await?;
+    // Deleted meanwhile: answer what we had, with the outcome we saw.
+    Ok(stored.unwrap_or(Instance { connected, last_error: error, ..instance }))
+}
+
+/// `"<what>!"` when connected (or deliberately disabled), else why it is not connected.
+fn status_line(done: &str, instance: &Instance) -> String {
+    match (&instance.last_error, instance.connected || !instance.enabled) {
+        (_, true) => format!("Connection {done}!"),
+        (Some(reason), false) => format!("Connection {done} but not connected: {reason}"),
+        (None, false) => format!("Connection {done} but not connected"),
+    }
+}
+
+fn status(text: impl Into<String>) -> Json<Value> {
+    Json(json!({ "status": text.into() }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Datasentinel form.
+
+/// A connection as Datasentinel displays it (its field names); the password is masked.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct DsConnection {
+    name: String,
+    host: String,
+    port: i64,
+    user: String,
+    /// Always `********`: Vigia never returns a stored password.
+    password: &'static str,
+    tags: String,
+    enabled: bool,
+    connected: bool,
+    collection_rate: String,
+    samples: bool,
+    lock_monitoring: bool,
+    lock_monitoring_delay: i64,
+    table_monitoring: bool,
+    query_monitoring: bool,
+    query_monitoring_optimize: bool,
+    query_monitoring_min_calls: i64,
+    query_monitoring_min_time: i64,
+}
+
+impl From<Instance> for DsConnection {
+    fn from(i: Instance) -> Self {
+        DsConnection {
+            name: i.name,
+            host: i.host,
+            port: i.port,
+            user: i.username,
+            password: PASSWORD_MASK,
+            tags: i.tags,
+            enabled: i.enabled,
+            connected: i.connected,
+            collection_rate: i.collection_rate,
+            samples: i.samples,
+            lock_monitoring: i.lock_monitoring,
+            lock_monitoring_delay: i.lock_monitoring_delay,
+            table_monitoring: i.table_monitoring,
+            query_monitoring: i.query_monitoring,
+            query_monitoring_optimize: i.query_monitoring_optimize,
+            query_monitoring_min_calls: i.query_monitoring_min_calls,
+            query_monitoring_min_time: i.query_monitoring_min_time,
+        }
+    }
+}
+
+/// Adds a connection: `{"status": "Connection created and connected!"}`, or, when the server
+/// cannot be reached, still 201 with a status saying it is stored but not connected and why.
+#[utoipa::path(post, path = "/ds-api/pool/pg-instances/{connection_name}", tag = "datasentinel",
+    params(("connection_name" = String, Path, description = "Connection identifier")), request_body = InstanceBody,
+    security(("bearer" = [])),
+    responses((status = 201, description = "`{\"status\": …}`"), (status = 400, description = "Invalid body"),
+        (status = 401, description = "Missing or bad token"), (status = 409, description = "The name exists")))]
+pub async fn ds_create(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(name): ApiPath<String>,
+    LenientJson(body): LenientJson<InstanceBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let created = create(&ctx, &caller, &name, &body, true).await?;
+    let line = if created.connected {
+        "Connection created and connected!".to_string()
+    } else {
+        status_line("created", &created)
+    };
+    Ok((StatusCode::CREATED, status(line)))
+}
+
+/// Displays a connection with Datasentinel's field names (password masked).
+#[utoipa::path(get, path = "/ds-api/pool/pg-instances/{connection_name}", tag = "datasentinel",
+    params(("connection_name" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = DsConnection), (status = 401, description = "Missing or bad token"),
+        (status = 404, description = "No such connection")))]
+pub async fn ds_show(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<DsConnection>> {
+    Ok(Json(find(&ctx, &caller, &name).await?.into()))
+}
+
+/// Updates a connection (every field optional): `{"status": "Connection updated!"}`.
+#[utoipa::path(put, path = "/ds-api/pool/pg-instances/{connection_name}", tag = "datasentinel",
+    params(("connection_name" = String, Path)), request_body = InstanceBody, security(("bearer" = [])),
+    responses((status = 200, description = "`{\"status\": \"Connection updated!\"}`"),
+        (status = 401, description = "Missing or bad token"), (status = 404, description = "No such connection")))]
+pub async fn ds_update(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(name): ApiPath<String>,
+    LenientJson(body): LenientJson<InstanceBody>,
+) -> ApiResult<Json<Value>> {
+    let change = body.to_update(&ctx)?;
+    let updated = update(&ctx, &caller, &name, &change, true).await?;
+    Ok(status(status_line("updated", &updated)))
+}
+
+/// Disables a connection (monitoring stops); disabling twice is fine.
+#[utoipa::path(patch, path = "/ds-api/pool/pg-instances/{connection_name}/disable", tag = "datasentinel",
+    params(("connection_name" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "`{\"status\": \"Connection disabled!\"}`"),
+        (status = 401, description = "Missing or bad token"), (status = 404, description = "No such connection")))]
+pub async fn ds_disable(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    set_enabled(&ctx, &caller, &name, false).await?;
+    Ok(status("Connection disabled!"))
+}
+
+/// Enables a connection and checks it.
+#[utoipa::path(patch, path = "/ds-api/pool/pg-instances/{connection_name}/enable", tag = "datasentinel",
+    params(("connection_name" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "`{\"status\": \"Connection enabled!\"}`"),
+        (status = 401, description = "Missing or bad token"), (status = 404, description = "No such connection")))]
+pub async fn ds_enable(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let enabled = set_enabled(&ctx, &caller, &name, true).await?;
+    Ok(status(status_line("enabled", &enabled)))
+}
+
+/// Deletes a connection: `{"status": "Connection deleted!"}` (a JSON body, as the toolkit expects).
+#[utoipa::path(delete, path = "/ds-api/pool/pg-instances/{connection_name}", tag = "datasentinel",
+    params(("connection_name" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "`{\"status\": \"Connection deleted!\"}`"),
+        (status = 401, description = "Missing or bad token"), (status = 404, description = "No such connection")))]
+pub async fn ds_delete(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    ctx.store.delete_instance(caller.tenant_id, &name).await.map_err(instance_not_found(&name))?;
+    Ok(status("Connection deleted!"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Native form.
+
+/// An instance as the native API shows it; the password is masked.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InstanceView {
+    name: String,
+    host: String,
+    port: i64,
+    user: String,
+    /// Always `********`.
+    password: &'static str,
+    /// `key=value,key=value`.
+    tags: String,
+    enabled: bool,
+    connected: bool,
+    /// Why the last connection check failed.
+    last_error: Option<String>,
+    checked_at: Option<String>,
+    collection_rate: String,
+    samples: bool,
+    lock_monitoring: bool,
+    lock_monitoring_delay: i64,
+    table_monitoring: bool,
+    query_monitoring: bool,
+    query_monitoring_optimize: bool,
+    query_monitoring_min_calls: i64,
+    query_monitoring_min_time: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Instance> for InstanceView {
+    fn from(i: Instance) -> Self {
+        InstanceView {
+            name: i.name,
+            host: i.host,
+            port: i.port,
+            user: i.username,
+            password: PASSWORD_MASK,
+            tags: i.tags,
+            enabled: i.enabled,
+            connected: i.connected,
+            last_error: i.last_error,
+            checked_at: i.checked_at.map(rfc3339),
+            collection_rate: i.collection_rate,
+            samples: i.samples,
+            lock_monitoring: i.lock_monitoring,
+            lock_monitoring_delay: i.lock_monitoring_delay,
+            table_monitoring: i.table_monitoring,
+            query_monitoring: i.query_monitoring,
+            query_monitoring_optimize: i.query_monitoring_optimize,
+            query_monitoring_min_calls: i.query_monitoring_min_calls,
+            query_monitoring_min_time: i.query_monitoring_min_time,
+            created_at: rfc3339(i.created_at),
+            updated_at: rfc3339(i.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InstanceList {
+    instances: Vec<InstanceView>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// `key=value,key=value`: only instances carrying every one of these tags.
+    tags: Option<String>,
+}
+
+/// Lists the tenant's instances, optionally only those carrying all the given tags.
+#[utoipa::path(get, path = "/api/v1/instances", tag = "instances", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = InstanceList), (status = 400, description = "Malformed tags")))]
+pub async fn list(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<InstanceList>> {
+    let wanted = Tags::parse(query.tags.as_deref().unwrap_or_default()).map_err(AppError::BadRequest)?;
+    let instances = ctx.store.list_instances(caller.tenant_id).await?;
+    let instances = instances
+        .into_iter()
+        // Stored tags were validated on the way in; an unparsable row matches no filter.
+        .filter(|i| wanted.0.is_empty() || Tags::parse(&i.tags).is_ok_and(|t| t.contains_all(&wanted)))
+        .map(InstanceView::from)
+        .collect();
+    Ok(Json(InstanceList { instances }))
+}
+
+/// Registers an instance and checks its connection; an unreachable server is stored anyway and
+/// shows `connected: false` with the reason in `last_error`.
+#[utoipa::path(post, path = "/api/v1/instances/{name}", tag = "instances", security(("bearer" = [])),
+    params(("name" = String, Path)), request_body = InstanceBody,
+    responses((status = 201, body = InstanceView), (status = 400, description = "Invalid body"),
+        (status = 409, description = "The name exists")))]
+pub async fn create_native(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<InstanceBody>,
+) -> ApiResult<(StatusCode, Json<InstanceView>)> {
+    let created = create(&ctx, &caller, &name, &body, false).await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+/// One instance of the caller's tenant.
+#[utoipa::path(get, path = "/api/v1/instances/{name}", tag = "instances", security(("bearer" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, body = InstanceView), (status = 404, description = "No such instance in your tenant")))]
+pub async fn get(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<InstanceView>> {
+    Ok(Json(find(&ctx, &caller, &name).await?.into()))
+}
+
+/// Changes any of the fields (all optional) and checks the connection again.
+#[utoipa::path(put, path = "/api/v1/instances/{name}", tag = "instances", security(("bearer" = [])),
+    params(("name" = String, Path)), request_body = InstanceBody,
+    responses((status = 200, body = InstanceView), (status = 404, description = "No such instance in your tenant")))]
+pub async fn update_native(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<InstanceBody>,
+) -> ApiResult<Json<InstanceView>> {
+    let change = body.to_update(&ctx)?;
+    Ok(Json(update(&ctx, &caller, &name, &change, true).await?.into()))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeletedInstance {
+    deleted: String,
+}
+
+/// Deletes an instance.
+#[utoipa::path(delete, path = "/api/v1/instances/{name}", tag = "instances", security(("bearer" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, body = DeletedInstance), (status = 404, description = "No such instance in your tenant")))]
+pub async fn delete_native(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<DeletedInstance>> {
+    ctx.store.delete_instance(caller.tenant_id, &name).await.map_err(instance_not_found(&name))?;
+    Ok(Json(DeletedInstance { deleted: name }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestConnection {
+    host: String,
+    #[serde(deserialize_with = "port_number")]
+    #[schema(value_type = i64)]
+    port: Option<i64>,
+    user: String,
+    password: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ConnectionTest {
+    ok: bool,
+    /// `server_version` of the server, when it answered.
+    server_version: Option<String>,
+    /// Why it could not connect.
+    error: Option<String>,
+}
+
+/// Tries to connect with these settings (nothing is stored) and says whether it worked.
+#[utoipa::path(post, path = "/api/v1/instances/test-connection", tag = "instances", security(("bearer" = [])),
+    request_body = TestConnection, responses((status = 200, body = ConnectionTest), (status = 400, description = "Invalid body")))]
+pub async fn test_connection(ApiJson(body): ApiJson<TestConnection>) -> ApiResult<Json<ConnectionTest>> {
+    let port = body.port.ok_or_else(|| AppError::BadRequest("missing field `port`".into()))?;
+    inst::check_host(&body.host).map_err(AppError::BadRequest)?;
+    inst::check_port(port).map_err(AppError::BadRequest)?;
+    inst::check_user(&body.user).map_err(AppError::BadRequest)?;
+    let target = Target { host: body.host.trim(), port, user: &body.user, password: &body.password };
+    Ok(Json(match inst::check_connection(&target).await {
+        Ok(version) => ConnectionTest { ok: true, server_version: Some(version), error: None },
+        Err(reason) => ConnectionTest { ok: false, server_version: None, error: Some(reason) },
+    }))
+}

@@ -1,0 +1,191 @@
+//! Monitored PostgreSQL instances outside storage and HTTP: the tag syntax (`key=value,…`),
+//! setting validation, and the connection check run on create/update/enable. The check talks to
+//! the *monitored* server, not to Vigia's storage, which is why its one query lives here.
+
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+
+/// How long a connection check may take before the server counts as unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Ordered `key=value` pairs. Order is kept because users read it back as they wrote it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags(pub Vec<(String, String)>);
+
+impl Tags {
+    /// Parses `key=value,key=value`; the empty string is no tags. Errors name the bad part so a
+    /// script author can see which tag to fix.
+    pub fn parse(text: &str) -> Result<Tags, String> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        if text.trim().is_empty() {
+            return Ok(Tags(pairs));
+        }
+        for (i, part) in text.split(',').enumerate() {
+            let bad = |why: &str| format!("malformed tag {:?} (position {}) in {text:?}: {why}", part.trim(), i + 1);
+            let Some((key, value)) = part.split_once('=') else {
+                return Err(bad("expected key=value"));
+            };
+            let (key, value) = (key.trim(), value.trim());
+            if key.is_empty() {
+                return Err(bad("the key is empty"));
+            }
+            if value.is_empty() {
+                return Err(bad("the value is empty"));
+            }
+            if value.contains('=') {
+                return Err(bad("only one '=' per tag"));
+            }
+            if key.chars().chain(value.chars()).any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(bad("keys and values cannot contain spaces"));
+            }
+            if key.len() > 100 || value.len() > 200 {
+                return Err(bad("keys are at most 100 and values 200 characters"));
+            }
+            if pairs.iter().any(|(k, _)| k == key) {
+                return Err(bad("the key appears twice"));
+            }
+            pairs.push((key.to_string(), value.to_string()));
+        }
+        Ok(Tags(pairs))
+    }
+
+    /// The canonical text stored and shown: `key=value,key=value`, trimmed, in the given order.
+    pub fn canonical(&self) -> String {
+        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    }
+
+    /// Whether every pair of `wanted` is among these tags (filters are ANDed).
+    pub fn contains_all(&self, wanted: &Tags) -> bool {
+        wanted.0.iter().all(|w| self.0.contains(w))
+    }
+}
+
+/// Connection names are URL path segments and appear in `<server>@<name>` identifiers, so they
+/// are kept to characters that need no escaping anywhere.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if name == "test-connection" {
+        // The native API routes `POST /api/v1/instances/test-connection` to the connection test.
+        Err("\"test-connection\" is reserved; choose another connection name".into())
+    } else if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid connection name {name:?}: use 1 to 100 letters, digits, '-', '_' or '.'"))
+    }
+}
+
+pub fn check_host(host: &str) -> Result<(), String> {
+    if host.trim().is_empty() || host.len() > 255 || host.contains(char::is_whitespace) {
+        return Err(format!("invalid host {host:?}: expected a host name or IP address"));
+    }
+    Ok(())
+}
+
+pub fn check_port(port: i64) -> Result<(), String> {
+    if !(1..=65535).contains(&port) {
+        return Err(format!("invalid port {port}: expected 1 to 65535"));
+    }
+    Ok(())
+}
+
+pub fn check_user(user: &str) -> Result<(), String> {
+    if user.trim().is_empty() || user.len() > 63 {
+        return Err("invalid user: expected a PostgreSQL role name of 1 to 63 characters".into());
+    }
+    Ok(())
+}
+
+/// `low` samples activity every 10 s, `high` every second.
+pub fn check_collection_rate(rate: &str) -> Result<(), String> {
+    match rate {
+        "low" | "high" => Ok(()),
+        other => Err(format!("invalid collection-rate {other:?}: expected low or high")),
+    }
+}
+
+/// Seconds a lock wait must last before it is reported; bounded so a typo cannot disable it.
+pub fn check_lock_delay(seconds: i64) -> Result<(), String> {
+    if !(1..=86_400).contains(&seconds) {
+        return Err(format!("invalid lock-monitoring-delay {seconds}: expected 1 to 86400 seconds"));
+    }
+    Ok(())
+}
+
+pub fn check_non_negative(what: &str, n: i64) -> Result<(), String> {
+    if n < 0 {
+        return Err(format!("invalid {what} {n}: expected 0 or more"));
+    }
+    Ok(())
+}
+
+/// Where and as whom to connect.
+pub struct Target<'a> {
+    pub host: &'a str,
+    pub port: i64,
+    pub user: &'a str,
+    pub password: &'a str,
+}
+
+/// Connects once (to the `postgres` database, as the sampler will) and returns the server
+/// version, or a reason fit to show the operator. Bounded by `CONNECT_TIMEOUT`.
+pub async fn check_connection(target: &Target<'_>) -> Result<String, String> {
+    let port = u16::try_from(target.port).map_err(|_| format!("invalid port {}", target.port))?;
+    let options = PgConnectOptions::new()
+        .host(target.host)
+        .port(port)
+        .username(target.user)
+        .password(target.password)
+        .database("postgres")
+        .application_name("vigia");
+    let attempt = async {
+        let mut conn = options.connect().await.map_err(|e| e.to_string())?;
+        let version: String = sqlx::query_scalar("SHOW server_version")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| format!("connected, but SHOW server_version failed: {e}"))?;
+        let _ = conn.close().await;
+        Ok(version)
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("no answer from {}:{} within {} s", target.host, port, CONNECT_TIMEOUT.as_secs())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_parse_keep_order_and_name_the_bad_part() {
+        let t = Tags::parse(" application=sales, environment=production ,provider=amazon").unwrap();
+        assert_eq!(t.canonical(), "application=sales,environment=production,provider=amazon");
+        assert_eq!(Tags::parse("").unwrap(), Tags::default());
+        assert_eq!(Tags::parse("  ").unwrap().canonical(), "");
+        let e = Tags::parse("a=b,oops,c=d").unwrap_err();
+        assert!(e.contains("\"oops\" (position 2)") && e.contains("key=value"), "{e}");
+        assert!(Tags::parse("a=b,,c=d").unwrap_err().contains("position 2"));
+        assert!(Tags::parse("=x").unwrap_err().contains("key is empty"));
+        assert!(Tags::parse("k=").unwrap_err().contains("value is empty"));
+        assert!(Tags::parse("k=a=b").unwrap_err().contains("one '='"));
+        assert!(Tags::parse("k=1,k=2").unwrap_err().contains("twice"));
+        assert!(Tags::parse("k=a b").unwrap_err().contains("spaces"));
+        let all = Tags::parse("a=1,b=2").unwrap();
+        assert!(all.contains_all(&Tags::parse("b=2").unwrap()));
+        assert!(!all.contains_all(&Tags::parse("b=2,c=3").unwrap()));
+        assert!(all.contains_all(&Tags::default()));
+    }
+
+    #[test]
+    fn names_and_settings_are_validated() {
+        assert!(check_name("sales-production").is_ok());
+        assert!(check_name("a/b").is_err() && check_name("").is_err());
+        assert!(check_port(0).is_err() && check_port(5432).is_ok() && check_port(70000).is_err());
+        assert!(check_collection_rate("high").is_ok() && check_collection_rate("fast").is_err());
+        assert!(check_lock_delay(0).is_err() && check_lock_delay(30).is_ok());
+    }
+}

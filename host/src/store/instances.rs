@@ -1,0 +1,152 @@
+//! Monitored PostgreSQL instances of a tenant: connection (password sealed by the caller with
+//! `SecretBox`), tags, collection settings and the outcome of the last connection check.
+
+use super::{now_ms, on_pool, Store, StoreError, StoreResult};
+
+/// A stored instance. `tags` is canonical `key=value,key=value` text; `password_sealed` is never
+/// the clear password (the API seals before calling the store and never returns it).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Instance {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub name: String,
+    pub host: String,
+    pub port: i64,
+    pub username: String,
+    pub password_sealed: String,
+    pub tags: String,
+    pub enabled: bool,
+    pub collection_rate: String,
+    pub samples: bool,
+    pub lock_monitoring: bool,
+    pub lock_monitoring_delay: i64,
+    pub table_monitoring: bool,
+    pub query_monitoring: bool,
+    pub query_monitoring_optimize: bool,
+    pub query_monitoring_min_calls: i64,
+    pub query_monitoring_min_time: i64,
+    pub connected: bool,
+    pub last_error: Option<String>,
+    pub checked_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub struct NewInstance<'a> {
+    pub name: &'a str,
+    pub host: &'a str,
+    pub port: i64,
+    pub username: &'a str,
+    pub password_sealed: &'a str,
+    pub tags: &'a str,
+}
+
+/// Fields to change; `None` keeps the stored value.
+#[derive(Default, Debug, Clone)]
+pub struct InstanceUpdate {
+    pub host: Option<String>,
+    pub port: Option<i64>,
+    pub username: Option<String>,
+    pub password_sealed: Option<String>,
+    pub tags: Option<String>,
+    pub enabled: Option<bool>,
+    pub collection_rate: Option<String>,
+    pub samples: Option<bool>,
+    pub lock_monitoring: Option<bool>,
+    pub lock_monitoring_delay: Option<i64>,
+    pub table_monitoring: Option<bool>,
+    pub query_monitoring: Option<bool>,
+    pub query_monitoring_optimize: Option<bool>,
+    pub query_monitoring_min_calls: Option<i64>,
+    pub query_monitoring_min_time: Option<i64>,
+}
+
+impl InstanceUpdate {
+    /// Whether the change touches how Vigia connects (so the connection is worth checking again).
+    pub fn changes_connection(&self) -> bool {
+        self.host.is_some() || self.port.is_some() || self.username.is_some() || self.password_sealed.is_some()
+    }
+}
+
+const COLUMNS: &str = "id, tenant_id, name, host, port, username, password_sealed, tags, enabled, collection_rate, \
+    samples, lock_monitoring, lock_monitoring_delay, table_monitoring, query_monitoring, query_monitoring_optimize, \
+    query_monitoring_min_calls, query_monitoring_min_time, connected, last_error, checked_at, created_at, updated_at";
+
+impl Store {
+    /// Inserts an instance with default settings; `Conflict` when the tenant already has the name.
+    pub async fn create_instance(&self, tenant_id: i64, new: &NewInstance<'_>) -> StoreResult<Instance> {
+        let sql = format!(
+            "INSERT INTO instances (tenant_id, name, host, port, username, password_sealed, tags, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {COLUMNS}"
+        );
+        on_pool!(self, pool => sqlx::query_as::<_, Instance>(&sql)
+            .bind(tenant_id).bind(new.name).bind(new.host).bind(new.port).bind(new.username)
+            .bind(new.password_sealed).bind(new.tags).bind(now_ms())
+            .fetch_one(pool).await)
+        .map_err(|e| StoreError::conflict_on_unique(e, format!("connection {:?} already exists", new.name)))
+    }
+
+    /// The tenant's instances by name (another tenant's are simply not there).
+    pub async fn list_instances(&self, tenant_id: i64) -> StoreResult<Vec<Instance>> {
+        let sql = format!("SELECT {COLUMNS} FROM instances WHERE tenant_id = $1 ORDER BY name");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Instance>(&sql).bind(tenant_id).fetch_all(pool).await)?)
+    }
+
+    pub async fn instance_by_name(&self, tenant_id: i64, name: &str) -> StoreResult<Option<Instance>> {
+        let sql = format!("SELECT {COLUMNS} FROM instances WHERE tenant_id = $1 AND name = $2");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Instance>(&sql)
+            .bind(tenant_id).bind(name).fetch_optional(pool).await)?)
+    }
+
+    /// Applies `update`; `NotFound` when the tenant has no such instance.
+    pub async fn update_instance(&self, tenant_id: i64, name: &str, u: &InstanceUpdate) -> StoreResult<Instance> {
+        let sql = format!(
+            "UPDATE instances SET host = COALESCE($3, host), port = COALESCE($4, port), \
+             username = COALESCE($5, username), password_sealed = COALESCE($6, password_sealed), \
+             tags = COALESCE($7, tags), enabled = COALESCE($8, enabled), \
+             collection_rate = COALESCE($9, collection_rate), samples = COALESCE($10, samples), \
+             lock_monitoring = COALESCE($11, lock_monitoring), \
+             lock_monitoring_delay = COALESCE($12, lock_monitoring_delay), \
+             table_monitoring = COALESCE($13, table_monitoring), query_monitoring = COALESCE($14, query_monitoring), \
+             query_monitoring_optimize = COALESCE($15, query_monitoring_optimize), \
+             query_monitoring_min_calls = COALESCE($16, query_monitoring_min_calls), \
+             query_monitoring_min_time = COALESCE($17, query_monitoring_min_time), updated_at = $18 \
+             WHERE tenant_id = $1 AND name = $2 RETURNING {COLUMNS}"
+        );
+        on_pool!(self, pool => sqlx::query_as::<_, Instance>(&sql)
+            .bind(tenant_id).bind(name).bind(&u.host).bind(u.port).bind(&u.username).bind(&u.password_sealed)
+            .bind(&u.tags).bind(u.enabled).bind(&u.collection_rate).bind(u.samples).bind(u.lock_monitoring)
+            .bind(u.lock_monitoring_delay).bind(u.table_monitoring).bind(u.query_monitoring)
+            .bind(u.query_monitoring_optimize).bind(u.query_monitoring_min_calls).bind(u.query_monitoring_min_time)
+            .bind(now_ms())
+            .fetch_optional(pool).await)?
+        .ok_or(StoreError::NotFound)
+    }
+
+    /// Records the outcome of a connection check. Keyed by id so a concurrent rename or
+    /// delete-and-recreate under the same name cannot receive another instance's result.
+    pub async fn set_instance_status(
+        &self,
+        tenant_id: i64,
+        id: i64,
+        connected: bool,
+        last_error: Option<&str>,
+    ) -> StoreResult<Option<Instance>> {
+        let sql = format!(
+            "UPDATE instances SET connected = $3, last_error = $4, checked_at = $5 \
+             WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}"
+        );
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Instance>(&sql)
+            .bind(tenant_id).bind(id).bind(connected).bind(last_error).bind(now_ms())
+            .fetch_optional(pool).await)?)
+    }
+
+    pub async fn delete_instance(&self, tenant_id: i64, name: &str) -> StoreResult<()> {
+        let sql = "DELETE FROM instances WHERE tenant_id = $1 AND name = $2";
+        let done = on_pool!(self, pool => sqlx::query(sql).bind(tenant_id).bind(name).execute(pool).await.map(|r| r.rows_affected()))?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
