@@ -10,7 +10,7 @@ bin=${CARGO_TARGET_DIR:-target}/release/vigia
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-VIGIA_ADMIN_PASSWORD=bench-password-1 VIGIA_DATA_DIR="$work" VIGIA_SERVER_LISTEN=127.0.0.1:$port \
+VIGIA_ADMIN_PASSWORD=bench-password-1 VIGIA_DATA_DIR="$work" VIGIA_PLUGINS_DIR="$work/plugins" VIGIA_SERVER_LISTEN=127.0.0.1:$port \
   VIGIA_LOG_LEVEL=warn "$bin" serve >"$work/out.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
