@@ -31,6 +31,7 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub log: LogConfig,
     pub auth: AuthConfig,
+    pub sampler: SamplerConfig,
 }
 
 /// `[server]`: the HTTP listener.
@@ -99,6 +100,34 @@ pub enum LogFormat {
     Json,
 }
 
+/// `[sampler]`: the native PostgreSQL sampler and what it keeps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamplerConfig {
+    /// Sample registered PostgreSQL instances. Off, instances can still be registered.
+    pub enabled: bool,
+    /// Seconds between `pg_stat_statements` cycles (deltas per statement).
+    pub statements_interval_seconds: u64,
+    /// Seconds between instance activity cycles (databases, background writer, connections).
+    pub activity_interval_seconds: u64,
+    /// Seconds between table and index activity cycles.
+    pub tables_interval_seconds: u64,
+    /// Seconds between inventory reads (version, sizes, settings).
+    pub inventory_interval_seconds: u64,
+    /// Databases with more tables than this are skipped by table and index monitoring.
+    pub max_tables: u64,
+    /// `statement_timeout` of every sampler query, in milliseconds.
+    pub statement_timeout_ms: u64,
+    /// Longest query text kept, in bytes (texts are truncated beyond).
+    pub max_query_text: usize,
+    /// Days raw samples (ASH, statements, tables) are kept.
+    pub raw_retention_days: u64,
+    /// Days the 1-minute rollups are kept.
+    pub minute_rollup_retention_days: u64,
+    /// Days the 1-hour rollups are kept.
+    pub hour_rollup_retention_days: u64,
+}
+
 /// `[auth]`: sign-in and tokens.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -116,6 +145,7 @@ impl Default for Config {
             plugins: PluginsConfig::default(),
             log: LogConfig::default(),
             auth: AuthConfig::default(),
+            sampler: SamplerConfig::default(),
         }
     }
 }
@@ -128,6 +158,24 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        SamplerConfig {
+            enabled: true,
+            statements_interval_seconds: 60,
+            activity_interval_seconds: 60,
+            tables_interval_seconds: 3600,
+            inventory_interval_seconds: 300,
+            max_tables: 1000,
+            statement_timeout_ms: 2000,
+            max_query_text: 2048,
+            raw_retention_days: 14,
+            minute_rollup_retention_days: 90,
+            hour_rollup_retention_days: 730,
         }
     }
 }

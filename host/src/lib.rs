@@ -1,6 +1,7 @@
 //! Vigia host library: configuration, storage, authentication and the HTTP API. `main.rs` only
 //! parses the command line and calls into `cli`.
 
+pub mod activity;
 pub mod api;
 pub mod auth;
 pub mod bootstrap;
@@ -9,6 +10,7 @@ pub mod config;
 pub mod health;
 pub mod instances;
 pub mod plugins;
+pub mod sampler;
 pub mod scheduler;
 pub mod secrets;
 pub mod server;
