@@ -1,30 +1,109 @@
-//! Storage side of the native sampler: `ActivityWriter` receives `sampler::model::Batch`es,
-//! batches them and stores them through `store` (compact ASH chunks, statement and relation
-//! deltas, inventory, lock snapshots), and keeps rollups and retention.
+//! Storage side of the native sampler: `ActivityWriter` receives `sampler::model::Batch`es and
+//! stores them through `store` (compact ASH chunks, statement and relation deltas, inventory,
+//! lock snapshots); a maintenance task keeps the hourly rollups and applies retention.
 
-use tokio::sync::mpsc;
+pub mod codec;
+pub mod columns;
+mod writer;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+
+pub use writer::{command_of, text_md5};
 
 use crate::config::SamplerConfig;
-use crate::sampler::model::Batch;
-use crate::store::Store;
+use crate::sampler::model::{Batch, LockNode};
+use crate::store::{now_ms, Store, StoreResult};
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+/// How often rollups are refreshed and retention applied.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
 
 /// Handle to the activity ingestion task; cheap to clone.
 #[derive(Clone)]
 pub struct ActivityWriter {
     tx: mpsc::Sender<Batch>,
+    control: mpsc::Sender<writer::Control>,
 }
 
 impl ActivityWriter {
-    /// Starts the ingestion task on the current runtime.
+    /// Starts the ingestion and maintenance tasks on the current runtime.
     pub fn start(store: Store, config: &SamplerConfig) -> ActivityWriter {
-        let (tx, mut rx) = mpsc::channel::<Batch>(4096);
-        let _ = (store, config);
-        tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        ActivityWriter { tx }
+        let writer = Self::start_ingest(store.clone());
+        let config = config.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(MAINTENANCE_EVERY);
+            loop {
+                every.tick().await;
+                if let Err(e) = maintain(&store, &config, now_ms()).await {
+                    tracing::warn!(error = %e, "activity maintenance failed; retried later");
+                }
+            }
+        });
+        writer
+    }
+
+    /// Only the ingestion task (tests and benchmarks drive maintenance themselves).
+    pub fn start_ingest(store: Store) -> ActivityWriter {
+        let (tx, rx) = mpsc::channel::<Batch>(4096);
+        let (control, control_rx) = mpsc::channel(16);
+        tokio::spawn(writer::run(store, rx, control_rx));
+        ActivityWriter { tx, control }
     }
 
     /// Where the sampler sends its batches. Sending waits when storage falls behind (back-pressure).
     pub fn sender(&self) -> mpsc::Sender<Batch> {
         self.tx.clone()
     }
+
+    /// Stores everything sent before this call, including ASH minutes still being filled.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.control.send(writer::Control::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+/// Refreshes the hourly rollups of the last hours (idempotent) and deletes what is past
+/// retention. `now` is a parameter so tests can run it at any time.
+pub async fn maintain(store: &Store, config: &SamplerConfig, now: i64) -> StoreResult<u64> {
+    let this_hour = now / HOUR_MS * HOUR_MS;
+    // The current hour too: long-range answers then include it, and it is recomputed next time.
+    let from = this_hour - 3 * HOUR_MS;
+    store.roll_up_ash_hours(from, this_hour + HOUR_MS).await?;
+    store.roll_up_statement_hours(from, this_hour + HOUR_MS).await?;
+    let days = |d: u64| now - d as i64 * DAY_MS;
+    store
+        .purge_activity(
+            days(config.raw_retention_days),
+            days(config.minute_rollup_retention_days),
+            days(config.hour_rollup_retention_days),
+        )
+        .await
+}
+
+/// Blocking trees as JSON (what is stored and what the API shows).
+pub fn locks_json(roots: &[LockNode]) -> Value {
+    Value::Array(
+        roots
+            .iter()
+            .map(|n| {
+                json!({
+                    "pid": n.pid,
+                    "user": n.user,
+                    "database": n.database,
+                    "state": n.state,
+                    "wait_event_type": n.wait_event_type,
+                    "wait_event": n.wait_event,
+                    "waiting_seconds": n.waiting_seconds,
+                    "query_id": n.query_id.to_string(),
+                    "blocked": locks_json(&n.blocked),
+                })
+            })
+            .collect(),
+    )
 }

@@ -99,6 +99,11 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(Method::PATCH, "/api/v1/instances/{name}/query-monitoring-min-calls/{n}", SETTINGS_WRITE),
     ep(Method::PATCH, "/api/v1/instances/{name}/query-monitoring-min-time/{s}", SETTINGS_WRITE),
     ep(Method::PATCH, "/api/v1/instances/{name}/collection-rate/{rate}", SETTINGS_WRITE),
+    // Workload data of the instances the caller's roles cover; endpoints beyond sessions and
+    // queries also need settings:read (checked by the handler: the developer profile lacks it).
+    ep(Method::GET, "/api/v1/activity/{endpoint}", MONITORING_READ),
+    ep(Method::POST, "/api/v1/activity/{endpoint}", MONITORING_READ),
+    ep(Method::POST, "/ds-api/activity/{endpoint}", MONITORING_READ),
     // Datasentinel-compatible forms, for its toolkit scripts.
     ep(Method::GET, "/ds-api/", Public),
     ep(Method::GET, "/ds-api/user-token", Public),

@@ -1,6 +1,7 @@
 //! The REST API: the only module that knows axum. `app(ctx)` builds the whole router (so tests
 //! drive it with `oneshot`); `endpoints` holds the access rule of every route.
 
+mod activity;
 mod ds;
 pub mod endpoints;
 pub mod error;
@@ -55,7 +56,7 @@ pub struct AppContext {
 #[openapi(
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
-    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "metrics"), (name = "plugins"), (name = "instances"),
+    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
 )]
 struct ApiDoc;
@@ -119,6 +120,8 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(instances::ds_create, instances::ds_show, instances::ds_update, instances::ds_delete))
         .routes(routes!(instances::ds_disable))
         .routes(routes!(instances::ds_enable))
+        .routes(routes!(activity::ds_activity))
+        .routes(routes!(activity::post_activity, activity::get_activity))
 }
 
 /// The OpenAPI 3.1 document of every route.

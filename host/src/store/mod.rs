@@ -1,6 +1,8 @@
 //! Storage layer: the only module that writes SQL. One `Store` over SQLite (embedded default) or
 //! PostgreSQL (for scale), chosen by the URL scheme, with the same migrations semantics on both.
 
+mod activity;
+mod ash;
 mod instances;
 mod metrics;
 mod plugins;
@@ -14,6 +16,10 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use activity::{
+    InventoryRow, NamedPoint, RelationRow, RelationSum, StatementGrouping, StatementRow, StatementSum, StatementText,
+};
+pub use ash::{AshRollupRow, StoredAshChunk};
 pub use instances::{Instance, InstanceUpdate, NewInstance};
 pub use metrics::{BucketPoint, MetricStoreStats, Point, SeriesKey, SeriesRow};
 pub use plugins::PluginSettingsRow;

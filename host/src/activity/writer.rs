@@ -1,0 +1,380 @@
+//! The ingestion task: turns the sampler's `Batch`es into stored rows. ASH ticks are buffered per
+//! instance and written as one compact chunk per minute (with their minute rollups) — a crash
+//! loses at most the unwritten minute, never a committed chunk. Everything else is written as it
+//! arrives. Strings are interned through a cache, so a steady workload costs no lookups.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use tokio::sync::{mpsc, oneshot};
+
+use super::codec::{AshChunk, AshRow};
+use super::columns;
+use crate::sampler::model::{AshTick, Batch, InstanceKey, Inventory, LockSnapshot, RelationBatch, StatementBatch};
+use crate::store::{
+    AshRollupRow, InventoryRow, RelationRow, StatementRow, StatementText, Store, StoreResult, StoredAshChunk,
+};
+
+/// Chunks are cut at minute boundaries (rollups stay exact) …
+const CHUNK_MS: i64 = 60_000;
+/// … or written anyway when an instance stopped ticking for this long.
+const STALE: Duration = Duration::from_secs(70);
+
+pub(super) enum Control {
+    Flush(oneshot::Sender<()>),
+}
+
+struct Buffer {
+    instance_id: i64,
+    chunk: AshChunk,
+    since: tokio::time::Instant,
+}
+
+pub(super) struct Ingest {
+    store: Store,
+    strings: HashMap<String, i64>,
+    buffers: HashMap<i64, Buffer>,
+}
+
+pub(super) async fn run(store: Store, mut batches: mpsc::Receiver<Batch>, mut control: mpsc::Receiver<Control>) {
+    let mut ingest = Ingest { store, strings: HashMap::new(), buffers: HashMap::new() };
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            batch = batches.recv() => match batch {
+                Some(b) => ingest.handle(b).await,
+                None => break,
+            },
+            Some(Control::Flush(done)) = control.recv() => {
+                // Everything queued before the flush request is part of it.
+                while let Ok(b) = batches.try_recv() {
+                    ingest.handle(b).await;
+                }
+                ingest.write_chunks(|_| true).await;
+                let _ = done.send(());
+            }
+            _ = tick.tick() => {
+                let now = tokio::time::Instant::now();
+                ingest.write_chunks(|b| now.duration_since(b.since) >= STALE).await;
+            }
+        }
+    }
+    ingest.write_chunks(|_| true).await;
+}
+
+fn report(what: &str, key: &InstanceKey, result: StoreResult<()>) {
+    if let Err(e) = result {
+        // An instance deleted while its batches were in flight lands here (foreign key): harmless.
+        tracing::warn!(instance_id = key.instance_id, error = %e, "storing {what} failed; batch dropped");
+    }
+}
+
+impl Ingest {
+    async fn handle(&mut self, batch: Batch) {
+        match batch {
+            Batch::Ash(key, tick) => {
+                let result = self.ash(&key, tick).await;
+                report("ASH", &key, result)
+            }
+            Batch::Statements(key, b) => {
+                let result = self.statements(&key, b).await;
+                report("statements", &key, result)
+            }
+            Batch::Relations(key, b) => {
+                let result = self.relations(&key, b).await;
+                report("table activity", &key, result)
+            }
+            Batch::Inventory(key, inv) => {
+                let result = self.inventory(&key, inv).await;
+                report("inventory", &key, result)
+            }
+            Batch::Locks(key, snapshot) => {
+                let result = self.locks(&key, snapshot).await;
+                report("locks", &key, result)
+            }
+        }
+    }
+
+    /// Ids of `names`, asking storage only for the ones not cached yet.
+    async fn intern(&mut self, names: &[&str]) -> StoreResult<()> {
+        let mut missing: Vec<&str> = names.iter().copied().filter(|n| !self.strings.contains_key(*n)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        for (value, id) in self.store.intern_strings(&missing).await? {
+            self.strings.insert(value, id);
+        }
+        Ok(())
+    }
+
+    fn id(&self, name: &str) -> i64 {
+        self.strings.get(name).copied().unwrap_or_default()
+    }
+
+    async fn ash(&mut self, key: &InstanceKey, tick: AshTick) -> StoreResult<()> {
+        let names: Vec<&str> = tick
+            .sessions
+            .iter()
+            .flat_map(|s| {
+                [
+                    s.state.as_str(),
+                    &s.wait_event_type,
+                    &s.wait_event,
+                    &s.database,
+                    &s.user,
+                    &s.application,
+                    &s.client,
+                    &s.backend_type,
+                    &s.command,
+                ]
+            })
+            .collect();
+        self.intern(&names).await?;
+        let rows: Vec<AshRow> = tick
+            .sessions
+            .iter()
+            .map(|s| AshRow {
+                ts: tick.ts_ms,
+                pid: s.pid,
+                backend_start: s.backend_start_ms,
+                state: self.id(&s.state),
+                wait_event_type: self.id(&s.wait_event_type),
+                wait_event: self.id(&s.wait_event),
+                blocking_pids: s.blocking_pids.clone(),
+                query_id: s.query_id,
+                database: self.id(&s.database),
+                user: self.id(&s.user),
+                application: self.id(&s.application),
+                client: self.id(&s.client),
+                backend_type: self.id(&s.backend_type),
+                command: self.id(&s.command),
+                query_start: s.query_start_ms,
+                xact_start: s.xact_start_ms,
+            })
+            .collect();
+        // A tick of another minute (or one going back in time) closes the buffered chunk.
+        let cut = self.buffers.get(&key.instance_id).is_some_and(|b| {
+            let start = b.chunk.start_ts();
+            tick.ts_ms / CHUNK_MS != start / CHUNK_MS || tick.ts_ms <= b.chunk.end_ts()
+        });
+        if cut {
+            let id = key.instance_id;
+            self.write_chunks(|b| b.instance_id == id).await;
+        }
+        let buffer = self.buffers.entry(key.instance_id).or_insert_with(|| Buffer {
+            instance_id: key.instance_id,
+            chunk: AshChunk::default(),
+            since: tokio::time::Instant::now(),
+        });
+        buffer.chunk.ticks.push(tick.ts_ms);
+        buffer.chunk.rows.extend(rows);
+        Ok(())
+    }
+
+    /// Encodes and stores the buffered chunks `due` selects, with their minute rollups.
+    async fn write_chunks(&mut self, due: impl Fn(&Buffer) -> bool) {
+        let ids: Vec<i64> = self.buffers.values().filter(|b| due(b)).map(|b| b.instance_id).collect();
+        if ids.is_empty() {
+            return;
+        }
+        let mut chunks = Vec::with_capacity(ids.len());
+        let mut rollups = Vec::new();
+        for id in ids {
+            let Some(buffer) = self.buffers.remove(&id) else { continue };
+            rollups.extend(minute_rollups(id, &buffer.chunk));
+            chunks.push(StoredAshChunk {
+                instance_id: id,
+                start_ts: buffer.chunk.start_ts(),
+                end_ts: buffer.chunk.end_ts(),
+                ticks: buffer.chunk.ticks.len() as i64,
+                sessions: buffer.chunk.rows.len() as i64,
+                data: buffer.chunk.encode(),
+            });
+        }
+        if self.store.write_ash(&chunks, &rollups).await.is_ok() {
+            return;
+        }
+        // One bad chunk (its instance was deleted) must not take the others down with it.
+        for chunk in chunks {
+            let mine: Vec<AshRollupRow> =
+                rollups.iter().filter(|r| r.instance_id == chunk.instance_id).copied().collect();
+            if let Err(e) = self.store.write_ash(std::slice::from_ref(&chunk), &mine).await {
+                tracing::warn!(instance_id = chunk.instance_id, error = %e, "storing an ASH chunk failed; dropped");
+            }
+        }
+    }
+
+    async fn statements(&mut self, key: &InstanceKey, batch: StatementBatch) -> StoreResult<()> {
+        let names: Vec<&str> = batch.deltas.iter().flat_map(|d| [d.database.as_str(), &d.user]).collect();
+        self.intern(&names).await?;
+        let rows: Vec<StatementRow> = batch
+            .deltas
+            .iter()
+            .map(|d| StatementRow {
+                database_id: self.id(&d.database),
+                user_id: self.id(&d.user),
+                queryid: d.queryid,
+                toplevel: d.toplevel,
+                values: columns::statement_values(&d.counters),
+            })
+            .collect();
+        self.store.insert_statements(key.instance_id, batch.ts_ms, &rows).await?;
+        if !batch.texts.is_empty() {
+            let texts: Vec<StatementText> = batch
+                .texts
+                .iter()
+                .map(|(queryid, text)| StatementText {
+                    instance_id: key.instance_id,
+                    queryid: *queryid,
+                    md5: text_md5(text),
+                    command: command_of(text),
+                    text: text.clone(),
+                })
+                .collect();
+            self.store.upsert_statement_texts(key.instance_id, batch.ts_ms, &texts).await?;
+        }
+        Ok(())
+    }
+
+    async fn relations(&mut self, key: &InstanceKey, batch: RelationBatch) -> StoreResult<()> {
+        let names: Vec<&str> = batch
+            .tables
+            .iter()
+            .flat_map(|t| [t.database.as_str(), &t.schema, &t.table, &t.relkind])
+            .chain(batch.indexes.iter().flat_map(|i| [i.database.as_str(), &i.schema, &i.table, &i.index]))
+            .collect();
+        self.intern(&names).await?;
+        let tables: Vec<RelationRow> = batch
+            .tables
+            .iter()
+            .map(|t| RelationRow {
+                database_id: self.id(&t.database),
+                schema_id: self.id(&t.schema),
+                table_id: self.id(&t.table),
+                index_id: 0,
+                relid: t.relid,
+                relkind_id: self.id(&t.relkind),
+                last_autovacuum: t.last_autovacuum_ms,
+                last_autoanalyze: t.last_autoanalyze_ms,
+                values: columns::table_values(t).to_vec(),
+            })
+            .collect();
+        let indexes: Vec<RelationRow> = batch
+            .indexes
+            .iter()
+            .map(|i| RelationRow {
+                database_id: self.id(&i.database),
+                schema_id: self.id(&i.schema),
+                table_id: self.id(&i.table),
+                index_id: self.id(&i.index),
+                relid: 0,
+                relkind_id: 0,
+                last_autovacuum: None,
+                last_autoanalyze: None,
+                values: columns::index_values(i).to_vec(),
+            })
+            .collect();
+        self.store.insert_relations(key.instance_id, batch.ts_ms, &tables, &indexes).await
+    }
+
+    async fn inventory(&mut self, key: &InstanceKey, inv: Inventory) -> StoreResult<()> {
+        let row = InventoryRow {
+            instance_id: key.instance_id,
+            ts: inv.ts_ms,
+            version: inv.version,
+            version_full: inv.version_full,
+            server_version_num: inv.server_version_num,
+            start_time: inv.start_time_ms,
+            is_replica: inv.is_replica,
+            max_connections: inv.max_connections,
+            databases: serde_json::to_string(&inv.databases).expect("maps serialize"),
+            settings: serde_json::to_string(&inv.settings).expect("maps serialize"),
+            statements_available: inv.statements_available,
+            statements_error: inv.statements_error,
+        };
+        self.store.upsert_inventory(&row).await
+    }
+
+    async fn locks(&mut self, key: &InstanceKey, snapshot: LockSnapshot) -> StoreResult<()> {
+        let json = serde_json::to_string(&super::locks_json(&snapshot.roots)).expect("JSON values serialize");
+        self.store.insert_lock_snapshot(key.instance_id, snapshot.ts_ms, &json).await
+    }
+}
+
+/// Minute rollup rows of a chunk: per bucket a totals row (`0, 0`: all sessions and the ticks)
+/// and one row per wait event.
+fn minute_rollups(instance_id: i64, chunk: &AshChunk) -> Vec<AshRollupRow> {
+    let mut buckets: HashMap<(i64, i64, i64), (i64, i64)> = HashMap::new();
+    for &t in &chunk.ticks {
+        buckets.entry((t / CHUNK_MS * CHUNK_MS, 0, 0)).or_default().1 += 1;
+    }
+    for r in &chunk.rows {
+        let bucket = r.ts / CHUNK_MS * CHUNK_MS;
+        buckets.entry((bucket, 0, 0)).or_default().0 += 1;
+        buckets.entry((bucket, r.wait_event_type, r.wait_event)).or_default().0 += 1;
+    }
+    buckets
+        .into_iter()
+        .map(|((bucket_ts, wait_event_type, wait_event), (sessions, ticks))| AshRollupRow {
+            instance_id,
+            resolution: 60,
+            bucket_ts,
+            wait_event_type,
+            wait_event,
+            sessions,
+            ticks,
+        })
+        .collect()
+}
+
+/// `query_md5_id`: hex MD5 of the statement's normalized text.
+pub fn text_md5(text: &str) -> String {
+    hex::encode(Md5::digest(text.as_bytes()))
+}
+
+/// First keyword of a statement, upper-cased (`SELECT`, `UPDATE`, `WITH` …), `N/A` when none.
+pub fn command_of(text: &str) -> String {
+    let word: String = text
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    if word.is_empty() {
+        "N/A".into()
+    } else {
+        word.to_ascii_uppercase()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_md5() {
+        assert_eq!(command_of("  select 1"), "SELECT");
+        assert_eq!(command_of("(SELECT 1) UNION (SELECT 2)"), "SELECT");
+        assert_eq!(command_of("/* x */ select"), "N/A");
+        assert_eq!(text_md5("SELECT $1"), hex::encode(Md5::digest(b"SELECT $1")));
+        assert_eq!(text_md5("a").len(), 32);
+    }
+
+    #[test]
+    fn rollups_count_ticks_once_per_bucket() {
+        let row = |ts, we| AshRow { ts, wait_event_type: 1, wait_event: we, ..Default::default() };
+        let chunk = AshChunk {
+            ticks: vec![60_000, 61_000, 62_000],
+            rows: vec![row(60_000, 5), row(60_000, 6), row(62_000, 5)],
+        };
+        let mut rows = minute_rollups(9, &chunk);
+        rows.sort_by_key(|r| (r.wait_event_type, r.wait_event));
+        assert_eq!(rows.len(), 3);
+        assert_eq!((rows[0].sessions, rows[0].ticks), (3, 3), "totals row");
+        assert_eq!((rows[1].wait_event, rows[1].sessions), (5, 2));
+        assert_eq!((rows[2].wait_event, rows[2].sessions), (6, 1));
+    }
+}

@@ -1,0 +1,205 @@
+//! The workload API's logic, free of HTTP: Datasentinel's activity endpoints (`session-history`,
+//! `top-queries`, `tables`, …) computed from the sampler's stored data for the instances a
+//! request covers. `api::activity` parses the request and renders the `Answer`.
+
+mod instance;
+mod relations;
+pub mod request;
+pub mod scope;
+mod sessions;
+mod statements;
+pub mod table;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use request::{Output, Query, WorkloadBody};
+pub use scope::Selection;
+pub use table::{Cell, Table};
+
+use crate::store::{Store, StoreError};
+
+/// Why a workload request failed: the caller's mistake (400) or storage (500).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type WorkloadResult<T> = Result<T, WorkloadError>;
+
+/// A computed answer, and a note for the caller when the answer is empty for a known reason.
+#[derive(Debug, Default)]
+pub struct Answer {
+    pub table: Table,
+    pub notice: Option<String>,
+}
+
+impl From<Table> for Answer {
+    fn from(table: Table) -> Answer {
+        Answer { table, notice: None }
+    }
+}
+
+/// The activity endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    SessionHistory,
+    TopQueries,
+    QueriesSummary,
+    Query,
+    PgInstanceInfos,
+    PgInstance,
+    PgBackground,
+    Server,
+    DataSize,
+    Tables,
+    Indexes,
+    TopConsumers,
+}
+
+impl Endpoint {
+    pub const NAMES: [&'static str; 13] = [
+        "session-history",
+        "sessions-workload",
+        "top-queries",
+        "queries-summary",
+        "query",
+        "pg-instance-infos",
+        "pg-instance",
+        "pg-background",
+        "server",
+        "data-size",
+        "tables",
+        "indexes",
+        "top-consumers",
+    ];
+
+    /// The endpoint of a path segment (`sessions-workload` is the older name of `session-history`;
+    /// `top_queries` is how one documented example spells it).
+    pub fn parse(name: &str) -> Option<Endpoint> {
+        Some(match name.replace('_', "-").as_str() {
+            "session-history" | "sessions-workload" => Endpoint::SessionHistory,
+            "top-queries" => Endpoint::TopQueries,
+            "queries-summary" => Endpoint::QueriesSummary,
+            "query" => Endpoint::Query,
+            "pg-instance-infos" => Endpoint::PgInstanceInfos,
+            "pg-instance" => Endpoint::PgInstance,
+            "pg-background" => Endpoint::PgBackground,
+            "server" => Endpoint::Server,
+            "data-size" => Endpoint::DataSize,
+            "tables" => Endpoint::Tables,
+            "indexes" => Endpoint::Indexes,
+            "top-consumers" => Endpoint::TopConsumers,
+            _ => return None,
+        })
+    }
+
+    /// The developer profile is limited to sessions workload and queries (Datasentinel's rule);
+    /// the other endpoints also need `settings:read`.
+    pub fn for_developers(self) -> bool {
+        matches!(self, Endpoint::SessionHistory | Endpoint::TopQueries | Endpoint::QueriesSummary | Endpoint::Query)
+    }
+}
+
+/// Runs one endpoint for the selected instances.
+pub async fn run(
+    store: &Store,
+    tenant_id: i64,
+    endpoint: Endpoint,
+    sel: &Selection,
+    q: &Query,
+) -> WorkloadResult<Answer> {
+    let ctx = Ctx { store, tenant_id, sel, q };
+    match endpoint {
+        Endpoint::SessionHistory => sessions::history(&ctx).await,
+        Endpoint::TopQueries => statements::top_queries(&ctx).await,
+        Endpoint::QueriesSummary => statements::summary(&ctx).await,
+        Endpoint::Query => statements::one_query(&ctx).await,
+        Endpoint::PgInstanceInfos => instance::infos(&ctx).await,
+        Endpoint::PgInstance => instance::activity(&ctx).await,
+        Endpoint::PgBackground => instance::background(&ctx).await,
+        Endpoint::Server => instance::server(&ctx).await,
+        Endpoint::DataSize => instance::data_size(&ctx).await,
+        Endpoint::Tables => relations::tables(&ctx).await,
+        Endpoint::Indexes => relations::indexes(&ctx).await,
+        Endpoint::TopConsumers => instance::top_consumers(&ctx).await,
+    }
+}
+
+/// What every endpoint works with.
+struct Ctx<'a> {
+    store: &'a Store,
+    tenant_id: i64,
+    sel: &'a Selection,
+    q: &'a Query,
+}
+
+impl Ctx<'_> {
+    fn time(&self, ms: i64) -> Cell {
+        Cell::Text(request::format_time(ms, self.q.utc))
+    }
+
+    /// `by` if it is one of `allowed`, else `default`; an unknown name is a 400 listing the choices.
+    fn sort_column<'n>(&self, allowed: &[&'n str], default: &'n str) -> WorkloadResult<&'n str> {
+        match self.q.by.as_deref() {
+            None => Ok(default),
+            Some(by) => allowed.iter().copied().find(|a| *a == by).ok_or_else(|| {
+                WorkloadError::Invalid(format!("invalid \"by\" {by:?}: expected one of {}", allowed.join(", ")))
+            }),
+        }
+    }
+
+    /// `compute`: `details` (default) or `summary`.
+    fn summary(&self) -> WorkloadResult<bool> {
+        match self.q.compute.as_deref() {
+            None | Some("details") => Ok(false),
+            Some("summary") => Ok(true),
+            Some(other) => {
+                Err(WorkloadError::Invalid(format!("invalid \"compute\" {other:?}: expected details or summary")))
+            }
+        }
+    }
+
+    /// Statement resolution: raw cycles for ranges up to three days, hourly rollups beyond.
+    fn statement_resolution(&self) -> i64 {
+        if self.q.to - self.q.from > 3 * 86_400_000 {
+            3600
+        } else {
+            0
+        }
+    }
+
+    /// The version of each selected instance, from its inventory.
+    async fn versions(&self) -> WorkloadResult<HashMap<i64, Arc<str>>> {
+        let inventories = self.store.inventories(&self.sel.instance_ids()).await?;
+        Ok(inventories.into_iter().map(|i| (i.instance_id, Arc::from(i.version))).collect())
+    }
+}
+
+/// Resolves interned string ids to shared strings, one storage round trip per batch of ids.
+#[derive(Default)]
+struct Names {
+    known: HashMap<i64, Arc<str>>,
+}
+
+impl Names {
+    /// Takes a `Vec` (not an iterator) so the future stays `Send` whatever closure made the ids.
+    async fn load(&mut self, store: &Store, ids: Vec<i64>) -> WorkloadResult<()> {
+        let mut missing: Vec<i64> = ids.into_iter().filter(|id| *id != 0 && !self.known.contains_key(id)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            for (id, value) in store.strings_by_id(&missing).await? {
+                self.known.insert(id, value.into());
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&self, id: i64) -> Arc<str> {
+        self.known.get(&id).cloned().unwrap_or_else(|| Arc::from(""))
+    }
+}
