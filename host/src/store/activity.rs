@@ -168,7 +168,7 @@ impl Store {
         }
         let keys = match grouping {
             StatementGrouping::Query => "instance_id, database_id, user_id, queryid",
-            StatementGrouping::Database => "instance_id, database_id, 0, 0",
+            StatementGrouping::Database => "instance_id, database_id, CAST(0 AS BIGINT), CAST(0 AS BIGINT)",
         };
         let group = match grouping {
             StatementGrouping::Query => "instance_id, database_id, user_id, queryid",
@@ -330,12 +330,13 @@ impl Store {
         }
         let head = if indexes {
             format!(
-                "SELECT instance_id, database_id, schema_id, table_id, index_id, 0, 0, NULL, NULL, {} FROM index_activity WHERE ts >= ",
+                "SELECT instance_id, database_id, schema_id, table_id, index_id, CAST(0 AS BIGINT), CAST(0 AS BIGINT), \
+                 CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), {} FROM index_activity WHERE ts >= ",
                 sums(&columns::INDEX)
             )
         } else {
             format!(
-                "SELECT instance_id, database_id, schema_id, table_id, 0, MAX(relid), MAX(relkind_id), \
+                "SELECT instance_id, database_id, schema_id, table_id, CAST(0 AS BIGINT), MAX(relid), MAX(relkind_id), \
                  MAX(last_autovacuum), MAX(last_autoanalyze), {} FROM table_activity WHERE ts >= ",
                 sums(&columns::TABLE)
             )
