@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(format_time(q.to, true), "2020-01-29T08:00:00Z");
         let q = body(r#"{"from": "2020-01-20", "to": "2020-01-21"}"#).into_query(0).unwrap();
         assert_eq!(q.to - q.from, 2 * 86_400_000 - 1);
-        let q = body(r#"{"from": "2020-01-20 10:30", "to": "2020-01-20T11:00:00+01:00"}"#).into_query(0).unwrap();
+        let q = body(r#"{"from": "2020-01-20 10:30", "to": "2020-01-20T11:30:00+01:00"}"#).into_query(0).unwrap();
         assert_eq!(q.to - q.from, 0);
         let q = body("{}").into_query(10_000_000).unwrap();
         assert_eq!((q.from, q.to, q.limit, q.output), (10_000_000 - 3_600_000, 10_000_000, 20, Output::Json));
