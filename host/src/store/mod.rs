@@ -153,6 +153,16 @@ impl Store {
         Ok(())
     }
 
+    /// Moves SQLite's write-ahead log into the database file (so file sizes tell what is
+    /// stored); nothing to do on PostgreSQL.
+    pub async fn checkpoint(&self) {
+        if let Db::Sqlite(pool) = &self.db {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        }
+    }
+
     /// (open connections, idle connections) for the host's own metrics.
     pub fn pool_stats(&self) -> (u32, usize) {
         on_pool!(self, pool => (pool.size(), pool.num_idle()))

@@ -114,6 +114,11 @@ impl TestApp {
         TestApp { ctx, router, store, admin, admin_user, other_admin, other_user, _dir: dir }
     }
 
+    /// The SQLite backend's directory (panics on PostgreSQL).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.as_ref().expect("a SQLite TestApp").path()
+    }
+
     pub async fn send(&self, req: Request<Body>) -> Resp {
         let response = self.router.clone().oneshot(req).await.unwrap();
         let status = response.status();

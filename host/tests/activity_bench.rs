@@ -1,0 +1,209 @@
+//! Storage benchmarks of the native sampler's data (ignored by default; numbers go to
+//! BENCHMARKS.md). Run: `cargo test -p vigia --release --test activity_bench -- --ignored --nocapture --test-threads 1`
+//! - bytes per instance-day of ASH at 1 s with 10 active sessions (SQLite file and chunk payload);
+//! - ingest rate of session samples through `ActivityWriter` into SQLite and PostgreSQL;
+//! - `session-history` over that instance-day: raw samples (JSON) and wait events per bucket.
+
+mod support;
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use serde_json::json;
+use support::{Backend, TestApp};
+use vigia::activity::ActivityWriter;
+use vigia::sampler::model::{AshSession, AshTick, Batch, InstanceKey};
+
+const DAY_START: i64 = 1_768_003_200_000; // 2026-01-10 00:00:00 UTC
+
+/// A deterministic xorshift, so every run stores the same day.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A busy OLTP instance: 10 active sessions, each running a statement of ~2 s on average from a
+/// set of 50, with the usual wait-event mix; a session reconnects (new pid) every ~10 minutes.
+struct Workload {
+    rng: Rng,
+    sessions: Vec<AshSession>,
+    next_pid: i32,
+}
+
+const WAITS: [(&str, &str); 6] =
+    [("CPU", "CPU"), ("CPU", "CPU"), ("CPU", "CPU"), ("IO", "DataFileRead"), ("Lock", "transactionid"), ("LWLock", "WALWrite")];
+
+impl Workload {
+    fn new(seed: u64) -> Workload {
+        let mut w = Workload { rng: Rng(seed), sessions: Vec::new(), next_pid: 1000 };
+        for _ in 0..10 {
+            let s = w.fresh(DAY_START);
+            w.sessions.push(s);
+        }
+        w
+    }
+
+    fn fresh(&mut self, now: i64) -> AshSession {
+        self.next_pid += 1;
+        AshSession {
+            pid: self.next_pid,
+            backend_start_ms: now - self.rng.below(600_000) as i64,
+            state: "active".into(),
+            wait_event_type: "CPU".into(),
+            wait_event: "CPU".into(),
+            blocking_pids: vec![],
+            query_id: 0,
+            database: "sales".into(),
+            user: format!("app{}", self.rng.below(3)),
+            application: "checkout".into(),
+            client: format!("10.0.0.{}", self.rng.below(20)),
+            backend_type: "client backend".into(),
+            command: "SELECT".into(),
+            query_start_ms: Some(now),
+            xact_start_ms: Some(now),
+        }
+    }
+
+    fn tick(&mut self, now: i64) -> AshTick {
+        for i in 0..self.sessions.len() {
+            if self.rng.below(600) == 0 {
+                self.sessions[i] = self.fresh(now);
+            }
+            let r = self.rng.below(1000);
+            let neighbour = self.sessions[(i + 1) % 10].pid;
+            let s = &mut self.sessions[i];
+            if r < 500 {
+                // A new statement (about every two seconds).
+                s.query_id = 7_000_000_000_000_000_000 + (r % 50) as i64;
+                s.command = ["SELECT", "UPDATE", "INSERT"][(r % 3) as usize].into();
+                s.query_start_ms = Some(now);
+                if r % 5 == 0 {
+                    s.xact_start_ms = Some(now);
+                }
+            }
+            let (t, e) = WAITS[(r % WAITS.len() as u64) as usize];
+            s.wait_event_type = t.into();
+            s.wait_event = e.into();
+            s.blocking_pids = if t == "Lock" { vec![neighbour] } else { vec![] };
+        }
+        AshTick { ts_ms: now, sessions: self.sessions.clone() }
+    }
+}
+
+async fn instance(app: &TestApp, name: &str) -> InstanceKey {
+    let body = json!({"host": "127.0.0.1", "port": 1, "user": "u", "password": "p", "tags": "environment=bench"});
+    let r = app.call(Method::POST, &format!("/api/v1/instances/{name}"), Some(&app.admin), Some(body)).await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let i = app.store.instance_by_name(app.admin_user.tenant_id, name).await.unwrap().unwrap();
+    InstanceKey { tenant_id: i.tenant_id, instance_id: i.id }
+}
+
+fn sqlite_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn instance_day_bytes_and_session_history_latency() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let key = instance(&app, "bench").await;
+    let writer = ActivityWriter::start_ingest(app.store.clone());
+    let dir = app.data_dir().to_path_buf();
+    writer.flush().await;
+    let before = sqlite_bytes(&dir);
+    let mut load = Workload::new(42);
+    let started = Instant::now();
+    let tx = writer.sender();
+    for s in 0..86_400 {
+        tx.send(Batch::Ash(key.clone(), load.tick(DAY_START + s * 1000))).await.unwrap();
+    }
+    writer.flush().await;
+    let ingest = started.elapsed();
+    app.store.checkpoint().await;
+    let after = sqlite_bytes(&dir);
+    let (chunk_bytes, sessions) = app.store.ash_storage(key.instance_id).await.unwrap();
+    println!("instance-day at 1 s, 10 active sessions: {sessions} session samples in {ingest:?}");
+    println!(
+        "  ASH chunk payload {:.2} MiB ({:.2} bytes/sample); SQLite files grew {:.2} MiB (chunks, minute rollups, strings, indexes)",
+        chunk_bytes as f64 / 1048576.0,
+        chunk_bytes as f64 / sessions as f64,
+        (after - before) as f64 / 1048576.0
+    );
+    for (label, body) in [
+        ("session-history raw samples, JSON", json!({"from": "2026-01-10", "to": "2026-01-10"})),
+        ("session-history raw samples, CSV", json!({"from": "2026-01-10", "to": "2026-01-10", "output": "csv"})),
+        ("session-history wait events per 5 min, JSON", json!({"from": "2026-01-10", "to": "2026-01-10", "compute": "wait-events"})),
+        ("session-history wait events per minute, JSON", json!({"from": "2026-01-10", "to": "2026-01-10", "compute": "wait-events", "bucket": 60})),
+    ] {
+        let mut times = Vec::new();
+        let mut size = 0;
+        for _ in 0..5 {
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri("/ds-api/activity/session-history")
+                .header("user-token", &app.admin)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            let t = Instant::now();
+            let r = app.send(req).await;
+            times.push(t.elapsed());
+            assert_eq!(r.status.as_u16(), 201, "{}", &r.text[..r.text.len().min(300)]);
+            size = r.text.len();
+        }
+        times.sort();
+        println!("  {label}: median {:?} (min {:?}), {:.1} MiB answer", times[2], times[0], size as f64 / 1048576.0);
+    }
+}
+
+async fn ingest_rate(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let mut keys = Vec::new();
+    for i in 0..100 {
+        keys.push(instance(&app, &format!("i{i}")).await);
+    }
+    let writer = ActivityWriter::start_ingest(app.store.clone());
+    let mut loads: Vec<Workload> = (0..100).map(|i| Workload::new(i + 1)).collect();
+    // Ticks prepared beforehand: only the writer is measured.
+    let mut batches = Vec::new();
+    for s in 0..120 {
+        for (key, load) in keys.iter().zip(loads.iter_mut()) {
+            batches.push(Batch::Ash(key.clone(), load.tick(DAY_START + s * 1000)));
+        }
+    }
+    let rows: usize = batches.iter().map(|b| if let Batch::Ash(_, t) = b { t.sessions.len() } else { 0 }).sum();
+    let tx = writer.sender();
+    let started = Instant::now();
+    for b in batches {
+        tx.send(b).await.unwrap();
+    }
+    writer.flush().await;
+    let elapsed = started.elapsed();
+    println!(
+        "{backend:?}: {rows} session samples (100 instances × 120 ticks × 10 sessions) stored in {elapsed:?}: {:.0} rows/s",
+        rows as f64 / elapsed.as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn ingest_rate_sqlite() {
+    ingest_rate(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn ingest_rate_postgres() {
+    ingest_rate(Backend::Postgres).await;
+}
