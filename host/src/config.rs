@@ -120,6 +120,9 @@ pub struct SamplerConfig {
     pub statement_timeout_ms: u64,
     /// Longest query text kept, in bytes (texts are truncated beyond).
     pub max_query_text: usize,
+    /// Seconds of ASH ticks stored together in one compressed chunk (1 to 60; longer chunks
+    /// compress better, shorter ones make the last seconds queryable sooner).
+    pub ash_chunk_seconds: u64,
     /// Days raw samples (ASH, statements, tables) are kept.
     pub raw_retention_days: u64,
     /// Days the 1-minute rollups are kept.
@@ -173,6 +176,7 @@ impl Default for SamplerConfig {
             max_tables: 1000,
             statement_timeout_ms: 2000,
             max_query_text: 2048,
+            ash_chunk_seconds: 60,
             raw_retention_days: 14,
             minute_rollup_retention_days: 90,
             hour_rollup_retention_days: 730,
@@ -265,6 +269,9 @@ impl Config {
         }
         if self.plugins.max_plugins == 0 || self.plugins.max_concurrent_collections == 0 {
             return invalid("[plugins] max_plugins and max_concurrent_collections must be positive".into());
+        }
+        if !(1..=60).contains(&self.sampler.ash_chunk_seconds) {
+            return invalid("[sampler] ash_chunk_seconds must be 1 to 60".into());
         }
         if self.auth.user_token_ttl_hours == 0 {
             return invalid("[auth] user_token_ttl_hours must be positive".into());

@@ -41,8 +41,14 @@ struct Workload {
     next_pid: i32,
 }
 
-const WAITS: [(&str, &str); 6] =
-    [("CPU", "CPU"), ("CPU", "CPU"), ("CPU", "CPU"), ("IO", "DataFileRead"), ("Lock", "transactionid"), ("LWLock", "WALWrite")];
+const WAITS: [(&str, &str); 6] = [
+    ("CPU", "CPU"),
+    ("CPU", "CPU"),
+    ("CPU", "CPU"),
+    ("IO", "DataFileRead"),
+    ("Lock", "transactionid"),
+    ("LWLock", "WALWrite"),
+];
 
 impl Workload {
     fn new(seed: u64) -> Workload {
@@ -143,8 +149,14 @@ async fn instance_day_bytes_and_session_history_latency() {
     for (label, body) in [
         ("session-history raw samples, JSON", json!({"from": "2026-01-10", "to": "2026-01-10"})),
         ("session-history raw samples, CSV", json!({"from": "2026-01-10", "to": "2026-01-10", "output": "csv"})),
-        ("session-history wait events per 5 min, JSON", json!({"from": "2026-01-10", "to": "2026-01-10", "compute": "wait-events"})),
-        ("session-history wait events per minute, JSON", json!({"from": "2026-01-10", "to": "2026-01-10", "compute": "wait-events", "bucket": 60})),
+        (
+            "session-history wait events per 5 min, JSON",
+            json!({"from": "2026-01-10", "to": "2026-01-10", "compute": "wait-events"}),
+        ),
+        (
+            "session-history wait events per minute, JSON",
+            json!({"from": "2026-01-10", "to": "2026-01-10", "compute": "wait-events", "bucket": 60}),
+        ),
     ] {
         let mut times = Vec::new();
         let mut size = 0;

@@ -27,6 +27,7 @@ backend_tests!(
     bad_requests_name_the_problem,
     native_get_with_query_string_and_accept_csv,
     hourly_rollups_and_retention,
+    lock_trees_flatten_to_rows,
 );
 
 /// 2026-01-10 10:00:00 UTC.
@@ -63,7 +64,11 @@ async fn fixture(b: Backend) -> Fixture {
     let metrics = MetricWriter::start(app.store.clone());
     let (sales, crm) = (keys[0].clone(), keys[1].clone());
     // The other tenant's `sales` has data too: it must never show up in tenant default.
-    writer.sender().send(Batch::Ash(keys[2].clone(), tick(T0 + 5_000, &[session(999, "Lock", "tuple")]))).await.unwrap();
+    writer
+        .sender()
+        .send(Batch::Ash(keys[2].clone(), tick(T0 + 5_000, &[session(999, "Lock", "tuple")])))
+        .await
+        .unwrap();
     Fixture { app, writer, metrics, sales, crm }
 }
 
@@ -122,7 +127,12 @@ fn csv_rows(text: &str) -> Vec<BTreeMap<String, String>> {
         .records()
         .map(|rec| {
             let rec = rec.unwrap();
-            headers.iter().zip(rec.iter()).filter(|(_, v)| !v.is_empty()).map(|(h, v)| (h.to_string(), v.to_string())).collect()
+            headers
+                .iter()
+                .zip(rec.iter())
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
         })
         .collect()
 }
@@ -154,14 +164,19 @@ async fn session_history_has_the_documented_fields_in_json_and_csv(b: Backend) {
     let tx = f.writer.sender();
     for i in 0..3 {
         let ts = T0 + 60_000 + i * 1000;
-        tx.send(Batch::Ash(f.sales.clone(), tick(ts, &[session(4242, "CPU", "CPU"), session(4243, "Lock", "transactionid")])))
-            .await
-            .unwrap();
+        tx.send(Batch::Ash(
+            f.sales.clone(),
+            tick(ts, &[session(4242, "CPU", "CPU"), session(4243, "Lock", "transactionid")]),
+        ))
+        .await
+        .unwrap();
     }
     tx.send(Batch::Ash(f.crm.clone(), tick(T0 + 60_000, &[session(7, "IO", "DataFileRead")]))).await.unwrap();
     f.writer.flush().await;
 
-    let body = range(json!({"utc_time": true, "filters": [{"tag": "pg_instance", "value": "127.0.0.1@sales"}], "output": "json"}));
+    let body = range(
+        json!({"utc_time": true, "filters": [{"tag": "pg_instance", "value": "127.0.0.1@sales"}], "output": "json"}),
+    );
     for endpoint in ["session-history", "sessions-workload"] {
         let r = activity(&f.app, endpoint, body.clone()).await;
         let rows = ok_rows(&r);
@@ -183,7 +198,8 @@ async fn session_history_has_the_documented_fields_in_json_and_csv(b: Backend) {
     // Outside the range: nothing; a database filter that matches nothing: nothing.
     let r = activity(&f.app, "session-history", json!({"from": "2026-01-10 09:00", "to": "2026-01-10 09:59"})).await;
     assert_eq!(ok_rows(&r).len(), 0);
-    let r = activity(&f.app, "session-history", range(json!({"filters": [{"tag": "database", "value": "other"}]}))).await;
+    let r =
+        activity(&f.app, "session-history", range(json!({"filters": [{"tag": "database", "value": "other"}]}))).await;
     assert_eq!(ok_rows(&r).len(), 0);
     let r = activity(&f.app, "session-history", range(json!({"database": "shop"}))).await;
     assert_eq!(ok_rows(&r).len(), 7, "both instances of tenant default, not the other tenant's");
@@ -213,11 +229,30 @@ async fn wait_events_average_active_sessions_per_bucket(b: Backend) {
         let rows = ok_rows(&r);
         let by_key: BTreeMap<(String, String), f64> = rows
             .iter()
-            .map(|r| ((r["time"].as_str().unwrap().to_string(), r["wait_event"].as_str().unwrap().to_string()), r["active_sessions"].as_f64().unwrap()))
+            .map(|r| {
+                (
+                    (r["time"].as_str().unwrap().to_string(), r["wait_event"].as_str().unwrap().to_string()),
+                    r["active_sessions"].as_f64().unwrap(),
+                )
+            })
             .collect();
-        assert_eq!(by_key.get(&("2026-01-10T10:00:00Z".into(), "CPU".into())), Some(&2.0), "bucket {bucket}: {}", r.text);
-        assert_eq!(by_key.get(&("2026-01-10T10:00:00Z".into(), "tuple".into())), Some(&0.5), "bucket {bucket}: {}", r.text);
-        assert!(by_key.keys().all(|(t, _)| t.as_str() < "2026-01-10T10:01:00Z"), "the idle minute has no rows: {}", r.text);
+        assert_eq!(
+            by_key.get(&("2026-01-10T10:00:00Z".into(), "CPU".into())),
+            Some(&2.0),
+            "bucket {bucket}: {}",
+            r.text
+        );
+        assert_eq!(
+            by_key.get(&("2026-01-10T10:00:00Z".into(), "tuple".into())),
+            Some(&0.5),
+            "bucket {bucket}: {}",
+            r.text
+        );
+        assert!(
+            by_key.keys().all(|(t, _)| t.as_str() < "2026-01-10T10:01:00Z"),
+            "the idle minute has no rows: {}",
+            r.text
+        );
         csv_agrees(&f.app, "session-history", body, rows).await;
     }
 }
@@ -227,18 +262,34 @@ fn counters(calls: i64, total_time: f64, rows: i64) -> StatementCounters {
 }
 
 fn delta(queryid: i64, database: &str, c: StatementCounters) -> StatementDelta {
-    StatementDelta { dbid: 1, userid: 2, queryid, toplevel: true, database: database.into(), user: "app".into(), counters: c }
+    StatementDelta {
+        dbid: 1,
+        userid: 2,
+        queryid,
+        toplevel: true,
+        database: database.into(),
+        user: "app".into(),
+        counters: c,
+    }
 }
 
 async fn load_statements(f: &Fixture) {
     let tx = f.writer.sender();
     let cycles = [
-        vec![delta(1, "shop", counters(10, 50.0, 10)), delta(2, "shop", counters(100, 20.0, 5)), delta(3, "hr", counters(1, 400.0, 1))],
+        vec![
+            delta(1, "shop", counters(10, 50.0, 10)),
+            delta(2, "shop", counters(100, 20.0, 5)),
+            delta(3, "hr", counters(1, 400.0, 1)),
+        ],
         vec![delta(1, "shop", counters(5, 25.0, 5)), delta(2, "shop", counters(100, 20.0, 5))],
     ];
     for (i, deltas) in cycles.into_iter().enumerate() {
         let texts = if i == 0 {
-            vec![(1, "UPDATE stock SET n = n - $1".to_string()), (2, "SELECT * FROM stock WHERE id = $1".into()), (3, "select pg_sleep($1)".into())]
+            vec![
+                (1, "UPDATE stock SET n = n - $1".to_string()),
+                (2, "SELECT * FROM stock WHERE id = $1".into()),
+                (3, "select pg_sleep($1)".into()),
+            ]
         } else {
             vec![]
         };
@@ -261,7 +312,10 @@ async fn top_queries_sum_deltas_sort_and_limit(b: Backend) {
     assert_eq!(q1["shared_blks_hit"], 150);
     assert_eq!(q1["text"], "UPDATE stock SET n = n - $1");
     assert_eq!(q1["query_md5_id"], activity::text_md5("UPDATE stock SET n = n - $1"));
-    assert_eq!((q1["database"].clone(), q1["user"].clone(), q1["pg_instance"].clone()), (json!("shop"), json!("app"), json!("127.0.0.1@sales")));
+    assert_eq!(
+        (q1["database"].clone(), q1["user"].clone(), q1["pg_instance"].clone()),
+        (json!("shop"), json!("app"), json!("127.0.0.1@sales"))
+    );
     csv_agrees(&f.app, "top-queries", range(json!({"by": "total_time", "limit": 10})), rows).await;
 
     let r = activity(&f.app, "top-queries", range(json!({"by": "calls", "limit": 1}))).await;
@@ -335,10 +389,16 @@ async fn tables_and_indexes_activity(b: Backend) {
     let rows = ok_rows(&r);
     assert_eq!(rows.iter().map(|r| r["rel_name"].clone()).collect::<Vec<_>>(), [json!("stock"), json!("orders")]);
     let stock = &rows[0];
-    assert_eq!((stock["heap_blks_hit"].clone(), stock["seq_scan"].clone(), stock["size"].clone()), (json!(100), json!(2), json!(24576)),
-        "counters add up, the size is the latest level: {}", r.text);
-    assert_eq!((stock["schema_name"].clone(), stock["relkind"].clone(), stock["last_autovacuum"].clone()),
-        (json!("public"), json!("table"), json!("2026-01-10T10:00:00Z")));
+    assert_eq!(
+        (stock["heap_blks_hit"].clone(), stock["seq_scan"].clone(), stock["size"].clone()),
+        (json!(100), json!(2), json!(24576)),
+        "counters add up, the size is the latest level: {}",
+        r.text
+    );
+    assert_eq!(
+        (stock["schema_name"].clone(), stock["relkind"].clone(), stock["last_autovacuum"].clone()),
+        (json!("public"), json!("table"), json!("2026-01-10T10:00:00Z"))
+    );
     csv_agrees(&f.app, "tables", range(json!({"by": "heap_blks_hit", "limit": 40})), rows).await;
     let r = activity(&f.app, "indexes", range(json!({"by": "idx_scan"}))).await;
     let rows = ok_rows(&r);
@@ -400,19 +460,30 @@ async fn instance_activity_inventory_data_size_and_consumers(b: Backend) {
     let r = activity(&f.app, "pg-instance", range(json!({"compute": "details"}))).await;
     let rows = ok_rows(&r);
     assert_eq!(rows.len(), 3, "one row a minute: {}", r.text);
-    assert_eq!((rows[0]["database"].clone(), rows[0]["xact_commit"].clone(), rows[0]["num_backends"].clone()), (json!("all"), json!(110), json!(6)));
+    assert_eq!(
+        (rows[0]["database"].clone(), rows[0]["xact_commit"].clone(), rows[0]["num_backends"].clone()),
+        (json!("all"), json!(110), json!(6))
+    );
     assert_eq!(rows[0]["time"], "2026-01-10T10:00:00Z");
     csv_agrees(&f.app, "pg-instance", range(json!({"compute": "details"})), rows).await;
     let r = activity(&f.app, "pg-instance", range(json!({"compute": "summary", "database": "shop"}))).await;
     let rows = ok_rows(&r);
-    assert_eq!((rows[0]["database"].clone(), rows[0]["xact_commit"].clone(), rows[0]["num_backends"].clone()), (json!("shop"), json!(300), json!(3)), "{}", r.text);
+    assert_eq!(
+        (rows[0]["database"].clone(), rows[0]["xact_commit"].clone(), rows[0]["num_backends"].clone()),
+        (json!("shop"), json!(300), json!(3)),
+        "{}",
+        r.text
+    );
     let r = activity(&f.app, "pg-background", range(json!({"compute": "summary"}))).await;
     assert_eq!(ok_rows(&r)[0]["buffers_alloc"], 21);
 
     let r = activity(&f.app, "pg-instance-infos", range(json!({}))).await;
     let rows = ok_rows(&r);
     let sales = rows.iter().find(|r| r["pg_instance"] == "127.0.0.1@sales").unwrap();
-    assert_eq!((sales["version"].clone(), sales["type"].clone(), sales["size"].clone()), (json!("15.19"), json!("primary"), json!(7_000_000)));
+    assert_eq!(
+        (sales["version"].clone(), sales["type"].clone(), sales["size"].clone()),
+        (json!("15.19"), json!("primary"), json!(7_000_000))
+    );
     assert_eq!(sales["tags"], r#"{"application":"sales","environment":"production"}"#);
     assert_eq!(sales["wal_size"], 3000);
     assert_eq!(sales["start_time"], "2026-01-09 08:57:57");
@@ -425,15 +496,30 @@ async fn instance_activity_inventory_data_size_and_consumers(b: Backend) {
     let r = activity(&f.app, "data-size", range(json!({"compute": "summary"}))).await;
     let rows = ok_rows(&r);
     assert_eq!(rows.len(), 1, "{}", r.text);
-    assert_eq!((rows[0]["data_size"].clone(), rows[0]["database"].clone(), rows[0]["pg_version"].clone(), rows[0]["application"].clone()),
-        (json!(6_000_000), json!("shop"), json!("15.19"), json!("sales")));
+    assert_eq!(
+        (
+            rows[0]["data_size"].clone(),
+            rows[0]["database"].clone(),
+            rows[0]["pg_version"].clone(),
+            rows[0]["application"].clone()
+        ),
+        (json!(6_000_000), json!("shop"), json!("15.19"), json!("sales"))
+    );
 
     let body = range(json!({"group_by": "environment", "by": "wal_size", "limit": 10}));
     let r = activity(&f.app, "top-consumers", body.clone()).await;
     let rows = ok_rows(&r);
-    assert_eq!(rows.iter().map(|r| r["tag"].clone()).collect::<Vec<_>>(), [json!("production"), json!("staging")], "{}", r.text);
+    assert_eq!(
+        rows.iter().map(|r| r["tag"].clone()).collect::<Vec<_>>(),
+        [json!("production"), json!("staging")],
+        "{}",
+        r.text
+    );
     let prod = &rows[0];
-    assert_eq!((prod["instances"].clone(), prod["wal_size"].clone(), prod["db_time"].clone()), (json!(1), json!(3000), json!(515)));
+    assert_eq!(
+        (prod["instances"].clone(), prod["wal_size"].clone(), prod["db_time"].clone()),
+        (json!(1), json!(3000), json!(515))
+    );
     assert_eq!((prod["memory_size"].clone(), prod["cache_blocks_hit"].clone()), (json!(134_217_728), json!(660)));
     csv_agrees(&f.app, "top-consumers", body, rows).await;
 }
@@ -445,7 +531,10 @@ async fn server_without_host_collector_says_so(b: Backend) {
     let notice = r.headers.get("x-vigia-notice").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
     assert!(notice.contains("no host collector") && notice.contains("127.0.0.1"), "{notice:?}");
     // A host collector writing host.* metrics for the server fills it in.
-    let samples = vec![sample(&f, "127.0.0.1", "host.os_user", None, T0 + 1000, 40.0), sample(&f, "127.0.0.1", "host.os_user", None, T0 + 2000, 60.0)];
+    let samples = vec![
+        sample(&f, "127.0.0.1", "host.os_user", None, T0 + 1000, 40.0),
+        sample(&f, "127.0.0.1", "host.os_user", None, T0 + 2000, 60.0),
+    ];
     f.metrics.write(samples, "host-collector").await;
     f.metrics.flush().await;
     let r = activity(&f.app, "server", range(json!({"compute": "summary"}))).await;
@@ -458,27 +547,40 @@ async fn filters_tenancy_and_profiles(b: Backend) {
     f.writer.sender().send(Batch::Ash(f.crm.clone(), tick(T0 + 1000, &[session(5, "CPU", "CPU")]))).await.unwrap();
     f.writer.sender().send(Batch::Ash(f.sales.clone(), tick(T0 + 1000, &[session(6, "CPU", "CPU")]))).await.unwrap();
     f.writer.flush().await;
-    let names = |r: &Resp| ok_rows(r).iter().map(|r| r["pg_instance"].as_str().unwrap().to_string()).collect::<Vec<_>>();
-    let r = activity(&f.app, "session-history", range(json!({"filters": [{"tag": "environment", "value": "staging"}]}))).await;
+    let names =
+        |r: &Resp| ok_rows(r).iter().map(|r| r["pg_instance"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let r =
+        activity(&f.app, "session-history", range(json!({"filters": [{"tag": "environment", "value": "staging"}]})))
+            .await;
     assert_eq!(names(&r), ["127.0.0.1@crm"]);
     let both = json!([{"tag": "environment", "value": "staging"}, {"tag": "application", "value": "sales"}]);
     let r = activity(&f.app, "session-history", range(json!({"filters": both}))).await;
     assert!(names(&r).is_empty(), "filters are ANDed");
-    let r = activity(&f.app, "session-history", range(json!({"filters": [{"tag": "server", "value": "127.0.0.1"}]}))).await;
+    let r =
+        activity(&f.app, "session-history", range(json!({"filters": [{"tag": "server", "value": "127.0.0.1"}]}))).await;
     assert_eq!(names(&r).len(), 2, "tenant default's two instances; the other tenant's pid 999 never");
     assert!(!r.text.contains("999"));
     // The other tenant sees only its own.
-    let req = Request::builder().method(Method::POST).uri("/ds-api/activity/session-history")
-        .header("user-token", &f.app.other_admin).header("content-type", "application/json")
-        .body(Body::from(range(json!({})).to_string())).unwrap();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/ds-api/activity/session-history")
+        .header("user-token", &f.app.other_admin)
+        .header("content-type", "application/json")
+        .body(Body::from(range(json!({})).to_string()))
+        .unwrap();
     let r = f.app.send(req).await;
     assert_eq!(ok_rows(&r).len(), 1);
     assert_eq!(ok_rows(&r)[0]["process_id"], "999 - sales");
     // A developer reads sessions and queries, not tables (Datasentinel's developer profile).
     let dev = support::add_user(&f.app.store, f.app.admin_user.tenant_id, "dev", "read", "developer").await;
     let token = f.app.ctx.auth.issue_user_token(&dev).await.unwrap().0;
-    for (endpoint, status) in [("session-history", StatusCode::OK), ("top-queries", StatusCode::OK), ("tables", StatusCode::FORBIDDEN)] {
-        let r = f.app.call(Method::POST, &format!("/api/v1/activity/{endpoint}"), Some(&token), Some(range(json!({})))).await;
+    for (endpoint, status) in
+        [("session-history", StatusCode::OK), ("top-queries", StatusCode::OK), ("tables", StatusCode::FORBIDDEN)]
+    {
+        let r = f
+            .app
+            .call(Method::POST, &format!("/api/v1/activity/{endpoint}"), Some(&token), Some(range(json!({}))))
+            .await;
         assert_eq!(r.status, status, "{endpoint}: {}", r.text);
     }
     let r = f.app.call(Method::POST, "/api/v1/activity/tables", Some(&token), Some(json!({}))).await;
@@ -508,9 +610,13 @@ async fn bad_requests_name_the_problem(b: Backend) {
         assert!(r.error().contains(needle), "{endpoint} {body}: {}", r.text);
     }
     // The toolkit's empty body (and trailing commas) are accepted: the last hour, JSON.
-    let req = Request::builder().method(Method::POST).uri("/ds-api/activity/top-queries")
-        .header("user-token", &f.app.admin).header("content-type", "application/json")
-        .body(Body::from("")).unwrap();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/ds-api/activity/top-queries")
+        .header("user-token", &f.app.admin)
+        .header("content-type", "application/json")
+        .body(Body::from(""))
+        .unwrap();
     let r = f.app.send(req).await;
     assert_eq!((r.status, r.json.clone()), (StatusCode::CREATED, json!([])), "{}", r.text);
 }
@@ -524,7 +630,12 @@ async fn native_get_with_query_string_and_accept_csv(b: Backend) {
     let json_rows = r.json.as_array().unwrap().clone();
     assert_eq!(json_rows.len(), 2);
     assert_eq!(json_rows[0]["queryid"], "2");
-    let req = Request::builder().uri(path).header("authorization", format!("Bearer {}", f.app.admin)).header("accept", "text/csv").body(Body::empty()).unwrap();
+    let req = Request::builder()
+        .uri(path)
+        .header("authorization", format!("Bearer {}", f.app.admin))
+        .header("accept", "text/csv")
+        .body(Body::empty())
+        .unwrap();
     let r = f.app.send(req).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(csv_rows(&r.text), json_as_text(&json_rows));
@@ -566,4 +677,41 @@ async fn hourly_rollups_and_retention(b: Backend) {
 fn rows_len_calls(r: &Resp) -> (usize, i64) {
     let rows = ok_rows(r);
     (rows.len(), rows.iter().map(|r| r["calls"].as_i64().unwrap()).sum())
+}
+
+fn node(pid: i32, waiting: f64, blocked: Vec<LockNode>) -> LockNode {
+    LockNode {
+        pid,
+        user: "app".into(),
+        database: "shop".into(),
+        state: if blocked.is_empty() { "active".into() } else { "idle in transaction".into() },
+        wait_event_type: if pid == 100 { "Client".into() } else { "Lock".into() },
+        wait_event: if pid == 100 { "ClientRead".into() } else { "transactionid".into() },
+        waiting_seconds: waiting,
+        query_id: pid as i64 * 10,
+        blocked,
+    }
+}
+
+async fn lock_trees_flatten_to_rows(b: Backend) {
+    let f = fixture(b).await;
+    let tree = node(100, 0.0, vec![node(101, 42.5, vec![node(102, 40.0, vec![])]), node(103, 35.0, vec![])]);
+    f.writer
+        .sender()
+        .send(Batch::Locks(f.sales.clone(), LockSnapshot { ts_ms: T0 + 30_000, roots: vec![tree] }))
+        .await
+        .unwrap();
+    f.writer.flush().await;
+    let r = activity(&f.app, "locks", range(json!({}))).await;
+    let rows = ok_rows(&r);
+    let shape: Vec<(i64, Option<i64>, i64)> = rows
+        .iter()
+        .map(|r| (r["pid"].as_i64().unwrap(), r["blocked_by"].as_i64(), r["depth"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(shape, [(100, None, 0), (101, Some(100), 1), (102, Some(101), 2), (103, Some(100), 1)], "{}", r.text);
+    assert_eq!((rows[1]["waiting_seconds"].clone(), rows[1]["queryid"].clone()), (json!(42.5), json!("1010")));
+    assert_eq!(rows[0]["time"], "2026-01-10T10:00:30Z");
+    csv_agrees(&f.app, "locks", range(json!({})), rows).await;
+    let r = activity(&f.app, "locks", range(json!({"filters": [{"tag": "name", "value": "crm"}]}))).await;
+    assert!(ok_rows(&r).is_empty());
 }

@@ -32,7 +32,7 @@ pub struct ActivityWriter {
 impl ActivityWriter {
     /// Starts the ingestion and maintenance tasks on the current runtime.
     pub fn start(store: Store, config: &SamplerConfig) -> ActivityWriter {
-        let writer = Self::start_ingest(store.clone());
+        let writer = Self::start_ingest_with(store.clone(), config.ash_chunk_seconds.clamp(1, 60) as i64 * 1000);
         let config = config.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(MAINTENANCE_EVERY);
@@ -46,11 +46,16 @@ impl ActivityWriter {
         writer
     }
 
-    /// Only the ingestion task (tests and benchmarks drive maintenance themselves).
+    /// Only the ingestion task, with minute chunks (tests and benchmarks drive maintenance).
     pub fn start_ingest(store: Store) -> ActivityWriter {
+        Self::start_ingest_with(store, 60_000)
+    }
+
+    /// Only the ingestion task, with chunks of `chunk_ms`.
+    pub fn start_ingest_with(store: Store, chunk_ms: i64) -> ActivityWriter {
         let (tx, rx) = mpsc::channel::<Batch>(4096);
         let (control, control_rx) = mpsc::channel(16);
-        tokio::spawn(writer::run(store, rx, control_rx));
+        tokio::spawn(writer::run(store, chunk_ms.max(1), rx, control_rx));
         ActivityWriter { tx, control }
     }
 

@@ -16,10 +16,11 @@ use crate::store::{
     AshRollupRow, InventoryRow, RelationRow, StatementRow, StatementText, Store, StoreResult, StoredAshChunk,
 };
 
-/// Chunks are cut at minute boundaries (rollups stay exact) …
-const CHUNK_MS: i64 = 60_000;
-/// … or written anyway when an instance stopped ticking for this long.
-const STALE: Duration = Duration::from_secs(70);
+/// Rollup buckets of ASH are minutes; chunks are cut at multiples of the chunk length (a divisor
+/// of a minute in practice), so a bucket's counts add up exactly across chunks.
+const MINUTE_MS: i64 = 60_000;
+/// A chunk is written anyway when its instance stopped ticking for this long past its length.
+const STALE_GRACE: Duration = Duration::from_secs(10);
 
 pub(super) enum Control {
     Flush(oneshot::Sender<()>),
@@ -33,12 +34,19 @@ struct Buffer {
 
 pub(super) struct Ingest {
     store: Store,
+    chunk_ms: i64,
     strings: HashMap<String, i64>,
     buffers: HashMap<i64, Buffer>,
 }
 
-pub(super) async fn run(store: Store, mut batches: mpsc::Receiver<Batch>, mut control: mpsc::Receiver<Control>) {
-    let mut ingest = Ingest { store, strings: HashMap::new(), buffers: HashMap::new() };
+pub(super) async fn run(
+    store: Store,
+    chunk_ms: i64,
+    mut batches: mpsc::Receiver<Batch>,
+    mut control: mpsc::Receiver<Control>,
+) {
+    let stale = Duration::from_millis(chunk_ms as u64) + STALE_GRACE;
+    let mut ingest = Ingest { store, chunk_ms, strings: HashMap::new(), buffers: HashMap::new() };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -57,7 +65,7 @@ pub(super) async fn run(store: Store, mut batches: mpsc::Receiver<Batch>, mut co
             }
             _ = tick.tick() => {
                 let now = tokio::time::Instant::now();
-                ingest.write_chunks(|b| now.duration_since(b.since) >= STALE).await;
+                ingest.write_chunks(|b| now.duration_since(b.since) >= stale).await;
             }
         }
     }
@@ -159,7 +167,7 @@ impl Ingest {
         // A tick of another minute (or one going back in time) closes the buffered chunk.
         let cut = self.buffers.get(&key.instance_id).is_some_and(|b| {
             let start = b.chunk.start_ts();
-            tick.ts_ms / CHUNK_MS != start / CHUNK_MS || tick.ts_ms <= b.chunk.end_ts()
+            tick.ts_ms / self.chunk_ms != start / self.chunk_ms || tick.ts_ms <= b.chunk.end_ts()
         });
         if cut {
             let id = key.instance_id;
@@ -310,10 +318,10 @@ impl Ingest {
 fn minute_rollups(instance_id: i64, chunk: &AshChunk) -> Vec<AshRollupRow> {
     let mut buckets: HashMap<(i64, i64, i64), (i64, i64)> = HashMap::new();
     for &t in &chunk.ticks {
-        buckets.entry((t / CHUNK_MS * CHUNK_MS, 0, 0)).or_default().1 += 1;
+        buckets.entry((t / MINUTE_MS * MINUTE_MS, 0, 0)).or_default().1 += 1;
     }
     for r in &chunk.rows {
-        let bucket = r.ts / CHUNK_MS * CHUNK_MS;
+        let bucket = r.ts / MINUTE_MS * MINUTE_MS;
         buckets.entry((bucket, 0, 0)).or_default().0 += 1;
         buckets.entry((bucket, r.wait_event_type, r.wait_event)).or_default().0 += 1;
     }

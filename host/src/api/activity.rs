@@ -84,7 +84,7 @@ async fn answer(
 
 /// Workload data as Datasentinel's API serves it (its toolkit expects 201).
 #[utoipa::path(post, path = "/ds-api/activity/{endpoint}", tag = "datasentinel",
-    params(("endpoint" = String, Path, description = "session-history, sessions-workload, top-queries, queries-summary, query, pg-instance-infos, pg-instance, pg-background, server, data-size, tables, indexes, top-consumers")),
+    params(("endpoint" = String, Path, description = "session-history, sessions-workload, top-queries, queries-summary, query, pg-instance-infos, pg-instance, pg-background, server, data-size, tables, indexes, top-consumers, locks")),
     request_body = WorkloadBody, security(("bearer" = [])),
     responses((status = 201, description = "JSON array of rows (or CSV with `output: csv`)"),
         (status = 400, description = "Invalid body"), (status = 401, description = "Missing or bad token"),

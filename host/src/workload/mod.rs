@@ -3,6 +3,7 @@
 //! request covers. `api::activity` parses the request and renders the `Answer`.
 
 mod instance;
+mod locks;
 mod relations;
 pub mod request;
 pub mod scope;
@@ -58,10 +59,11 @@ pub enum Endpoint {
     Tables,
     Indexes,
     TopConsumers,
+    Locks,
 }
 
 impl Endpoint {
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "session-history",
         "sessions-workload",
         "top-queries",
@@ -75,6 +77,7 @@ impl Endpoint {
         "tables",
         "indexes",
         "top-consumers",
+        "locks",
     ];
 
     /// The endpoint of a path segment (`sessions-workload` is the older name of `session-history`;
@@ -93,6 +96,7 @@ impl Endpoint {
             "tables" => Endpoint::Tables,
             "indexes" => Endpoint::Indexes,
             "top-consumers" => Endpoint::TopConsumers,
+            "locks" => Endpoint::Locks,
             _ => return None,
         })
     }
@@ -100,7 +104,14 @@ impl Endpoint {
     /// The developer profile is limited to sessions workload and queries (Datasentinel's rule);
     /// the other endpoints also need `settings:read`.
     pub fn for_developers(self) -> bool {
-        matches!(self, Endpoint::SessionHistory | Endpoint::TopQueries | Endpoint::QueriesSummary | Endpoint::Query)
+        matches!(
+            self,
+            Endpoint::SessionHistory
+                | Endpoint::TopQueries
+                | Endpoint::QueriesSummary
+                | Endpoint::Query
+                | Endpoint::Locks
+        )
     }
 }
 
@@ -126,6 +137,7 @@ pub async fn run(
         Endpoint::Tables => relations::tables(&ctx).await,
         Endpoint::Indexes => relations::indexes(&ctx).await,
         Endpoint::TopConsumers => instance::top_consumers(&ctx).await,
+        Endpoint::Locks => locks::locks(&ctx).await,
     }
 }
 

@@ -232,7 +232,11 @@ async fn wait_events(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
         table.set(&mut row, "server", target.server.clone());
         table.set(&mut row, "wait_event_type", names.get(wet));
         table.set(&mut row, "wait_event", names.get(we));
-        table.set(&mut row, "active_sessions", Cell::number((sessions as f64 / ticks as f64 * 1000.0).round() / 1000.0));
+        table.set(
+            &mut row,
+            "active_sessions",
+            Cell::number((sessions as f64 / ticks as f64 * 1000.0).round() / 1000.0),
+        );
         table.set(&mut row, "samples", sessions);
         table.rows.push(row);
     }
