@@ -10,6 +10,7 @@ pub mod config;
 pub mod health;
 pub mod instances;
 pub mod plugins;
+pub mod rbac;
 pub mod sampler;
 pub mod scheduler;
 pub mod secrets;

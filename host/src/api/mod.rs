@@ -12,6 +12,7 @@ mod meta;
 mod metrics;
 mod middleware;
 mod plugins;
+mod roles;
 mod tokens;
 mod users;
 
@@ -55,7 +56,7 @@ pub struct AppContext {
 #[openapi(
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
-    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "metrics"), (name = "plugins"), (name = "instances"),
+    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
 )]
 struct ApiDoc;
@@ -86,6 +87,8 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(tokens::revoke))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(roles::list, roles::create_native))
+        .routes(routes!(roles::get, roles::update_native, roles::delete_native))
         .routes(routes!(plugins::list, plugins::install))
         .routes(routes!(plugins::get, plugins::remove))
         .routes(routes!(plugins::enable))
@@ -119,6 +122,8 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(instances::ds_create, instances::ds_show, instances::ds_update, instances::ds_delete))
         .routes(routes!(instances::ds_disable))
         .routes(routes!(instances::ds_enable))
+        .routes(routes!(roles::ds_create, roles::ds_show, roles::ds_update, roles::ds_delete))
+        .routes(routes!(users::ds_create, users::ds_show, users::ds_update, users::ds_delete))
 }
 
 /// The OpenAPI 3.1 document of every route.

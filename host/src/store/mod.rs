@@ -4,6 +4,7 @@
 mod instances;
 mod metrics;
 mod plugins;
+mod roles;
 mod tenants;
 mod tokens;
 mod users;
@@ -17,6 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use instances::{Instance, InstanceUpdate, NewInstance};
 pub use metrics::{BucketPoint, MetricStoreStats, Point, SeriesKey, SeriesRow};
 pub use plugins::PluginSettingsRow;
+pub use roles::{Role, RoleDeletion};
 pub use tenants::Tenant;
 pub use tokens::{NewToken, TokenKind, TokenRecord, TokenWithOwner};
 pub use users::{NewUser, User, UserUpdate};
