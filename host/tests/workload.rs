@@ -28,6 +28,7 @@ backend_tests!(
     native_get_with_query_string_and_accept_csv,
     hourly_rollups_and_retention,
     lock_trees_flatten_to_rows,
+    roles_narrow_workload_to_their_instances,
 );
 
 /// 2026-01-10 10:00:00 UTC.
@@ -714,4 +715,32 @@ async fn lock_trees_flatten_to_rows(b: Backend) {
     csv_agrees(&f.app, "locks", range(json!({})), rows).await;
     let r = activity(&f.app, "locks", range(json!({"filters": [{"tag": "name", "value": "crm"}]}))).await;
     assert!(ok_rows(&r).is_empty());
+}
+
+async fn roles_narrow_workload_to_their_instances(b: Backend) {
+    let f = fixture(b).await;
+    for key in [&f.sales, &f.crm] {
+        f.writer.sender().send(Batch::Ash(key.clone(), tick(T0 + 1000, &[session(5, "CPU", "CPU")]))).await.unwrap();
+    }
+    load_statements(&f).await;
+    let access = json!([{"filters": [{"tag": "environment", "value": "staging"}]}]);
+    let r = f
+        .app
+        .call(Method::POST, "/api/v1/roles", Some(&f.app.admin), Some(json!({"name": "staging", "access": access})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let body = json!({"login": "stager", "password": support::PASSWORD, "privilege": "read", "roles": ["staging"]});
+    let r = f.app.call(Method::POST, "/api/v1/users", Some(&f.app.admin), Some(body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let user = f.app.store.user_by_login(f.app.admin_user.tenant_id, "stager").await.unwrap().unwrap();
+    let token = f.app.ctx.auth.issue_user_token(&user).await.unwrap().0;
+    let r = f.app.call(Method::POST, "/api/v1/activity/session-history", Some(&token), Some(range(json!({})))).await;
+    let seen: Vec<&str> = r.json.as_array().unwrap().iter().map(|r| r["pg_instance"].as_str().unwrap()).collect();
+    assert_eq!(seen, ["127.0.0.1@crm"], "{}", r.text);
+    // Asking for an out-of-scope instance by name gives nothing, like a missing one.
+    let body = range(json!({"filters": [{"tag": "name", "value": "sales"}]}));
+    let r = f.app.call(Method::POST, "/api/v1/activity/top-queries", Some(&token), Some(body)).await;
+    assert_eq!((r.status, r.json.clone()), (StatusCode::OK, json!([])), "{}", r.text);
+    let r = f.app.call(Method::POST, "/api/v1/activity/top-queries", Some(&f.app.admin), Some(range(json!({})))).await;
+    assert_eq!(r.json.as_array().unwrap().len(), 3, "the unrestricted admin sees sales' statements");
 }

@@ -56,9 +56,15 @@ pub static ENDPOINTS: &[Endpoint] = &[
     // Users of the caller's tenant.
     ep(Method::GET, "/api/v1/users", USERS),
     ep(Method::POST, "/api/v1/users", USERS),
-    ep(Method::GET, "/api/v1/users/{id}", USERS),
-    ep(Method::PATCH, "/api/v1/users/{id}", USERS),
-    ep(Method::DELETE, "/api/v1/users/{id}", USERS),
+    ep(Method::GET, "/api/v1/users/{login}", USERS),
+    ep(Method::PATCH, "/api/v1/users/{login}", USERS),
+    ep(Method::DELETE, "/api/v1/users/{login}", USERS),
+    // Roles decide which instances users see; reading them is user management too.
+    ep(Method::GET, "/api/v1/roles", USERS),
+    ep(Method::POST, "/api/v1/roles", USERS),
+    ep(Method::GET, "/api/v1/roles/{name}", USERS),
+    ep(Method::PUT, "/api/v1/roles/{name}", USERS),
+    ep(Method::DELETE, "/api/v1/roles/{name}", USERS),
     // Plugins: reading needs settings:read, changing needs plugins:manage.
     ep(Method::GET, "/api/v1/plugins", SETTINGS_READ),
     ep(Method::POST, "/api/v1/plugins", PLUGINS),
@@ -116,6 +122,15 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(Method::DELETE, "/ds-api/pool/pg-instances/{connection_name}", SETTINGS_WRITE),
     ep(Method::PATCH, "/ds-api/pool/pg-instances/{connection_name}/disable", SETTINGS_WRITE),
     ep(Method::PATCH, "/ds-api/pool/pg-instances/{connection_name}/enable", SETTINGS_WRITE),
+    // Its roles and users APIs: user management, like the native ones.
+    ep(Method::POST, "/ds-api/roles/{role_name}", USERS),
+    ep(Method::GET, "/ds-api/roles/{role_name}", USERS),
+    ep(Method::PUT, "/ds-api/roles/{role_name}", USERS),
+    ep(Method::DELETE, "/ds-api/roles/{role_name}", USERS),
+    ep(Method::POST, "/ds-api/users/{email}", USERS),
+    ep(Method::GET, "/ds-api/users/{email}", USERS),
+    ep(Method::PUT, "/ds-api/users/{email}", USERS),
+    ep(Method::DELETE, "/ds-api/users/{email}", USERS),
 ];
 
 /// Access rule of a matched route, if it has one.

@@ -17,6 +17,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, LenientJson};
 use super::{rfc3339, AppContext};
 use crate::auth::Principal;
 use crate::instances::{self as inst, Tags, Target};
+use crate::rbac::InstanceScope;
 use crate::store::{Instance, InstanceUpdate, NewInstance, StoreError};
 
 /// What stands in for the password in every answer.
@@ -143,8 +144,15 @@ fn instance_not_found(name: &str) -> impl FnOnce(StoreError) -> AppError + '_ {
     }
 }
 
+/// The instance if it exists and the caller's roles let it see it; otherwise the same 404, so a
+/// restricted user cannot tell an instance outside its scope from a missing one.
 async fn find(ctx: &AppContext, caller: &Principal, name: &str) -> ApiResult<Instance> {
-    ctx.store.instance_by_name(caller.tenant_id, name).await?.ok_or_else(|| not_found(name))
+    let instance = ctx.store.instance_by_name(caller.tenant_id, name).await?.ok_or_else(|| not_found(name))?;
+    if InstanceScope::for_principal(&ctx.store, caller).await?.allows(&instance) {
+        Ok(instance)
+    } else {
+        Err(not_found(name))
+    }
 }
 
 /// Creates an instance, then checks the connection; an unreachable server is still stored.
@@ -196,6 +204,7 @@ pub(super) async fn update(
     update: &InstanceUpdate,
     recheck: bool,
 ) -> ApiResult<Instance> {
+    find(ctx, caller, name).await?;
     let updated = ctx.store.update_instance(caller.tenant_id, name, update).await.map_err(instance_not_found(name))?;
     if recheck {
         refresh_status(ctx, updated).await
@@ -247,7 +256,8 @@ fn status_line(done: &str, instance: &Instance) -> String {
     }
 }
 
-fn status(text: impl Into<String>) -> Json<Value> {
+/// The `{"status": …}` answer of every Datasentinel-form write.
+pub(super) fn status(text: impl Into<String>) -> Json<Value> {
     Json(json!({ "status": text.into() }))
 }
 
@@ -391,6 +401,7 @@ pub async fn ds_delete(
     caller: Principal,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
+    find(&ctx, &caller, &name).await?;
     ctx.store.delete_instance(caller.tenant_id, &name).await.map_err(instance_not_found(&name))?;
     Ok(status("Connection deleted!"))
 }
@@ -466,7 +477,8 @@ pub struct ListQuery {
     tags: Option<String>,
 }
 
-/// Lists the tenant's instances, optionally only those carrying all the given tags.
+/// Lists the tenant's instances the caller's roles let it see, optionally only those carrying
+/// all the given tags.
 #[utoipa::path(get, path = "/api/v1/instances", tag = "instances", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = InstanceList), (status = 400, description = "Malformed tags")))]
 pub async fn list(
@@ -476,8 +488,10 @@ pub async fn list(
 ) -> ApiResult<Json<InstanceList>> {
     let wanted = Tags::parse(query.tags.as_deref().unwrap_or_default()).map_err(AppError::BadRequest)?;
     let instances = ctx.store.list_instances(caller.tenant_id).await?;
+    let scope = InstanceScope::for_principal(&ctx.store, &caller).await?;
     let instances = instances
         .into_iter()
+        .filter(|i| scope.allows(i))
         // Stored tags were validated on the way in; an unparsable row matches no filter.
         .filter(|i| wanted.0.is_empty() || Tags::parse(&i.tags).is_ok_and(|t| t.contains_all(&wanted)))
         .map(InstanceView::from)
@@ -541,6 +555,7 @@ pub async fn delete_native(
     caller: Principal,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<DeletedInstance>> {
+    find(&ctx, &caller, &name).await?;
     ctx.store.delete_instance(caller.tenant_id, &name).await.map_err(instance_not_found(&name))?;
     Ok(Json(DeletedInstance { deleted: name }))
 }

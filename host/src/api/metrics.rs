@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiResult, AppError};
 use super::extract::ApiQuery;
+use super::instances;
 use super::{rfc3339, AppContext};
 use crate::auth::Principal;
+use crate::rbac::InstanceScope;
 use crate::store::now_ms;
 use crate::timeseries::{self, HistoryQuery, HistorySeries, QueryError, DEFAULT_MAX_POINTS};
 
@@ -57,6 +59,7 @@ pub async fn history(
 ) -> ApiResult<Json<History>> {
     let resource =
         p.resource.filter(|r| !r.is_empty()).ok_or_else(|| AppError::BadRequest("resource is required".into()))?;
+    check_instance_scope(&ctx, &caller, &resource).await?;
     let to = p.to.as_deref().map(|t| parse_time("to", t)).transpose()?.unwrap_or_else(now_ms);
     let from = match p.from.as_deref() {
         Some(f) => parse_time("from", f)?,
@@ -72,6 +75,19 @@ pub async fn history(
     };
     let series = timeseries::history(&ctx.store, &query).await.map_err(invalid)?;
     Ok(Json(History { resource, from: rfc3339(from), to: rfc3339(to), series }))
+}
+
+/// A resource naming one of the tenant's instances is readable only within the caller's roles
+/// (404, as for the instance itself); other resources (plugins') are not instance-scoped.
+async fn check_instance_scope(ctx: &AppContext, caller: &Principal, resource: &str) -> ApiResult<()> {
+    let scope = InstanceScope::for_principal(&ctx.store, caller).await?;
+    if scope.unrestricted() {
+        return Ok(());
+    }
+    match ctx.store.instance_by_name(caller.tenant_id, resource).await? {
+        Some(instance) if !scope.allows(&instance) => Err(instances::not_found(resource)),
+        _ => Ok(()),
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -13,6 +13,7 @@ mod meta;
 mod metrics;
 mod middleware;
 mod plugins;
+mod roles;
 mod tokens;
 mod users;
 
@@ -56,7 +57,7 @@ pub struct AppContext {
 #[openapi(
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
-    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"),
+    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
 )]
 struct ApiDoc;
@@ -87,6 +88,8 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(tokens::revoke))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(roles::list, roles::create_native))
+        .routes(routes!(roles::get, roles::update_native, roles::delete_native))
         .routes(routes!(plugins::list, plugins::install))
         .routes(routes!(plugins::get, plugins::remove))
         .routes(routes!(plugins::enable))
@@ -120,6 +123,8 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(instances::ds_create, instances::ds_show, instances::ds_update, instances::ds_delete))
         .routes(routes!(instances::ds_disable))
         .routes(routes!(instances::ds_enable))
+        .routes(routes!(roles::ds_create, roles::ds_show, roles::ds_update, roles::ds_delete))
+        .routes(routes!(users::ds_create, users::ds_show, users::ds_update, users::ds_delete))
         .routes(routes!(activity::ds_activity))
         .routes(routes!(activity::post_activity, activity::get_activity))
 }

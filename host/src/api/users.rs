@@ -1,4 +1,7 @@
-//! Users of the caller's tenant (`users:manage`).
+//! Users of the caller's tenant (`users:manage`) in two forms sharing this module's logic: the
+//! native `/api/v1/users[/{login}]` (answers the user) and Datasentinel's `/ds-api/users/{email}`
+//! (answers `{"status": …}`). Both take `roles` (names; `rbac` decides what they let a user see)
+//! and the deprecated single `role`.
 
 use std::sync::Arc;
 
@@ -6,9 +9,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::error::{or_not_found, ApiResult, AppError};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiPath, LenientJson};
+use super::instances::status;
 use super::{rfc3339, AppContext};
 use crate::auth::{password, Principal, Privilege, Profile};
 use crate::store::{NewUser, User, UserUpdate};
@@ -22,23 +27,146 @@ pub struct UserView {
     privilege: String,
     /// `developer` or `data admin`.
     profile: String,
+    /// Names of the roles held; none means every instance of the tenant is visible.
+    roles: Vec<String>,
     created_at: String,
     updated_at: String,
 }
 
-impl From<User> for UserView {
-    fn from(u: User) -> Self {
+impl UserView {
+    fn new(u: User, roles: Vec<String>) -> Self {
         UserView {
             id: u.id,
             login: u.login,
             email: u.email,
             privilege: u.privilege,
             profile: u.profile,
+            roles,
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
         }
     }
 }
+
+/// One user's view, roles included.
+async fn view(ctx: &AppContext, user: User) -> ApiResult<UserView> {
+    let roles = ctx.store.role_names_by_user(user.tenant_id).await?.remove(&user.id).unwrap_or_default();
+    Ok(UserView::new(user, roles))
+}
+
+/// The user a path names: by login, or by numeric id (the earlier form of these paths) when no
+/// user has that login. Another tenant's user is the same 404 as a missing one.
+async fn find(ctx: &AppContext, caller: &Principal, key: &str) -> ApiResult<User> {
+    if let Some(user) = ctx.store.user_by_login(caller.tenant_id, key).await? {
+        return Ok(user);
+    }
+    let by_id = match key.parse::<i64>() {
+        Ok(id) if key.bytes().all(|b| b.is_ascii_digit()) => ctx.store.user_by_id(caller.tenant_id, id).await?,
+        _ => None,
+    };
+    by_id.ok_or_else(|| AppError::not_found("user"))
+}
+
+/// The roles a body asks for: `roles`, or the deprecated `role` mapped to a one-element list
+/// (an empty `role` means none). `None` when neither is given (keep the current roles).
+fn requested_roles(roles: Option<Vec<String>>, role: Option<String>) -> ApiResult<Option<Vec<String>>> {
+    let names = match (roles, role) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::BadRequest("give either `roles` or the deprecated `role`, not both".into()))
+        }
+        (Some(roles), None) => roles,
+        (None, Some(role)) => vec![role].into_iter().filter(|r| !r.trim().is_empty()).collect(),
+        (None, None) => return Ok(None),
+    };
+    let mut names: Vec<String> = names.into_iter().map(|n| n.trim().to_string()).collect();
+    names.sort();
+    names.dedup();
+    Ok(Some(names))
+}
+
+/// 400 naming the first role the tenant does not have.
+async fn check_roles_exist(ctx: &AppContext, caller: &Principal, names: &[String]) -> ApiResult<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let known = ctx.store.list_roles(caller.tenant_id).await?;
+    match names.iter().find(|n| !known.iter().any(|r| &r.name == *n)) {
+        Some(missing) => Err(AppError::BadRequest(format!("role {missing:?} does not exist"))),
+        None => Ok(()),
+    }
+}
+
+/// What a create asks for, from either form.
+struct UserRequest<'a> {
+    login: &'a str,
+    email: Option<&'a str>,
+    password: String,
+    privilege: Option<&'a str>,
+    profile: Option<&'a str>,
+    roles: Option<Vec<String>>,
+}
+
+async fn create_user(ctx: &AppContext, caller: &Principal, req: UserRequest<'_>) -> ApiResult<User> {
+    let login = req.login.trim();
+    if login.is_empty() || login.len() > 200 || login.contains(char::is_whitespace) {
+        return Err(AppError::BadRequest("login must be 1 to 200 characters without spaces".into()));
+    }
+    let privilege = Privilege::parse(req.privilege.unwrap_or("read")).map_err(AppError::BadRequest)?;
+    let profile = Profile::parse(req.profile.unwrap_or("data admin")).map_err(AppError::BadRequest)?;
+    let roles = req.roles.unwrap_or_default();
+    check_roles_exist(ctx, caller, &roles).await?;
+    let hash = hash_password(req.password).await?;
+    let email = req.email.or(login.contains('@').then_some(login));
+    let new = NewUser { login, email, password_hash: &hash, privilege: privilege.as_str(), profile: profile.as_str() };
+    Ok(ctx.store.create_user_with_roles(caller.tenant_id, &new, &roles).await?)
+}
+
+/// What an update asks for, from either form; `None` keeps the stored value.
+#[derive(Default)]
+struct UserChange<'a> {
+    email: Option<&'a str>,
+    password: Option<String>,
+    privilege: Option<&'a str>,
+    profile: Option<&'a str>,
+    roles: Option<Vec<String>>,
+}
+
+async fn update_user(ctx: &AppContext, caller: &Principal, id: i64, change: UserChange<'_>) -> ApiResult<User> {
+    let privilege = change.privilege.map(Privilege::parse).transpose().map_err(AppError::BadRequest)?;
+    let profile = change.profile.map(Profile::parse).transpose().map_err(AppError::BadRequest)?;
+    if let Some(roles) = &change.roles {
+        check_roles_exist(ctx, caller, roles).await?;
+    }
+    let hash = match change.password {
+        Some(p) => Some(hash_password(p).await?),
+        None => None,
+    };
+    let update = UserUpdate {
+        email: change.email,
+        password_hash: hash.as_deref(),
+        privilege: privilege.map(Privilege::as_str),
+        profile: profile.map(Profile::as_str),
+    };
+    let user = ctx.store.update_user(caller.tenant_id, id, &update).await.map_err(or_not_found("user"))?;
+    if let Some(roles) = &change.roles {
+        ctx.store.set_user_roles(caller.tenant_id, id, roles).await.map_err(or_not_found("user"))?;
+    }
+    // Cached principals carry the old scopes.
+    ctx.auth.forget_all();
+    Ok(user)
+}
+
+async fn delete_user(ctx: &AppContext, caller: &Principal, user: &User) -> ApiResult<()> {
+    if user.id == caller.user_id {
+        return Err(AppError::Conflict("you cannot delete your own user".into()));
+    }
+    ctx.store.delete_user(caller.tenant_id, user.id).await.map_err(or_not_found("user"))?;
+    ctx.auth.forget_all();
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Native form.
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UserList {
@@ -49,7 +177,15 @@ pub struct UserList {
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), responses((status = 200, body = UserList)))]
 pub async fn list(State(ctx): State<Arc<AppContext>>, caller: Principal) -> ApiResult<Json<UserList>> {
     let users = ctx.store.list_users(caller.tenant_id).await?;
-    Ok(Json(UserList { users: users.into_iter().map(UserView::from).collect() }))
+    let mut roles = ctx.store.role_names_by_user(caller.tenant_id).await?;
+    let users = users
+        .into_iter()
+        .map(|u| {
+            let held = roles.remove(&u.id).unwrap_or_default();
+            UserView::new(u, held)
+        })
+        .collect();
+    Ok(Json(UserList { users }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -66,44 +202,45 @@ pub struct CreateUser {
     /// Default `data admin`.
     #[serde(default)]
     profile: Option<String>,
+    /// Role names; none (the default) means every instance of the tenant is visible.
+    #[serde(default)]
+    roles: Option<Vec<String>>,
+    /// Deprecated: one role name; use `roles`.
+    #[serde(default)]
+    role: Option<String>,
 }
 
 /// Creates a user in the caller's tenant.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])), request_body = CreateUser,
-    responses((status = 201, body = UserView), (status = 409, description = "Login taken")))]
+    responses((status = 201, body = UserView), (status = 400, description = "Invalid field or unknown role"),
+        (status = 409, description = "Login taken")))]
 pub async fn create(
     State(ctx): State<Arc<AppContext>>,
     caller: Principal,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    let login = body.login.trim();
-    if login.is_empty() || login.len() > 200 || login.contains(char::is_whitespace) {
-        return Err(AppError::BadRequest("login must be 1 to 200 characters without spaces".into()));
-    }
-    let privilege = Privilege::parse(body.privilege.as_deref().unwrap_or("read")).map_err(AppError::BadRequest)?;
-    let profile = Profile::parse(body.profile.as_deref().unwrap_or("data admin")).map_err(AppError::BadRequest)?;
-    let hash = hash_password(body.password).await?;
-    let email = body.email.as_deref().or(login.contains('@').then_some(login));
-    let user = ctx
-        .store
-        .create_user(
-            caller.tenant_id,
-            &NewUser { login, email, password_hash: &hash, privilege: privilege.as_str(), profile: profile.as_str() },
-        )
-        .await?;
-    Ok((StatusCode::CREATED, Json(user.into())))
+    let request = UserRequest {
+        login: &body.login,
+        email: body.email.as_deref(),
+        password: body.password,
+        privilege: body.privilege.as_deref(),
+        profile: body.profile.as_deref(),
+        roles: requested_roles(body.roles, body.role)?,
+    };
+    let user = create_user(&ctx, &caller, request).await?;
+    Ok((StatusCode::CREATED, Json(view(&ctx, user).await?)))
 }
 
-/// Fetches one user of the caller's tenant.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
+/// Fetches one user of the caller's tenant by login (a numeric id is accepted too).
+#[utoipa::path(get, path = "/api/v1/users/{login}", tag = "users", security(("bearer" = [])), params(("login" = String, Path)),
     responses((status = 200, body = UserView), (status = 404, description = "No such user in your tenant")))]
 pub async fn get(
     State(ctx): State<Arc<AppContext>>,
     caller: Principal,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(key): ApiPath<String>,
 ) -> ApiResult<Json<UserView>> {
-    let user = ctx.store.user_by_id(caller.tenant_id, id).await?.ok_or_else(|| AppError::not_found("user"))?;
-    Ok(Json(user.into()))
+    let user = find(&ctx, &caller, &key).await?;
+    Ok(Json(view(&ctx, user).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -117,33 +254,34 @@ pub struct UpdateUser {
     privilege: Option<String>,
     #[serde(default)]
     profile: Option<String>,
+    /// Replaces the roles held (`[]`: none, so the whole tenant is visible).
+    #[serde(default)]
+    roles: Option<Vec<String>>,
+    /// Deprecated: one role name; use `roles`.
+    #[serde(default)]
+    role: Option<String>,
 }
 
-/// Changes a user's email, password, privilege or profile; their tokens follow at once.
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
-    request_body = UpdateUser, responses((status = 200, body = UserView), (status = 404, description = "No such user in your tenant")))]
+/// Changes a user's email, password, privilege, profile or roles; their tokens follow at once.
+#[utoipa::path(patch, path = "/api/v1/users/{login}", tag = "users", security(("bearer" = [])), params(("login" = String, Path)),
+    request_body = UpdateUser, responses((status = 200, body = UserView), (status = 400, description = "Invalid field or unknown role"),
+        (status = 404, description = "No such user in your tenant")))]
 pub async fn update(
     State(ctx): State<Arc<AppContext>>,
     caller: Principal,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> ApiResult<Json<UserView>> {
-    let privilege = body.privilege.as_deref().map(Privilege::parse).transpose().map_err(AppError::BadRequest)?;
-    let profile = body.profile.as_deref().map(Profile::parse).transpose().map_err(AppError::BadRequest)?;
-    let hash = match body.password {
-        Some(p) => Some(hash_password(p).await?),
-        None => None,
-    };
-    let update = UserUpdate {
+    let user = find(&ctx, &caller, &key).await?;
+    let change = UserChange {
         email: body.email.as_deref(),
-        password_hash: hash.as_deref(),
-        privilege: privilege.map(Privilege::as_str),
-        profile: profile.map(Profile::as_str),
+        password: body.password,
+        privilege: body.privilege.as_deref(),
+        profile: body.profile.as_deref(),
+        roles: requested_roles(body.roles, body.role)?,
     };
-    let user = ctx.store.update_user(caller.tenant_id, id, &update).await.map_err(or_not_found("user"))?;
-    // Cached principals carry the old scopes.
-    ctx.auth.forget_all();
-    Ok(Json(user.into()))
+    let user = update_user(&ctx, &caller, user.id, change).await?;
+    Ok(Json(view(&ctx, user).await?))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -152,19 +290,124 @@ pub struct Deleted {
 }
 
 /// Deletes a user and every token they own.
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)),
+#[utoipa::path(delete, path = "/api/v1/users/{login}", tag = "users", security(("bearer" = [])), params(("login" = String, Path)),
     responses((status = 200, body = Deleted), (status = 404, description = "No such user in your tenant"), (status = 409, description = "Deleting yourself")))]
 pub async fn delete(
     State(ctx): State<Arc<AppContext>>,
     caller: Principal,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(key): ApiPath<String>,
 ) -> ApiResult<Json<Deleted>> {
-    if id == caller.user_id {
-        return Err(AppError::Conflict("you cannot delete your own user".into()));
+    let user = find(&ctx, &caller, &key).await?;
+    delete_user(&ctx, &caller, &user).await?;
+    Ok(Json(Deleted { deleted: user.id }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Datasentinel form.
+
+/// Create and update body of `/ds-api/users/{email}`; all optional except `password` on create.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DsUserBody {
+    password: Option<String>,
+    /// `read` (default), `read write` or `admin`.
+    privilege: Option<String>,
+    /// `developer` or `data admin` (default).
+    profile: Option<String>,
+    roles: Option<Vec<String>>,
+    /// Deprecated single role, mapped to `roles`.
+    role: Option<String>,
+    /// Accepted and ignored (a Datasentinel UI feature).
+    #[schema(value_type = Option<bool>)]
+    #[allow(dead_code)]
+    live_360: Option<Value>,
+    /// `true` is refused: Vigia authenticates with its own passwords only.
+    ldap: Option<bool>,
+}
+
+impl DsUserBody {
+    fn refuse_ldap(&self) -> ApiResult<()> {
+        match self.ldap {
+            Some(true) => Err(AppError::BadRequest("LDAP authentication is not supported".into())),
+            _ => Ok(()),
+        }
     }
-    ctx.store.delete_user(caller.tenant_id, id).await.map_err(or_not_found("user"))?;
-    ctx.auth.forget_all();
-    Ok(Json(Deleted { deleted: id }))
+}
+
+/// Creates a user (login = the email): `{"status": "User created!"}`.
+#[utoipa::path(post, path = "/ds-api/users/{email}", tag = "datasentinel", security(("bearer" = [])),
+    params(("email" = String, Path)), request_body = DsUserBody,
+    responses((status = 201, description = "`{\"status\": \"User created!\"}`"),
+        (status = 400, description = "Invalid field, unknown role or LDAP"), (status = 409, description = "The user exists")))]
+pub async fn ds_create(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(email): ApiPath<String>,
+    LenientJson(body): LenientJson<DsUserBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    body.refuse_ldap()?;
+    let password = body.password.ok_or_else(|| AppError::BadRequest("missing required field: password".into()))?;
+    let request = UserRequest {
+        login: &email,
+        email: None,
+        password,
+        privilege: body.privilege.as_deref(),
+        profile: body.profile.as_deref(),
+        roles: requested_roles(body.roles, body.role)?,
+    };
+    create_user(&ctx, &caller, request).await?;
+    Ok((StatusCode::CREATED, status("User created!")))
+}
+
+/// Displays a user (never its password).
+#[utoipa::path(get, path = "/ds-api/users/{email}", tag = "datasentinel", security(("bearer" = [])),
+    params(("email" = String, Path)), responses((status = 200, body = UserView), (status = 404, description = "No such user")))]
+pub async fn ds_show(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(email): ApiPath<String>,
+) -> ApiResult<Json<UserView>> {
+    let user = find(&ctx, &caller, &email).await?;
+    Ok(Json(view(&ctx, user).await?))
+}
+
+/// Changes a user (every field optional): `{"status": "User updated!"}`.
+#[utoipa::path(put, path = "/ds-api/users/{email}", tag = "datasentinel", security(("bearer" = [])),
+    params(("email" = String, Path)), request_body = DsUserBody,
+    responses((status = 200, description = "`{\"status\": \"User updated!\"}`"),
+        (status = 400, description = "Invalid field, unknown role or LDAP"), (status = 404, description = "No such user")))]
+pub async fn ds_update(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(email): ApiPath<String>,
+    LenientJson(body): LenientJson<DsUserBody>,
+) -> ApiResult<Json<Value>> {
+    body.refuse_ldap()?;
+    let user = find(&ctx, &caller, &email).await?;
+    let change = UserChange {
+        password: body.password,
+        privilege: body.privilege.as_deref(),
+        profile: body.profile.as_deref(),
+        roles: requested_roles(body.roles, body.role)?,
+        ..Default::default()
+    };
+    update_user(&ctx, &caller, user.id, change).await?;
+    Ok(status("User updated!"))
+}
+
+/// Deletes a user and its tokens: `{"status": "User deleted!"}`.
+#[utoipa::path(delete, path = "/ds-api/users/{email}", tag = "datasentinel", security(("bearer" = [])),
+    params(("email" = String, Path)),
+    responses((status = 200, description = "`{\"status\": \"User deleted!\"}`"),
+        (status = 404, description = "No such user"), (status = 409, description = "Deleting yourself")))]
+pub async fn ds_delete(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(email): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let user = find(&ctx, &caller, &email).await?;
+    delete_user(&ctx, &caller, &user).await?;
+    Ok(status("User deleted!"))
 }
 
 /// Checks strength, then hashes off the async runtime (argon2 takes tens of milliseconds).

@@ -1,5 +1,6 @@
 //! Users of a tenant: login, optional email, argon2id password hash, privilege and profile.
 
+use super::roles::replace_user_roles;
 use super::{now_ms, on_pool, Store, StoreError, StoreResult, Tenant};
 
 /// A stored user. `privilege` and `profile` hold the names defined in `auth::scopes`.
@@ -37,16 +38,35 @@ const USER_COLUMNS: &str = "id, tenant_id, login, email, password_hash, privileg
 
 impl Store {
     pub async fn create_user(&self, tenant_id: i64, user: &NewUser<'_>) -> StoreResult<User> {
+        self.create_user_with_roles(tenant_id, user, &[]).await
+    }
+
+    /// Creates a user holding these roles (by name) in one transaction, so a user meant to be
+    /// restricted never exists, even briefly, without its roles (which would mean unrestricted).
+    /// `Conflict` when the login is taken or a role does not exist.
+    pub async fn create_user_with_roles(
+        &self,
+        tenant_id: i64,
+        user: &NewUser<'_>,
+        roles: &[String],
+    ) -> StoreResult<User> {
         let now = now_ms();
         let sql = format!(
             "INSERT INTO users (tenant_id, login, email, password_hash, privilege, profile, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {USER_COLUMNS}"
         );
-        on_pool!(self, pool => sqlx::query_as::<_, User>(&sql)
-            .bind(tenant_id).bind(user.login).bind(user.email).bind(user.password_hash)
-            .bind(user.privilege).bind(user.profile).bind(now)
-            .fetch_one(pool).await)
-        .map_err(|e| StoreError::conflict_on_unique(e, format!("user {:?} already exists", user.login)))
+        let created = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let created = sqlx::query_as::<_, User>(&sql)
+                .bind(tenant_id).bind(user.login).bind(user.email).bind(user.password_hash)
+                .bind(user.privilege).bind(user.profile).bind(now)
+                .fetch_one(&mut *tx).await
+                .map_err(|e| StoreError::conflict_on_unique(e, format!("user {:?} already exists", user.login)))?;
+            replace_user_roles!(tx, tenant_id, created.id, roles)?;
+            tx.commit().await?;
+            created
+        });
+        Ok(created)
     }
 
     pub async fn list_users(&self, tenant_id: i64) -> StoreResult<Vec<User>> {
