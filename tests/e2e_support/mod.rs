@@ -1,0 +1,73 @@
+//! Shared by end-to-end tests: start the real `vigia` binary on a free port with a config written
+//! into a temp dir, sign in as the bootstrap admin, and kill the process when dropped.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_vigia");
+pub const PASSWORD: &str = "e2e-admin-password";
+
+/// A running `vigia serve`; killed on drop.
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Writes `vigia.toml` into `dir` (data in `dir/data`, plugins in `dir/plugins`, listening on
+    /// a free loopback port, `extra` appended) and starts the server with the admin password set.
+    pub fn start(dir: &Path, extra: &str) -> Server {
+        let config = dir.join("vigia.toml");
+        let text = format!(
+            "data_dir = {:?}\n[server]\nlisten = \"127.0.0.1:0\"\n[plugins]\ndir = {:?}\n[log]\nlevel = \"warn\"\n{extra}\n",
+            dir.join("data").display().to_string(),
+            dir.join("plugins").display().to_string()
+        );
+        std::fs::write(&config, text).unwrap();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("VIGIA_ADMIN_PASSWORD", PASSWORD)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains(" listening on ") {
+                    let _ = tx.send(line.rsplit(' ').next().unwrap().to_string());
+                }
+            }
+        });
+        let base = rx.recv_timeout(Duration::from_secs(120)).expect("vigia started");
+        Server { child, base }
+    }
+
+    /// A user token of the bootstrap admin.
+    pub async fn admin_token(&self) -> String {
+        let r: Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/token", self.base))
+            .json(&json!({"username": "admin", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["token"].as_str().expect("a token").to_string()
+    }
+}
