@@ -4,16 +4,16 @@
 
 #[path = "../host/tests/plugins_support/mod.rs"]
 mod plugins_support;
+mod e2e_support;
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use e2e_support::Server;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vigia");
-const PASSWORD: &str = "e2e-admin-password";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -49,51 +49,6 @@ impl Drop for Redis {
     }
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(dir: &Path) -> Server {
-    let config = dir.join("vigia.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {:?}\n[server]\nlisten = \"127.0.0.1:0\"\n[plugins]\ndir = {:?}\n[log]\nlevel = \"warn\"\n",
-            dir.join("data").display().to_string(),
-            dir.join("plugins").display().to_string()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("VIGIA_ADMIN_PASSWORD", PASSWORD)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains(" listening on ") {
-                let _ = tx.send(line.rsplit(' ').next().unwrap().to_string());
-            }
-        }
-    });
-    let base = rx.recv_timeout(Duration::from_secs(120)).expect("vigia started");
-    Server { child, base }
-}
-
 /// Copies a built bundle into `plugins/<id>/`, editing its manifest with `edit`.
 fn place_bundle(dir: &Path, id: &str, edit: impl FnOnce(&mut toml::Table)) {
     let (mut manifest, wasm) = plugins_support::bundle(id);
@@ -106,19 +61,6 @@ fn place_bundle(dir: &Path, id: &str, edit: impl FnOnce(&mut toml::Table)) {
 
 async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
     http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
-}
-
-async fn admin_token(base: &str) -> String {
-    let r: Value = reqwest::Client::new()
-        .post(format!("{base}/api/v1/auth/token"))
-        .json(&json!({"username": "admin", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["token"].as_str().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -140,8 +82,8 @@ async fn redis_collector_samples_reach_the_metric_history() {
         // false) does not list them, and the host must accept them anyway.
         m["config"].as_table_mut().unwrap().insert("default".into(), default.into());
     });
-    let server = start_server(dir.path());
-    let token = admin_token(&server.base).await;
+    let server = Server::start(dir.path(), "");
+    let token = server.admin_token().await;
     let http = reqwest::Client::new();
     let plugins = get_json(&http, &format!("{}/api/v1/plugins/redis", server.base), &token).await;
     assert_eq!(plugins["status"], "loaded", "{plugins}");
@@ -171,8 +113,8 @@ async fn plugins_are_installed_configured_invoked_and_disabled_through_the_api()
     // A broken plugin is listed as failed and reported by readiness, but never fails the host.
     std::fs::create_dir_all(dir.path().join("plugins/broken")).unwrap();
     std::fs::write(dir.path().join("plugins/broken/plugin.toml"), "id = \"broken\"\nnot toml at all [").unwrap();
-    let server = start_server(dir.path());
-    let token = admin_token(&server.base).await;
+    let server = Server::start(dir.path(), "");
+    let token = server.admin_token().await;
     let http = reqwest::Client::new();
     let url = |p: &str| format!("{}{p}", server.base);
     let r = http.get(url("/health/ready")).send().await.unwrap();
