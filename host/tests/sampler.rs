@@ -15,6 +15,8 @@ use vigia::sampler::ash::AshSampler;
 use vigia::sampler::conn::{self, Target};
 use vigia::sampler::model::{AshTick, Batch};
 use vigia::sampler::statements::{Outcome, StatementSampler};
+use vigia::sampler::activity_metrics::{ActivitySampler, SampleSet, SessionStats};
+use vigia::sampler::relations::RelationSampler;
 use vigia::sampler::{inventory, locks, Sampler};
 use vigia::secrets::SecretBox;
 use vigia::store::{InstanceUpdate, NewInstance};
@@ -246,4 +248,88 @@ async fn stopped_server_turns_connected_false_and_sampling_resumes_after_restart
 
     sampler.abort();
     drain.abort();
+}
+
+#[tokio::test]
+async fn activity_and_relation_cycles_read_a_real_server() {
+    let url = vigia_testkit::fresh_database_url().unwrap();
+    let db = url.rsplit('/').next().unwrap().to_string();
+    let mut app = PgConnection::connect(&url).await.unwrap();
+    sqlx::query("CREATE TABLE items (id int PRIMARY KEY)").execute(&mut app).await.unwrap();
+    let t = target(vigia_testkit::shared().port());
+    let mut conn = conn::connect(&t, "postgres").await.unwrap();
+    let version = inventory::server_version_num(&mut conn).await.unwrap();
+
+    let mut activity = ActivitySampler::new(version);
+    let sessions = SessionStats { ticks: 2, active: 3, cpu: 1, blocked_max: 1 };
+    let names = |out: &SampleSet<'_>| out.samples.iter().map(|s| s.metric.clone()).collect::<Vec<_>>();
+    let mut first = SampleSet { tenant_id: 7, resource: "pg", ts: 1, samples: vec![] };
+    activity.sample(&mut conn, &sessions, &mut first).await.unwrap();
+    let first_names = names(&first);
+    for gauge in ["pg.up", "pg.connections", "pg.max_connections", "pg.connections_pct", "pg.db.num_backends", "pg.longest_xact_seconds"] {
+        assert!(first_names.iter().any(|n| n == gauge), "{gauge} missing from {first_names:?}");
+    }
+    assert!(!first_names.iter().any(|n| n == "pg.db.xact_commit"), "counters need a previous cycle");
+    assert!(first.samples.iter().any(|s| s.metric == "pg.sessions.active" && s.value == 1.5));
+    let mut second = SampleSet { tenant_id: 7, resource: "pg", ts: 2, samples: vec![] };
+    activity.sample(&mut conn, &SessionStats::default(), &mut second).await.unwrap();
+    let second_names = names(&second);
+    for delta in ["pg.db.xact_commit", "pg.db.blk_read_time", "pg.bgwriter.buffers_alloc", "pg.wal_bytes"] {
+        assert!(second_names.iter().any(|n| n == delta), "{delta} missing from {second_names:?}");
+    }
+    assert!(second.samples.iter().all(|s| s.value >= 0.0 && s.tenant_id == 7 && s.resource == "pg"));
+    let commits = second.samples.iter().find(|s| s.metric == "pg.db.xact_commit" && s.labels.get("database") == Some(&db));
+    assert!(commits.is_some(), "per-database samples carry the database label");
+
+    let mut relations = RelationSampler::default();
+    assert_eq!(relations.sample(&mut conn, &t, 1000, 1_000).await.unwrap(), None, "first cycle is a baseline");
+    sqlx::query("INSERT INTO items SELECT generate_series(1, 3)").execute(&mut app).await.unwrap();
+    // Backends publish their table counters when idle, at most once a second.
+    let (start, mut ts) = (Instant::now(), 1_000);
+    let items = loop {
+        ts += 1_000;
+        let batch = relations.sample(&mut conn, &t, 1000, ts).await.unwrap().expect("a batch after the baseline");
+        let row = batch.tables.iter().find(|r| r.database == db && r.table == "items").cloned();
+        // Every table is in every batch (sizes are gauges); its counters move once the backend flushed.
+        if let Some(row) = row.filter(|r| r.n_tup_ins != 0) {
+            assert_eq!(row.n_tup_ins, 3, "{row:?}");
+            break (row, batch);
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "the inserts never showed in a table delta");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!((items.0.relkind.as_str(), items.0.schema.as_str()), ("table", "public"));
+    assert!(items.1.indexes.iter().any(|i| i.database == db && i.index == "items_pkey"));
+    assert!(!items.1.skipped_databases.contains(&db));
+
+    let mut strict = RelationSampler::default();
+    let skipped = strict.sample(&mut conn, &t, 0, 1).await.unwrap();
+    assert_eq!(skipped, None);
+    let skipped = strict.sample(&mut conn, &t, 0, 2).await.unwrap().unwrap();
+    assert!(skipped.skipped_databases.contains(&db) && skipped.tables.iter().all(|r| r.database != db));
+}
+
+/// Cost of one ASH tick with 50 sessions idle in transaction (run with `--ignored --nocapture`).
+#[tokio::test]
+#[ignore]
+async fn ash_tick_cost() {
+    let url = vigia_testkit::fresh_database_url().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..50 {
+        let mut c = PgConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+        sqlx::query("SELECT 1").execute(&mut c).await.unwrap();
+        held.push(c);
+    }
+    let mut conn = conn::connect(&target(vigia_testkit::shared().port()), "postgres").await.unwrap();
+    let version = inventory::server_version_num(&mut conn).await.unwrap();
+    let mut ash = AshSampler::new(version, 2048);
+    let n = 500;
+    let start = Instant::now();
+    let mut sessions = 0;
+    for _ in 0..n {
+        sessions += ash.tick(&mut conn, 0).await.unwrap().sessions.len();
+    }
+    let per_tick = start.elapsed() / n;
+    println!("ASH tick: {per_tick:?} per tick (wall, client + server), {} sessions per tick", sessions / n as usize);
 }
