@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection, PgConnection};
 use support::{Backend, SECRET_KEY};
 use vigia::config::SamplerConfig;
+use vigia::sampler::activity_metrics::{ActivitySampler, SampleSet, SessionStats};
 use vigia::sampler::ash::AshSampler;
 use vigia::sampler::conn::{self, Target};
 use vigia::sampler::model::{AshTick, Batch};
-use vigia::sampler::statements::{Outcome, StatementSampler};
-use vigia::sampler::activity_metrics::{ActivitySampler, SampleSet, SessionStats};
 use vigia::sampler::relations::RelationSampler;
+use vigia::sampler::statements::{Outcome, StatementSampler};
 use vigia::sampler::{inventory, locks, Sampler};
 use vigia::secrets::SecretBox;
 use vigia::store::{InstanceUpdate, NewInstance};
@@ -24,11 +24,21 @@ use vigia::timeseries::MetricWriter;
 use vigia_testkit::PgCluster;
 
 fn target(port: u16) -> Target {
-    Target { host: "127.0.0.1".into(), port, user: "postgres".into(), password: String::new(), statement_timeout_ms: 2000 }
+    Target {
+        host: "127.0.0.1".into(),
+        port,
+        user: "postgres".into(),
+        password: String::new(),
+        statement_timeout_ms: 2000,
+    }
 }
 
 /// Polls `probe` until it returns `Some`, failing with `what` after `limit`.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(what: &str, limit: Duration, mut probe: impl FnMut() -> F) -> T {
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    limit: Duration,
+    mut probe: impl FnMut() -> F,
+) -> T {
     let start = Instant::now();
     loop {
         if let Some(v) = probe().await {
@@ -174,7 +184,14 @@ async fn stopped_server_turns_connected_false_and_sampling_resumes_after_restart
     let tenant = store.ensure_tenant("default").await.unwrap();
     let secrets = SecretBox::from_key(&SECRET_KEY);
     let sealed = secrets.seal("any");
-    let new = NewInstance { name: "pg1", host: "127.0.0.1", port: i64::from(cluster.port()), username: "postgres", password_sealed: &sealed, tags: "" };
+    let new = NewInstance {
+        name: "pg1",
+        host: "127.0.0.1",
+        port: i64::from(cluster.port()),
+        username: "postgres",
+        password_sealed: &sealed,
+        tags: "",
+    };
     store.create_instance(tenant.id, &new).await.unwrap();
     let high = InstanceUpdate { collection_rate: Some("high".into()), ..Default::default() };
     let instance = store.update_instance(tenant.id, "pg1", &high).await.unwrap();
@@ -266,7 +283,14 @@ async fn activity_and_relation_cycles_read_a_real_server() {
     let mut first = SampleSet { tenant_id: 7, resource: "pg", ts: 1, samples: vec![] };
     activity.sample(&mut conn, &sessions, &mut first).await.unwrap();
     let first_names = names(&first);
-    for gauge in ["pg.up", "pg.connections", "pg.max_connections", "pg.connections_pct", "pg.db.num_backends", "pg.longest_xact_seconds"] {
+    for gauge in [
+        "pg.up",
+        "pg.connections",
+        "pg.max_connections",
+        "pg.connections_pct",
+        "pg.db.num_backends",
+        "pg.longest_xact_seconds",
+    ] {
         assert!(first_names.iter().any(|n| n == gauge), "{gauge} missing from {first_names:?}");
     }
     assert!(!first_names.iter().any(|n| n == "pg.db.xact_commit"), "counters need a previous cycle");
@@ -278,7 +302,8 @@ async fn activity_and_relation_cycles_read_a_real_server() {
         assert!(second_names.iter().any(|n| n == delta), "{delta} missing from {second_names:?}");
     }
     assert!(second.samples.iter().all(|s| s.value >= 0.0 && s.tenant_id == 7 && s.resource == "pg"));
-    let commits = second.samples.iter().find(|s| s.metric == "pg.db.xact_commit" && s.labels.get("database") == Some(&db));
+    let commits =
+        second.samples.iter().find(|s| s.metric == "pg.db.xact_commit" && s.labels.get("database") == Some(&db));
     assert!(commits.is_some(), "per-database samples carry the database label");
 
     let mut relations = RelationSampler::default();

@@ -124,7 +124,11 @@ impl SessionStats {
 
 /// A counter's increase; a counter that went down was reset, so what it counts now is the increase.
 pub fn counter_delta(previous: f64, current: f64) -> f64 {
-    if current >= previous { current - previous } else { current }
+    if current >= previous {
+        current - previous
+    } else {
+        current
+    }
 }
 
 /// Previous counters of one instance, kept across cycles (and reconnects) to compute deltas.
@@ -240,7 +244,10 @@ mod tests {
             xact_start_ms: None,
         };
         let mut stats = SessionStats::default();
-        stats.record(&AshTick { ts_ms: 0, sessions: vec![s("active", "CPU"), s("active", "Lock"), s("idle in transaction", "")] });
+        stats.record(&AshTick {
+            ts_ms: 0,
+            sessions: vec![s("active", "CPU"), s("active", "Lock"), s("idle in transaction", "")],
+        });
         stats.record(&AshTick { ts_ms: 1, sessions: vec![] });
         let mut out = SampleSet { tenant_id: 1, resource: "r", ts: 5, samples: vec![] };
         stats.emit(&mut out);

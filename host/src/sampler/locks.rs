@@ -54,12 +54,7 @@ pub fn build_trees(tick: &AshTick, min_wait_seconds: f64) -> Vec<LockNode> {
     // so that sessions queued behind another waiter still hang under the holder.
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
     for s in tick.sessions.iter().filter(|s| !s.blocking_pids.is_empty()) {
-        let parent = s
-            .blocking_pids
-            .iter()
-            .copied()
-            .find(|p| !waiting.contains(p))
-            .unwrap_or(s.blocking_pids[0]);
+        let parent = s.blocking_pids.iter().copied().find(|p| !waiting.contains(p)).unwrap_or(s.blocking_pids[0]);
         children.entry(parent).or_default().push(s.pid);
     }
     // Roots: blockers that wait on nobody; a blocker we did not see (say a backend of ours, or
@@ -67,10 +62,8 @@ pub fn build_trees(tick: &AshTick, min_wait_seconds: f64) -> Vec<LockNode> {
     let mut roots: Vec<i32> = children.keys().copied().filter(|p| !waiting.contains(p)).collect();
     roots.sort_unstable();
     let mut seen = HashSet::new();
-    let mut trees: Vec<LockNode> = roots
-        .into_iter()
-        .map(|pid| node(pid, tick.ts_ms, &by_pid, &children, &mut seen))
-        .collect();
+    let mut trees: Vec<LockNode> =
+        roots.into_iter().map(|pid| node(pid, tick.ts_ms, &by_pid, &children, &mut seen)).collect();
     // Waiters in a cycle (a deadlock not yet detected) have no root above: start from the
     // smallest pid of each cycle.
     let mut left: Vec<i32> = waiting.iter().copied().filter(|p| !seen.contains(p)).collect();
@@ -167,7 +160,11 @@ mod tests {
 
     fn shape(n: &LockNode) -> String {
         let kids: Vec<String> = n.blocked.iter().map(shape).collect();
-        if kids.is_empty() { n.pid.to_string() } else { format!("{}[{}]", n.pid, kids.join(",")) }
+        if kids.is_empty() {
+            n.pid.to_string()
+        } else {
+            format!("{}[{}]", n.pid, kids.join(","))
+        }
     }
 
     #[test]

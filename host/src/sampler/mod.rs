@@ -130,7 +130,12 @@ impl Sampler {
 
     /// Starts the task of one instance; `None` when it cannot run (an unreadable password), which
     /// is recorded as the instance's status and not retried until the instance changes.
-    async fn start(&self, ctx: &Arc<task::Context>, tasks: &mut JoinSet<()>, instance: Instance) -> Option<AbortHandle> {
+    async fn start(
+        &self,
+        ctx: &Arc<task::Context>,
+        tasks: &mut JoinSet<()>,
+        instance: Instance,
+    ) -> Option<AbortHandle> {
         let problem = match (self.secrets.open(&instance.password_sealed), u16::try_from(instance.port)) {
             (Ok(password), Ok(port)) => {
                 let target = conn::Target {

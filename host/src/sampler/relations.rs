@@ -80,7 +80,8 @@ impl RelationSampler {
         )
         .fetch_all(&mut *admin)
         .await?;
-        let mut batch = RelationBatch { ts_ms, interval_ms: 0, tables: vec![], indexes: vec![], skipped_databases: vec![] };
+        let mut batch =
+            RelationBatch { ts_ms, interval_ms: 0, tables: vec![], indexes: vec![], skipped_databases: vec![] };
         let (mut tables, mut indexes) = (HashMap::new(), HashMap::new());
         for db in names {
             let mut conn = match conn::connect(target, &db).await {
@@ -90,7 +91,8 @@ impl RelationSampler {
                     continue;
                 }
             };
-            let count: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stat_user_tables").fetch_one(&mut conn).await?;
+            let count: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_stat_user_tables").fetch_one(&mut conn).await?;
             if count as u64 > max_tables {
                 batch.skipped_databases.push(db);
                 let _ = conn.close().await;

@@ -169,7 +169,8 @@ impl StatementSampler {
         let mut deltas = deltas(Some(&previous), current);
         deltas.retain(|d| keep(d, self.min_calls, self.min_time_seconds));
         let new_ids: Vec<i64> = {
-            let mut ids: Vec<i64> = deltas.iter().map(|d| d.queryid).filter(|q| !self.known_texts.contains(q)).collect();
+            let mut ids: Vec<i64> =
+                deltas.iter().map(|d| d.queryid).filter(|q| !self.known_texts.contains(q)).collect();
             ids.sort_unstable();
             ids.dedup();
             ids

@@ -76,7 +76,12 @@ async fn ash_loop(ctx: &Context, instance: &Instance, target: &Target, stats: &M
                     set_status(ctx, instance, false, Some(&e)).await;
                     connected = Some(false);
                 }
-                let mut down = SampleSet { tenant_id: instance.tenant_id, resource: &instance.name, ts: now_ms(), samples: vec![] };
+                let mut down = SampleSet {
+                    tenant_id: instance.tenant_id,
+                    resource: &instance.name,
+                    ts: now_ms(),
+                    samples: vec![],
+                };
                 down.push("pg.up", None, None, 0.0);
                 ctx.metrics.write(down.samples, "sampler").await;
                 tokio::time::sleep(backoff.next_delay()).await;
@@ -224,7 +229,12 @@ async fn slow_loop(ctx: &Context, instance: &Instance, target: &Target, stats: &
                 if now >= slow.activity_due {
                     slow.activity_due = now + secs(cfg.activity_interval_seconds);
                     let sessions = std::mem::take(&mut *stats.lock().expect("stats lock"));
-                    let mut out = SampleSet { tenant_id: instance.tenant_id, resource: &instance.name, ts: now_ms(), samples: vec![] };
+                    let mut out = SampleSet {
+                        tenant_id: instance.tenant_id,
+                        resource: &instance.name,
+                        ts: now_ms(),
+                        samples: vec![],
+                    };
                     let sampler = &mut slow.activity.as_mut().expect("set at connect").1;
                     bounded("activity", instance, deadline, sampler.sample(&mut conn, &sessions, &mut out)).await?;
                     ctx.metrics.write(out.samples, "sampler").await;
