@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::activity::ActivityWriter;
 use crate::api::{self, AppContext};
 use crate::auth::Authenticator;
 use crate::bootstrap;
 use crate::config::{Config, TlsMode};
 use crate::health::{Readiness, StorageCheck};
 use crate::plugins::{HostServices, PluginHost, PluginHostOptions};
+use crate::sampler::Sampler;
 use crate::scheduler::CollectorScheduler;
 use crate::secrets::SecretBox;
 use crate::store::{self, Store};
@@ -61,6 +63,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let owner = store.ensure_tenant(bootstrap::DEFAULT_TENANT).await?;
     let max_concurrent = config.plugins.max_concurrent_collections as usize;
     CollectorScheduler::new(plugins.clone(), writer.clone(), owner.id, max_concurrent).spawn();
+    let activity = ActivityWriter::start(store.clone(), &config.sampler);
+    if config.sampler.enabled {
+        Sampler::new(store.clone(), secrets.clone(), writer.clone(), activity.sender(), config.sampler.clone()).spawn();
+    }
     let ctx = context(store.clone(), &config, Some(plugins), secrets);
     let app = api::app(ctx);
     spawn_token_purge(store.clone());

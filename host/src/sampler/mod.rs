@@ -1,5 +1,159 @@
 //! The native PostgreSQL sampler: one task per enabled instance connects to the monitored server
 //! and turns `pg_stat_activity`, `pg_stat_statements`, table/index statistics, locks and the
 //! inventory into `model::Batch`es for storage and metric samples for the metric store.
+//!
+//! `Sampler` is the supervisor: every few seconds it lists the enabled instances of all tenants,
+//! starts a task for each new one, stops the tasks of instances disabled or deleted, and restarts
+//! a task whose instance changed (`updated_at`). Queries to monitored servers live in this module
+//! (`ash`, `statements`, `relations`, `inventory`, `activity_metrics`), never in `store`.
+//!
+//! Metric samples (source `sampler`, resource = instance name): per database (label `database`)
+//! `pg.db.{xact_commit,xact_rollback,blks_read,blks_hit,tup_returned,tup_fetched,tup_inserted,
+//! tup_updated,tup_deleted,temp_files,temp_bytes,deadlocks,blk_read_time,blk_write_time}` (deltas),
+//! `pg.db.num_backends`, `pg.db.size_bytes`; `pg.bgwriter.*` deltas; instance gauges `pg.up`,
+//! `pg.connections`, `pg.max_connections`, `pg.connections_pct`, `pg.cache_hit_pct`,
+//! `pg.replication_lag_seconds`, `pg.wal_bytes`, `pg.longest_xact_seconds`, and from the ASH ticks
+//! `pg.sessions.active`, `pg.sessions.cpu` (averages) and `pg.sessions.blocked` (max).
 
+pub mod activity_metrics;
+pub mod ash;
+pub mod conn;
+pub mod inventory;
+pub mod locks;
 pub mod model;
+pub mod relations;
+pub mod statements;
+mod task;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+
+use crate::config::SamplerConfig;
+use crate::secrets::SecretBox;
+use crate::store::{Instance, Store};
+use crate::timeseries::MetricWriter;
+use model::Batch;
+
+/// Supervisor of the per-instance sampling tasks.
+pub struct Sampler {
+    store: Store,
+    secrets: SecretBox,
+    metrics: MetricWriter,
+    batches: mpsc::Sender<Batch>,
+    config: SamplerConfig,
+    /// How often the instance list is read again (changes take effect within this delay).
+    pub poll_interval: Duration,
+    /// Longest wait between reconnect attempts (the delay doubles from 1 s up to this).
+    pub max_backoff: Duration,
+}
+
+impl Sampler {
+    pub fn new(
+        store: Store,
+        secrets: SecretBox,
+        metrics: MetricWriter,
+        batches: mpsc::Sender<Batch>,
+        config: SamplerConfig,
+    ) -> Sampler {
+        Sampler {
+            store,
+            secrets,
+            metrics,
+            batches,
+            config,
+            poll_interval: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+
+    pub fn with_poll_interval(mut self, every: Duration) -> Sampler {
+        self.poll_interval = every;
+        self
+    }
+
+    pub fn with_max_backoff(mut self, max: Duration) -> Sampler {
+        self.max_backoff = max;
+        self
+    }
+
+    /// Starts supervising on the current runtime. Aborting the handle stops every instance task.
+    pub fn spawn(self) -> JoinHandle<()> {
+        tokio::spawn(self.supervise())
+    }
+
+    async fn supervise(self) {
+        let ctx = Arc::new(task::Context {
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+            batches: self.batches.clone(),
+            config: self.config.clone(),
+            max_backoff: self.max_backoff,
+        });
+        // Dropping the set (when this future is aborted) aborts every instance task.
+        let mut tasks = JoinSet::new();
+        let mut running: HashMap<i64, (i64, AbortHandle)> = HashMap::new();
+        let mut ticker = tokio::time::interval(self.poll_interval);
+        loop {
+            ticker.tick().await;
+            while tasks.try_join_next().is_some() {}
+            let instances = match self.store.list_enabled_instances().await {
+                Ok(list) => list,
+                Err(e) => {
+                    // Keep sampling what we have; storage may be back at the next poll.
+                    tracing::warn!(error = %e, "sampler cannot list instances");
+                    continue;
+                }
+            };
+            let wanted: HashMap<i64, i64> = instances.iter().map(|i| (i.id, i.updated_at)).collect();
+            running.retain(|id, (updated_at, handle)| {
+                let keep = wanted.get(id) == Some(updated_at);
+                if !keep {
+                    handle.abort();
+                }
+                keep
+            });
+            for instance in instances {
+                if running.contains_key(&instance.id) {
+                    continue;
+                }
+                let (id, updated_at) = (instance.id, instance.updated_at);
+                if let Some(handle) = self.start(&ctx, &mut tasks, instance).await {
+                    running.insert(id, (updated_at, handle));
+                }
+            }
+        }
+    }
+
+    /// Starts the task of one instance; `None` when it cannot run (an unreadable password), which
+    /// is recorded as the instance's status and not retried until the instance changes.
+    async fn start(
+        &self,
+        ctx: &Arc<task::Context>,
+        tasks: &mut JoinSet<()>,
+        instance: Instance,
+    ) -> Option<AbortHandle> {
+        let problem = match (self.secrets.open(&instance.password_sealed), u16::try_from(instance.port)) {
+            (Ok(password), Ok(port)) => {
+                let target = conn::Target {
+                    host: instance.host.clone(),
+                    port,
+                    user: instance.username.clone(),
+                    password,
+                    statement_timeout_ms: self.config.statement_timeout_ms,
+                };
+                tracing::info!(instance = %instance.name, tenant = instance.tenant_id, "sampling");
+                return Some(tasks.spawn(task::run(ctx.clone(), instance, target)));
+            }
+            (Err(e), _) => format!("cannot open the stored password: {e}"),
+            (_, Err(_)) => format!("invalid port {}", instance.port),
+        };
+        tracing::warn!(instance = %instance.name, error = %problem, "instance not sampled");
+        let _ = self.store.set_instance_status(instance.tenant_id, instance.id, false, Some(&problem)).await;
+        // A placeholder handle so the instance is not retried every poll: a task that ends at once.
+        Some(tasks.spawn(async {}))
+    }
+}

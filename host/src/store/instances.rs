@@ -92,6 +92,12 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, Instance>(&sql).bind(tenant_id).fetch_all(pool).await)?)
     }
 
+    /// Enabled instances of every tenant, for the sampler (which serves all tenants).
+    pub async fn list_enabled_instances(&self) -> StoreResult<Vec<Instance>> {
+        let sql = format!("SELECT {COLUMNS} FROM instances WHERE enabled = $1 ORDER BY id");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Instance>(&sql).bind(true).fetch_all(pool).await)?)
+    }
+
     pub async fn instance_by_name(&self, tenant_id: i64, name: &str) -> StoreResult<Option<Instance>> {
         let sql = format!("SELECT {COLUMNS} FROM instances WHERE tenant_id = $1 AND name = $2");
         Ok(on_pool!(self, pool => sqlx::query_as::<_, Instance>(&sql)

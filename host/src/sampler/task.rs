@@ -1,0 +1,310 @@
+//! The task of one instance: two loops on two connections, so a slow `pg_stat_statements` or
+//! table read never delays an ASH tick. The ASH loop owns the instance's `connected` status; the
+//! slow loop runs statements, activity, inventory and table cycles as they fall due.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::postgres::PgConnection;
+use sqlx::Connection;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::activity_metrics::{ActivitySampler, SampleSet, SessionStats};
+use super::ash::AshSampler;
+use super::conn::{self, Backoff, Target};
+use super::inventory;
+use super::locks::{self, LockReporter};
+use super::model::{Batch, InstanceKey};
+use super::relations::RelationSampler;
+use super::statements::{Outcome, StatementSampler};
+use crate::config::SamplerConfig;
+use crate::store::{now_ms, Instance, Store};
+use crate::timeseries::MetricWriter;
+
+/// What every instance task shares.
+pub(crate) struct Context {
+    pub store: Store,
+    pub metrics: MetricWriter,
+    pub batches: mpsc::Sender<Batch>,
+    pub config: SamplerConfig,
+    pub max_backoff: Duration,
+}
+
+/// Runs until aborted (the supervisor aborts it when the instance changes or goes away).
+pub(crate) async fn run(ctx: Arc<Context>, instance: Instance, target: Target) {
+    let stats = Mutex::new(SessionStats::default());
+    tokio::join!(ash_loop(&ctx, &instance, &target, &stats), slow_loop(&ctx, &instance, &target, &stats));
+}
+
+fn key(instance: &Instance) -> InstanceKey {
+    InstanceKey { tenant_id: instance.tenant_id, instance_id: instance.id }
+}
+
+async fn send(ctx: &Context, batch: Batch) {
+    // Storage gone means the server is shutting down; nothing to do about it here.
+    let _ = ctx.batches.send(batch).await;
+}
+
+/// Connects to `postgres` and reads the server version, which decides every query's columns.
+async fn open(target: &Target) -> Result<(PgConnection, i64), String> {
+    let mut conn = conn::connect(target, "postgres").await?;
+    match tokio::time::timeout(conn::CONNECT_TIMEOUT, inventory::server_version_num(&mut conn)).await {
+        Ok(Ok(v)) => Ok((conn, v)),
+        Ok(Err(e)) => Err(format!("connected, but reading server_version_num failed: {e}")),
+        Err(_) => Err("connected, but the server does not answer".into()),
+    }
+}
+
+async fn ash_loop(ctx: &Context, instance: &Instance, target: &Target, stats: &Mutex<SessionStats>) {
+    let every = Duration::from_secs(if instance.collection_rate == "high" { 1 } else { 10 });
+    // A tick slower than this would run into the next one: the connection is presumed stuck.
+    let deadline = every.mul_f64(0.8);
+    // Instances are spread over the interval so 1,000 of them do not all query at once.
+    let offset = Duration::from_millis((instance.id as u64).wrapping_mul(7919) % every.as_millis() as u64);
+    let min_wait = instance.lock_monitoring_delay as f64;
+    let mut backoff = Backoff::new(Duration::from_secs(1), ctx.max_backoff);
+    let mut connected: Option<bool> = None;
+    let mut ash: Option<(i64, AshSampler)> = None;
+    let mut reporter = LockReporter::default();
+    loop {
+        let (mut conn, version) = match open(target).await {
+            Ok(c) => c,
+            Err(e) => {
+                if connected != Some(false) {
+                    tracing::warn!(instance = %instance.name, error = %e, "sampler lost the instance");
+                    set_status(ctx, instance, false, Some(&e)).await;
+                    connected = Some(false);
+                }
+                let mut down = SampleSet {
+                    tenant_id: instance.tenant_id,
+                    resource: &instance.name,
+                    ts: now_ms(),
+                    samples: vec![],
+                };
+                down.push("pg.up", None, None, 0.0);
+                ctx.metrics.write(down.samples, "sampler").await;
+                tokio::time::sleep(backoff.next_delay()).await;
+                continue;
+            }
+        };
+        backoff.reset();
+        if connected != Some(true) {
+            set_status(ctx, instance, true, None).await;
+            connected = Some(true);
+        }
+        // The command cache survives reconnects unless the server changed version.
+        if ash.as_ref().is_none_or(|(v, _)| *v != version) {
+            ash = Some((version, AshSampler::new(version, ctx.config.max_query_text)));
+        }
+        let sampler = &mut ash.as_mut().expect("just set").1;
+        let mut ticker = tokio::time::interval_at(Instant::now() + offset, every);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            ticker.tick().await;
+            let ts = now_ms();
+            match tokio::time::timeout(deadline, sampler.tick(&mut conn, ts)).await {
+                Ok(Ok(tick)) => {
+                    stats.lock().expect("stats lock").record(&tick);
+                    if instance.lock_monitoring {
+                        if let Some(snapshot) = reporter.observe(locks::build_trees(&tick, min_wait), ts) {
+                            send(ctx, Batch::Locks(key(instance), snapshot)).await;
+                        }
+                    }
+                    send(ctx, Batch::Ash(key(instance), tick)).await;
+                }
+                Ok(Err(e)) if !conn::connection_broken(&e) => {
+                    tracing::warn!(instance = %instance.name, error = %e, "ASH tick failed");
+                }
+                Ok(Err(e)) => {
+                    tracing::info!(instance = %instance.name, error = %e, "ASH connection lost; reconnecting");
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!(instance = %instance.name, "ASH tick exceeded its deadline; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn set_status(ctx: &Context, instance: &Instance, connected: bool, error: Option<&str>) {
+    if let Err(e) = ctx.store.set_instance_status(instance.tenant_id, instance.id, connected, error).await {
+        tracing::warn!(instance = %instance.name, error = %e, "cannot record the connection status");
+    }
+}
+
+/// What to do after a slow cycle failed.
+enum Failure {
+    /// The cycle failed on the server side; the connection is still good.
+    Skip,
+    Reconnect,
+}
+
+/// Bounds a cycle and sorts its failure.
+async fn bounded<T>(
+    what: &str,
+    instance: &Instance,
+    deadline: Duration,
+    fut: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, Failure> {
+    match tokio::time::timeout(deadline, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) if !conn::connection_broken(&e) => {
+            tracing::warn!(instance = %instance.name, error = %e, "{what} cycle failed");
+            Err(Failure::Skip)
+        }
+        Ok(Err(e)) => {
+            tracing::info!(instance = %instance.name, error = %e, "{what} cycle lost the connection");
+            Err(Failure::Reconnect)
+        }
+        Err(_) => {
+            tracing::warn!(instance = %instance.name, "{what} cycle exceeded its deadline; reconnecting");
+            Err(Failure::Reconnect)
+        }
+    }
+}
+
+/// State of the slow loop that outlives connections (previous counters, due times).
+struct Slow {
+    statements: Option<(i64, StatementSampler)>,
+    activity: Option<(i64, ActivitySampler)>,
+    relations: RelationSampler,
+    /// Why `pg_stat_statements` cannot be used, as the last statements cycle found.
+    statements_error: Option<String>,
+    statements_due: Instant,
+    activity_due: Instant,
+    tables_due: Instant,
+    inventory_due: Instant,
+}
+
+async fn slow_loop(ctx: &Context, instance: &Instance, target: &Target, stats: &Mutex<SessionStats>) {
+    let cfg = &ctx.config;
+    let secs = |s: u64| Duration::from_secs(s.max(1));
+    // A cycle runs a few queries, each bounded by statement_timeout on the server.
+    let deadline = Duration::from_millis(cfg.statement_timeout_ms.max(500) * 2);
+    let now = Instant::now();
+    let mut slow = Slow {
+        statements: None,
+        activity: None,
+        relations: RelationSampler::default(),
+        statements_error: None,
+        statements_due: now,
+        activity_due: now,
+        tables_due: now,
+        inventory_due: now,
+    };
+    let mut backoff = Backoff::new(Duration::from_secs(1), ctx.max_backoff);
+    loop {
+        let (mut conn, version) = match open(target).await {
+            Ok(c) => c,
+            Err(_) => {
+                // The ASH loop reports the outage; this loop only waits to try again.
+                tokio::time::sleep(backoff.next_delay()).await;
+                continue;
+            }
+        };
+        backoff.reset();
+        if slow.statements.as_ref().is_none_or(|(v, _)| *v != version) {
+            let (calls, time) = (instance.query_monitoring_min_calls, instance.query_monitoring_min_time);
+            slow.statements = Some((version, StatementSampler::new(version, cfg.max_query_text, calls, time)));
+        }
+        if slow.activity.as_ref().is_none_or(|(v, _)| *v != version) {
+            slow.activity = Some((version, ActivitySampler::new(version)));
+        }
+        // The inventory is read at every connect: the server may have been upgraded or promoted.
+        slow.inventory_due = Instant::now();
+        loop {
+            let result = async {
+                let now = Instant::now();
+                if instance.query_monitoring && now >= slow.statements_due {
+                    slow.statements_due = now + secs(cfg.statements_interval_seconds);
+                    statements_cycle(ctx, instance, &mut conn, &mut slow, deadline).await?;
+                }
+                if now >= slow.inventory_due {
+                    slow.inventory_due = now + secs(cfg.inventory_interval_seconds);
+                    inventory_cycle(ctx, instance, &mut conn, &slow, deadline).await?;
+                }
+                if now >= slow.activity_due {
+                    slow.activity_due = now + secs(cfg.activity_interval_seconds);
+                    let sessions = std::mem::take(&mut *stats.lock().expect("stats lock"));
+                    let mut out = SampleSet {
+                        tenant_id: instance.tenant_id,
+                        resource: &instance.name,
+                        ts: now_ms(),
+                        samples: vec![],
+                    };
+                    let sampler = &mut slow.activity.as_mut().expect("set at connect").1;
+                    bounded("activity", instance, deadline, sampler.sample(&mut conn, &sessions, &mut out)).await?;
+                    ctx.metrics.write(out.samples, "sampler").await;
+                }
+                if instance.table_monitoring && now >= slow.tables_due {
+                    slow.tables_due = now + secs(cfg.tables_interval_seconds);
+                    // Every database is visited in turn, each bounded like a cycle of its own.
+                    let read = slow.relations.sample(&mut conn, target, cfg.max_tables, now_ms());
+                    if let Some(batch) = bounded("tables", instance, deadline * 10, read).await? {
+                        send(ctx, Batch::Relations(key(instance), batch)).await;
+                    }
+                }
+                Ok::<(), Failure>(())
+            }
+            .await;
+            if let Err(Failure::Reconnect) = result {
+                break;
+            }
+            let mut next = slow.activity_due.min(slow.inventory_due);
+            if instance.query_monitoring {
+                next = next.min(slow.statements_due);
+            }
+            if instance.table_monitoring {
+                next = next.min(slow.tables_due);
+            }
+            tokio::time::sleep_until(next).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
+    }
+}
+
+async fn statements_cycle(
+    ctx: &Context,
+    instance: &Instance,
+    conn: &mut PgConnection,
+    slow: &mut Slow,
+    deadline: Duration,
+) -> Result<(), Failure> {
+    let sampler = &mut slow.statements.as_mut().expect("set at connect").1;
+    let outcome = bounded("statements", instance, deadline, sampler.sample(conn, now_ms())).await?;
+    let error = match &outcome {
+        Outcome::Unavailable(why) => Some(why.clone()),
+        _ => None,
+    };
+    if let Outcome::Batch(batch) = outcome {
+        send(ctx, Batch::Statements(key(instance), batch)).await;
+    }
+    if error != slow.statements_error {
+        // Storage learns at once whether statements are usable, not at the next inventory.
+        slow.statements_error = error;
+        slow.inventory_due = Instant::now();
+    }
+    Ok(())
+}
+
+async fn inventory_cycle(
+    ctx: &Context,
+    instance: &Instance,
+    conn: &mut PgConnection,
+    slow: &Slow,
+    deadline: Duration,
+) -> Result<(), Failure> {
+    let ts = now_ms();
+    let read = inventory::read(conn, ts, slow.statements_error.as_deref());
+    let inventory = bounded("inventory", instance, deadline, read).await?;
+    let mut out = SampleSet { tenant_id: instance.tenant_id, resource: &instance.name, ts, samples: vec![] };
+    for (db, size) in &inventory.databases {
+        out.push("pg.db.size_bytes", Some(("database", db)), Some("bytes"), *size as f64);
+    }
+    ctx.metrics.write(out.samples, "sampler").await;
+    send(ctx, Batch::Inventory(key(instance), inventory)).await;
+    Ok(())
+}
