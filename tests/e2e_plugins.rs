@@ -2,9 +2,9 @@
 //! metric store from a private `redis-server`, installs through the API, config validation,
 //! dry-run invocation and enable/disable.
 
+mod e2e_support;
 #[path = "../host/tests/plugins_support/mod.rs"]
 mod plugins_support;
-mod e2e_support;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use e2e_support::Server;
 use serde_json::{json, Value};
-
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

@@ -28,7 +28,9 @@ async fn poll<T>(what: &str, limit: Duration, mut probe: impl AsyncFnMut() -> Op
 async fn sampler_sees_lock_waits_statements_inventory_and_outages() {
     let cluster = PgCluster::start().unwrap();
     cluster.psql("postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements").unwrap();
-    cluster.psql("postgres", "CREATE TABLE stock (id int PRIMARY KEY, n int); INSERT INTO stock VALUES (1, 0)").unwrap();
+    cluster
+        .psql("postgres", "CREATE TABLE stock (id int PRIMARY KEY, n int); INSERT INTO stock VALUES (1, 0)")
+        .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(
@@ -39,7 +41,13 @@ async fn sampler_sees_lock_waits_statements_inventory_and_outages() {
     let http = reqwest::Client::new();
     let base = server.base.clone();
     let body = json!({"host": "127.0.0.1", "port": cluster.port(), "user": "postgres", "password": "x", "tags": "environment=e2e"});
-    let r = http.post(format!("{base}/ds-api/pool/pg-instances/shop")).header("user-token", &token).json(&body).send().await.unwrap();
+    let r = http
+        .post(format!("{base}/ds-api/pool/pg-instances/shop"))
+        .header("user-token", &token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": "Connection created and connected!"}));
     for toggle in ["collection-rate/high", "lock-monitoring-delay/1"] {
@@ -63,13 +71,23 @@ async fn sampler_sees_lock_waits_statements_inventory_and_outages() {
     let activity = |endpoint: &'static str, body: Value| {
         let (http, base, token) = (http.clone(), base.clone(), token.clone());
         async move {
-            let r = http.post(format!("{base}/api/v1/activity/{endpoint}")).bearer_auth(&token).json(&body).send().await.unwrap();
+            let r = http
+                .post(format!("{base}/api/v1/activity/{endpoint}"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 200, "{endpoint}");
             r.json::<Vec<Value>>().await.unwrap()
         }
     };
-    let since = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
-    let window = move || json!({"from": since, "to": "2100-01-01", "filters": [{"tag": "name", "value": "shop"}]});
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+    let (since, until) = (fmt(chrono::Utc::now()), fmt(chrono::Utc::now() + chrono::Duration::days(1)));
+    let window = {
+        let (since, until) = (since.clone(), until.clone());
+        move || json!({"from": since, "to": until, "filters": [{"tag": "name", "value": "shop"}]})
+    };
     let sample = poll("the waiter in session-history", Duration::from_secs(60), async || {
         let rows = activity("session-history", window()).await;
         rows.into_iter().find(|r| r["process_id"] == format!("{waiter_pid} - shop"))
@@ -79,8 +97,13 @@ async fn sampler_sees_lock_waits_statements_inventory_and_outages() {
     assert_eq!(sample["blocking_pids"], holder_pid.to_string(), "the right blocker: {sample}");
     assert_eq!((sample["database"].clone(), sample["user_name"].clone()), (json!("postgres"), json!("postgres")));
     let rows = activity("session-history", window()).await;
-    assert!(rows.iter().any(|r| r["process_id"] == format!("{holder_pid} - shop") && r["state"] == "idle in transaction"));
-    assert!(rows.iter().all(|r| r["application_name"] != "vigia-sampler"), "the sampler's own backends are not sampled");
+    assert!(rows
+        .iter()
+        .any(|r| r["process_id"] == format!("{holder_pid} - shop") && r["state"] == "idle in transaction"));
+    assert!(
+        rows.iter().all(|r| r["application_name"] != "vigia-sampler"),
+        "the sampler's own backends are not sampled"
+    );
 
     let tree = poll("a blocking tree in locks", Duration::from_secs(60), async || {
         let rows = activity("locks", window()).await;
@@ -95,7 +118,7 @@ async fn sampler_sees_lock_waits_statements_inventory_and_outages() {
         waiter.execute("SELECT count(*) FROM stock WHERE n > 5").await.unwrap();
     }
     let query = poll("the statement in top-queries", Duration::from_secs(60), async || {
-        let rows = activity("top-queries", json!({"from": "2000-01-01", "to": "2100-01-01", "by": "calls", "limit": 100})).await;
+        let rows = activity("top-queries", json!({"from": since, "to": until, "by": "calls", "limit": 100})).await;
         rows.into_iter().find(|r| r["text"].as_str().is_some_and(|t| t.contains("FROM stock WHERE n >")))
     })
     .await;
@@ -120,13 +143,13 @@ async fn sampler_sees_lock_waits_statements_inventory_and_outages() {
     assert!(down["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{down}");
     cluster.restart_server().unwrap();
     poll("connected = true", Duration::from_secs(90), async || connected(true).await).await;
-    let after = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    let after = fmt(chrono::Utc::now());
     let mut fresh = PgConnection::connect(&url).await.unwrap();
     fresh.execute("BEGIN").await.unwrap();
     fresh.execute("UPDATE stock SET n = 0 WHERE id = 1").await.unwrap();
     let fresh_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut fresh).await.unwrap();
     poll("samples after the restart", Duration::from_secs(60), async || {
-        let rows = activity("session-history", json!({"from": after, "to": "2100-01-01"})).await;
+        let rows = activity("session-history", json!({"from": after, "to": until})).await;
         rows.into_iter().find(|r| r["process_id"] == format!("{fresh_pid} - shop"))
     })
     .await;

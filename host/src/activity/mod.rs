@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
-pub use writer::{command_of, text_md5};
+pub use writer::text_md5;
 
 use crate::config::SamplerConfig;
 use crate::sampler::model::{Batch, LockNode};

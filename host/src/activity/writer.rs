@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{AshChunk, AshRow};
 use super::columns;
+use crate::sampler::ash::command_of;
 use crate::sampler::model::{AshTick, Batch, InstanceKey, Inventory, LockSnapshot, RelationBatch, StatementBatch};
 use crate::store::{
     AshRollupRow, InventoryRow, RelationRow, StatementRow, StatementText, Store, StoreResult, StoredAshChunk,
@@ -239,7 +240,7 @@ impl Ingest {
                     instance_id: key.instance_id,
                     queryid: *queryid,
                     md5: text_md5(text),
-                    command: command_of(text),
+                    command: command_of(text).to_string(),
                     text: text.clone(),
                 })
                 .collect();
@@ -344,29 +345,12 @@ pub fn text_md5(text: &str) -> String {
     hex::encode(Md5::digest(text.as_bytes()))
 }
 
-/// First keyword of a statement, upper-cased (`SELECT`, `UPDATE`, `WITH` …), `N/A` when none.
-pub fn command_of(text: &str) -> String {
-    let word: String = text
-        .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    if word.is_empty() {
-        "N/A".into()
-    } else {
-        word.to_ascii_uppercase()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn commands_and_md5() {
-        assert_eq!(command_of("  select 1"), "SELECT");
-        assert_eq!(command_of("(SELECT 1) UNION (SELECT 2)"), "SELECT");
-        assert_eq!(command_of("/* x */ select"), "N/A");
+    fn md5_of_texts() {
         assert_eq!(text_md5("SELECT $1"), hex::encode(Md5::digest(b"SELECT $1")));
         assert_eq!(text_md5("a").len(), 32);
     }
