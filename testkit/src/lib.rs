@@ -26,6 +26,12 @@ pub struct PgCluster {
 impl PgCluster {
     /// Runs `initdb` in a new temp dir and starts the server on a free loopback port.
     pub fn start() -> Result<PgCluster> {
+        Self::start_with("")
+    }
+
+    /// Like `start`, with `extra` lines appended to `postgresql.conf` (later lines win, so
+    /// `max_connections = 600` raises the default).
+    pub fn start_with(extra: &str) -> Result<PgCluster> {
         let bin = find_bindir()?;
         let dir = tempfile::Builder::new().prefix("vigia-pg-").tempdir().context("creating the cluster's temp dir")?;
         // SAFETY: geteuid has no preconditions and cannot fail.
@@ -49,7 +55,7 @@ impl PgCluster {
         let mut last_error = anyhow!("server never started");
         for _ in 0..3 {
             cluster.port = free_port();
-            fs::write(&conf_path, format!("{original}\n{}", cluster.settings())).context("writing postgresql.conf")?;
+            fs::write(&conf_path, format!("{original}\n{}\n{extra}\n", cluster.settings())).context("writing postgresql.conf")?;
             match cluster.pg_ctl("start", &["start"]) {
                 Ok(()) => return Ok(cluster),
                 Err(e) => last_error = e,
