@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use super::request::format_time;
 use super::{Answer, Cell, Ctx, Names, Table, WorkloadError, WorkloadResult};
 use crate::activity::codec::AshChunk;
 use crate::store::StoredAshChunk;
@@ -113,6 +114,11 @@ async fn samples(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
         })
         .collect();
     let filter_rows = !ctx.sel.databases.is_empty() || !ctx.sel.users.is_empty();
+    // Ten sessions share a tick's time, and a session keeps its pid and query for many ticks:
+    // format each once (this loop runs 864,000 times for one instance-day at 1 s).
+    let mut times: HashMap<i64, Arc<str>> = HashMap::new();
+    let mut process_ids: HashMap<(i64, i32), Arc<str>> = HashMap::new();
+    let mut query_ids: HashMap<i64, Arc<str>> = HashMap::new();
     for (stored, chunk) in &decoded {
         let Some(template) = templates.get(&stored.instance_id) else { continue };
         let name = &ctx.sel.target(stored.instance_id).expect("template implies target").instance.name;
@@ -124,14 +130,19 @@ async fn samples(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
             }
             let mut row = template.clone();
             let application = names.get(r.application);
-            row[col["time"]] = ctx.time(r.ts);
-            row[col["queryid"]] = Cell::Text(r.query_id.to_string());
+            let time = times.entry(r.ts).or_insert_with(|| Arc::from(format_time(r.ts, ctx.q.utc)));
+            row[col["time"]] = Cell::Shared(time.clone());
+            let query_id = query_ids.entry(r.query_id).or_insert_with(|| Arc::from(r.query_id.to_string()));
+            row[col["queryid"]] = Cell::Shared(query_id.clone());
             row[col["application_name"]] =
                 if application.is_empty() { Cell::Text("N/A".into()) } else { Cell::Shared(application) };
             row[col["client_host_name"]] = Cell::Shared(names.get(r.client));
             row[col["command_type"]] = Cell::Shared(names.get(r.command));
             row[col["database"]] = Cell::Shared(database);
-            row[col["process_id"]] = Cell::Text(format!("{} - {name}", r.pid));
+            let process_id = process_ids
+                .entry((stored.instance_id, r.pid))
+                .or_insert_with(|| Arc::from(format!("{} - {name}", r.pid)));
+            row[col["process_id"]] = Cell::Shared(process_id.clone());
             if let Some(md5) = md5s.get(&(stored.instance_id, r.query_id)) {
                 row[col["query_md5_id"]] = Cell::Shared(md5.clone());
             }
