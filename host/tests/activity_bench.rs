@@ -12,8 +12,8 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use http_body_util::BodyExt;
 use serde_json::json;
-use tower::ServiceExt;
 use support::{Backend, TestApp};
+use tower::ServiceExt;
 use vigia::activity::ActivityWriter;
 use vigia::sampler::model::{AshSession, AshTick, Batch, InstanceKey};
 

@@ -38,6 +38,9 @@ use crate::store::{Instance, Store};
 use crate::timeseries::MetricWriter;
 use model::Batch;
 
+/// Pause between two task starts of one supervision round.
+const START_SPACING: Duration = Duration::from_millis(10);
+
 /// Supervisor of the per-instance sampling tasks.
 pub struct Sampler {
     store: Store,
@@ -116,10 +119,17 @@ impl Sampler {
                 }
                 keep
             });
+            let mut started = 0usize;
             for instance in instances {
                 if running.contains_key(&instance.id) {
                     continue;
                 }
+                // At most ~100 new connections a second: a thousand instances registered at once
+                // (or a restart) must not storm the monitored servers nor Vigia's own storage.
+                if started > 0 {
+                    tokio::time::sleep(START_SPACING).await;
+                }
+                started += 1;
                 let (id, updated_at) = (instance.id, instance.updated_at);
                 if let Some(handle) = self.start(&ctx, &mut tasks, instance).await {
                     running.insert(id, (updated_at, handle));

@@ -130,8 +130,16 @@ async fn ash_loop(ctx: &Context, instance: &Instance, target: &Target, stats: &M
 }
 
 async fn set_status(ctx: &Context, instance: &Instance, connected: bool, error: Option<&str>) {
-    if let Err(e) = ctx.store.set_instance_status(instance.tenant_id, instance.id, connected, error).await {
-        tracing::warn!(instance = %instance.name, error = %e, "cannot record the connection status");
+    // A busy store (many instances changing state at once) may time out a write: `connected`
+    // must still end up true to reality, so the write is retried a few times.
+    for attempt in 1..=5u32 {
+        match ctx.store.set_instance_status(instance.tenant_id, instance.id, connected, error).await {
+            Ok(_) => return,
+            Err(e) if attempt == 5 => {
+                tracing::warn!(instance = %instance.name, error = %e, "cannot record the connection status");
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await,
+        }
     }
 }
 
