@@ -41,3 +41,21 @@ impl PluginError {
         PluginError { kind: ErrorKind::Permanent, message: message.to_string() }
     }
 }
+
+impl Severity {
+    /// `info`, `warning` or `critical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl Alert {
+    /// Whether this notification reports the alert's end (`state == "resolved"`).
+    pub fn is_resolved(&self) -> bool {
+        self.state == "resolved"
+    }
+}

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use vigia_sdk::http::Request;
-use vigia_sdk::{Alert, Notification, Notifier, PluginError, Receipt, Severity};
+use vigia_sdk::{Alert, Notification, Notifier, PluginError, Receipt};
 
 #[derive(Deserialize)]
 struct Config {
@@ -64,16 +64,11 @@ fn payload(notification: &Notification) -> Value {
 }
 
 fn alert_json(alert: &Alert) -> Value {
-    let severity = match alert.severity {
-        Severity::Info => "info",
-        Severity::Warning => "warning",
-        Severity::Critical => "critical",
-    };
     json!({
         "id": alert.id,
         "rule": alert.rule,
         "resource": alert.resource,
-        "severity": severity,
+        "severity": alert.severity.as_str(),
         "state": alert.state,
         "summary": alert.summary,
         "description": alert.description,
