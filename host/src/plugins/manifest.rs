@@ -340,6 +340,11 @@ mod tests {
                       [config.schema.properties.token]\ntype = \"string\"\nx-secret = true\n\
                       [config.default]\nport = \"eighty\"\n";
         assert!(parse_and_validate(&manifest(schema), Some(WASM)).unwrap_err().contains("config.default"));
+        let smtp_collector = "[capabilities]\nsmtp = true\n";
+        assert!(parse_and_validate(&manifest(smtp_collector), Some(WASM)).unwrap_err().contains("notifiers"));
+        let smtp_notifier = manifest(smtp_collector).replace("collector", "notifier");
+        let v = parse_and_validate(&smtp_notifier, Some(WASM)).unwrap();
+        assert_eq!(secret_paths(&v.schema), vec![vec!["smtp_password".to_string()]]);
         let ok = schema.replace("\"eighty\"", "80");
         let v = parse_and_validate(&manifest(&ok), Some(WASM)).unwrap();
         assert_eq!(secret_paths(&v.schema), vec![vec!["token".to_string()]]);
