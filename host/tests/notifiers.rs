@@ -59,7 +59,10 @@ async fn slack_posts_one_attachment_per_alert_with_the_idempotency_key() {
                         "icon_emoji": ":rotating_light:", "mention": "<!here>"});
     let host = slack(&sb, &server.origin(), config).await;
 
-    let n = notification("key-42", vec![alert("a1", Severity::Critical, "firing"), alert("a2", Severity::Warning, "resolved")]);
+    let n = notification(
+        "key-42",
+        vec![alert("a1", Severity::Critical, "firing"), alert("a2", Severity::Warning, "resolved")],
+    );
     let receipt = host.deliver("slack", n).await.unwrap();
     assert_eq!(receipt.detail, "HTTP 200");
 
@@ -130,7 +133,8 @@ async fn slack_reaches_only_the_allow_listed_host_and_keeps_the_token_out_of_err
     let config = json!({"webhook_url": forbidden.url("/services/T1/B1/secret-token")});
     let host = slack(&sb, &allowed.origin(), config).await;
 
-    let (kind, message) = plugin_error(host.deliver("slack", notification("k", vec![alert("a1", Severity::Info, "firing")])).await);
+    let (kind, message) =
+        plugin_error(host.deliver("slack", notification("k", vec![alert("a1", Severity::Info, "firing")])).await);
     assert_eq!(kind, ErrorKind::Retryable);
     assert!(message.contains("HttpRequestDenied"), "{message}");
     assert!(!message.contains("secret-token"), "the token leaked into the error: {message}");
@@ -194,7 +198,11 @@ impl SmtpServer {
             .expect("python3 runs (the email tests need it, with `pip install aiosmtpd`)");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "the SMTP server did not start: is aiosmtpd installed (pip install aiosmtpd)?");
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "the SMTP server did not start: is aiosmtpd installed (pip install aiosmtpd)?"
+        );
         SmtpServer { child, port, out, _tmp: tmp }
     }
 
@@ -266,8 +274,15 @@ async fn email_sends_subject_recipients_and_bodies_through_the_operators_smtp_se
     assert_eq!(m["from"], "Vigia <vigia@example.com>");
     assert_eq!(m["to"], "ops@example.com, dba@example.com");
     let text = m["text"].as_str().unwrap();
-    for part in ["This alert is firing.", "CPU at 97.5%", "Resource: db1", "Severity: critical", "Labels: env=prod",
-                 "Started: 2023-11-14T22:13:20.000Z", "notification key-1"] {
+    for part in [
+        "This alert is firing.",
+        "CPU at 97.5%",
+        "Resource: db1",
+        "Severity: critical",
+        "Labels: env=prod",
+        "Started: 2023-11-14T22:13:20.000Z",
+        "notification key-1",
+    ] {
         assert!(text.contains(part), "{part:?} missing from {text}");
     }
     let html = m["html"].as_str().unwrap();
@@ -281,7 +296,10 @@ async fn email_sends_subject_recipients_and_bodies_through_the_operators_smtp_se
     with_auth["smtp_password"] = "hunter2".into();
     host.set_config("email", with_auth).await.unwrap();
     let shown = host.config("email", true).await.unwrap();
-    assert_eq!((shown["smtp_username"].as_str(), shown["smtp_password"].as_str()), (Some("vigia"), Some(vigia::plugins::MASK)));
+    assert_eq!(
+        (shown["smtp_username"].as_str(), shown["smtp_password"].as_str()),
+        (Some("vigia"), Some(vigia::plugins::MASK))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,7 +309,8 @@ async fn email_to_an_unreachable_smtp_server_is_retryable() {
     sb.install("email", "email", |_| {});
     let host = sb.start().await;
     host.set_config("email", email_config(free_port())).await.unwrap();
-    let (kind, message) = plugin_error(host.deliver("email", notification("k", vec![alert("a1", Severity::Warning, "firing")])).await);
+    let (kind, message) =
+        plugin_error(host.deliver("email", notification("k", vec![alert("a1", Severity::Warning, "firing")])).await);
     assert_eq!(kind, ErrorKind::Retryable, "{message}");
     assert!(message.contains("127.0.0.1"), "{message}");
 }
@@ -313,7 +332,8 @@ async fn smtp_without_the_capability_is_a_permanent_error_and_sends_nothing() {
     config.as_object_mut().unwrap().retain(|k, _| !k.starts_with("smtp_"));
     host.set_config("email", config).await.unwrap();
 
-    let (kind, message) = plugin_error(host.deliver("email", notification("k", vec![alert("a1", Severity::Critical, "firing")])).await);
+    let (kind, message) =
+        plugin_error(host.deliver("email", notification("k", vec![alert("a1", Severity::Critical, "firing")])).await);
     assert_eq!(kind, ErrorKind::Permanent);
     assert!(message.contains("smtp capability not granted"), "{message}");
     assert!(smtp.messages().is_empty());

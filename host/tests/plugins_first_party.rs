@@ -3,15 +3,13 @@
 
 mod plugins_support;
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::Mac;
 use plugins_support::*;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use vigia::plugins::{
     Alert, CollectContext, ErrorKind, InvokeError, LoadState, MetricSample, Notification, PluginHost, ReportRequest,
     Series, Severity,

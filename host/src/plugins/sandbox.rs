@@ -19,9 +19,9 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::bindings::LOG_LINES_PER_CALL;
 use super::http_policy::{OutboundPolicy, OutboundRule, MAX_RESPONSE_BYTES};
 use super::manifest::Manifest;
-use super::bindings::LOG_LINES_PER_CALL;
 use super::services::{HostServices, MailSender, PluginLogger, PluginStateStore};
 use super::smtp::SMTP_TIMEOUT;
 

@@ -118,7 +118,8 @@ pub enum MailError {
 
 /// Sends mail for plugins granted `smtp`; returns the server's answer (`250 …`).
 pub trait MailSender: Send + Sync {
-    fn send<'a>(&'a self, server: &'a SmtpServer, message: &'a MailMessage) -> BoxFuture<'a, Result<String, MailError>>;
+    fn send<'a>(&'a self, server: &'a SmtpServer, message: &'a MailMessage)
+        -> BoxFuture<'a, Result<String, MailError>>;
 }
 
 /// The host services handed to `PluginHost::start`.

@@ -29,11 +29,20 @@ pub(crate) fn add_smtp_keys(schema: &mut Value) {
     super::manifest::add_host_keys(
         schema,
         [
-            ("smtp_host", json!({"type": "string", "minLength": 1, "description": "SMTP server (host smtp capability)"})),
-            ("smtp_port", json!({"type": "integer", "minimum": 1, "maximum": 65535,
-                "description": "SMTP port; default 25 (none), 587 (starttls), 465 (tls)"})),
-            ("smtp_tls", json!({"type": "string", "enum": ["none", "starttls", "tls"],
-                "description": "none, starttls (default) or tls (implicit TLS)"})),
+            (
+                "smtp_host",
+                json!({"type": "string", "minLength": 1, "description": "SMTP server (host smtp capability)"}),
+            ),
+            (
+                "smtp_port",
+                json!({"type": "integer", "minimum": 1, "maximum": 65535,
+                "description": "SMTP port; default 25 (none), 587 (starttls), 465 (tls)"}),
+            ),
+            (
+                "smtp_tls",
+                json!({"type": "string", "enum": ["none", "starttls", "tls"],
+                "description": "none, starttls (default) or tls (implicit TLS)"}),
+            ),
             ("smtp_username", json!({"type": "string", "description": "SMTP AUTH user"})),
             ("smtp_password", json!({"type": "string", "x-secret": true, "description": "SMTP AUTH password"})),
         ],
@@ -57,7 +66,11 @@ impl SmtpServer {
                 SmtpTls::StartTls => 587,
                 SmtpTls::Tls => 465,
             },
-            Some(v) => v.as_u64().and_then(|p| u16::try_from(p).ok()).filter(|p| *p > 0).ok_or("smtp_port must be 1..=65535")?,
+            Some(v) => v
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p > 0)
+                .ok_or("smtp_port must be 1..=65535")?,
         };
         let credentials = match (text("smtp_username"), text("smtp_password")) {
             (Some(user), Some(password)) => Some((user.to_string(), password.to_string())),
@@ -103,7 +116,11 @@ impl smtp::Host for HostCtx {
 pub struct LettreMailer;
 
 impl MailSender for LettreMailer {
-    fn send<'a>(&'a self, server: &'a SmtpServer, message: &'a MailMessage) -> BoxFuture<'a, Result<String, MailError>> {
+    fn send<'a>(
+        &'a self,
+        server: &'a SmtpServer,
+        message: &'a MailMessage,
+    ) -> BoxFuture<'a, Result<String, MailError>> {
         Box::pin(async move {
             let email = build_message(message).map_err(MailError::Permanent)?;
             let transport = transport(server).map_err(MailError::Permanent)?;
@@ -123,9 +140,8 @@ impl MailSender for LettreMailer {
 }
 
 fn transport(server: &SmtpServer) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
-    let tls_parameters = || {
-        TlsParameters::new(server.host.clone()).map_err(|e| format!("TLS setup for {}: {e}", server.host))
-    };
+    let tls_parameters =
+        || TlsParameters::new(server.host.clone()).map_err(|e| format!("TLS setup for {}: {e}", server.host));
     let tls = match server.tls {
         SmtpTls::None => Tls::None,
         SmtpTls::StartTls => Tls::Required(tls_parameters()?),
@@ -194,6 +210,8 @@ mod tests {
         let built = String::from_utf8(build_message(&m).unwrap().formatted()).unwrap();
         assert!(built.contains("multipart/alternative") && built.contains("To: ops@example.com"), "{built}");
         assert!(build_message(&MailMessage { to: vec![], ..m.clone() }).unwrap_err().contains("recipients"));
-        assert!(build_message(&MailMessage { from: "not an address".into(), ..m }).unwrap_err().contains("invalid address"));
+        assert!(build_message(&MailMessage { from: "not an address".into(), ..m })
+            .unwrap_err()
+            .contains("invalid address"));
     }
 }

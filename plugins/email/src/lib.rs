@@ -74,7 +74,8 @@ pub fn text_body(notification: &Notification) -> String {
             let _ = writeln!(out, "  {label}: {value}");
         }
     }
-    let _ = write!(out, "\n-- \nVigia, channel {}, notification {}\n", notification.channel, notification.idempotency_key);
+    let _ =
+        write!(out, "\n-- \nVigia, channel {}, notification {}\n", notification.channel, notification.idempotency_key);
     out
 }
 
@@ -157,7 +158,9 @@ mod tests {
         assert_eq!(m.from, "Vigia <vigia@example.com>");
         assert_eq!(m.to, ["a@example.com", "b@example.com"]);
         assert!(m.text_body.starts_with("This alert is firing.\n"), "{}", m.text_body);
-        for part in ["CPU <hot>", "  Severity: critical", "  Value: 97.5", "  Labels: env=prod", "2023-11-14T22:13:20.000Z"] {
+        for part in
+            ["CPU <hot>", "  Severity: critical", "  Value: 97.5", "  Labels: env=prod", "2023-11-14T22:13:20.000Z"]
+        {
             assert!(m.text_body.contains(part), "{part} in {}", m.text_body);
         }
         let html = m.html_body.unwrap();
@@ -170,7 +173,10 @@ mod tests {
         let resolved = notification(vec![alert("a1", Severity::Critical, "resolved", Some(1_700_000_060_000))]);
         let m = message(&config(), &resolved);
         assert_eq!(m.subject, "[prod] [RESOLVED] cpu-high on db1");
-        assert!(m.text_body.starts_with("This alert is resolved.") && m.text_body.contains("Resolved: 2023-11-14T22:14:20.000Z"));
+        assert!(
+            m.text_body.starts_with("This alert is resolved.")
+                && m.text_body.contains("Resolved: 2023-11-14T22:14:20.000Z")
+        );
         let mixed = notification(vec![
             alert("a1", Severity::Warning, "firing", None),
             alert("a2", Severity::Critical, "resolved", Some(1_700_000_060_000)),

@@ -53,7 +53,8 @@ pub fn payload(config: &Config, notification: &Notification) -> Value {
     };
     let mut body = Map::new();
     body.insert("text".into(), text.into());
-    for (key, value) in [("channel", &config.channel), ("username", &config.username), ("icon_emoji", &config.icon_emoji)]
+    for (key, value) in
+        [("channel", &config.channel), ("username", &config.username), ("icon_emoji", &config.icon_emoji)]
     {
         if let Some(value) = value.as_ref().filter(|v| !v.is_empty()) {
             body.insert(key.into(), value.as_str().into());
@@ -95,9 +96,10 @@ fn attachment(alert: &Alert) -> Value {
 /// `message` with `url` replaced by its origin: the webhook URL's path is a token and must not
 /// reach the delivery history through an error message.
 pub fn redact(message: &str, url: &str) -> String {
-    let origin_end = url.find("://").map(|i| i + 3).map_or(0, |start| {
-        url[start..].find(['/', '?']).map_or(url.len(), |i| start + i)
-    });
+    let origin_end = url
+        .find("://")
+        .map(|i| i + 3)
+        .map_or(0, |start| url[start..].find(['/', '?']).map_or(url.len(), |i| start + i));
     message.replace(url, &format!("{}/…", &url[..origin_end]))
 }
 
@@ -134,7 +136,8 @@ mod tests {
 
     #[test]
     fn one_coloured_attachment_per_alert_with_the_alert_fields() {
-        let n = notification(vec![alert("a1", Severity::Critical, "firing"), alert("a2", Severity::Warning, "resolved")]);
+        let n =
+            notification(vec![alert("a1", Severity::Critical, "firing"), alert("a2", Severity::Warning, "resolved")]);
         let p = payload(&config(None), &n);
         assert_eq!(p["text"], "[CRITICAL] cpu-high on db1 (+1 more)");
         assert_eq!((p["channel"].as_str(), p["username"].as_str()), (Some("#ops"), Some("Vigia")));
