@@ -2,7 +2,8 @@
 //!
 //! Implement one trait ([`Collector`], [`Notifier`] or [`Reporter`]) and call its export macro
 //! ([`export_collector!`], [`export_notifier!`], [`export_reporter!`]). Read the configuration with
-//! [`config`], log with [`info!`] and friends, keep data between calls in [`state`]. Build with
+//! [`config`], log with [`info!`] and friends, keep data between calls in [`state`]; notifiers may
+//! send mail through the host with [`smtp::send`] (capability `smtp`). Build with
 //! `cargo build --release --target wasm32-wasip2` and ship the `.wasm` beside a `plugin.toml`.
 #![deny(missing_docs)]
 
@@ -18,6 +19,8 @@ mod host;
 pub mod http;
 mod notifier;
 mod reporter;
+pub mod smtp;
+pub mod time;
 mod types;
 
 pub use collector::Collector;

@@ -21,7 +21,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                      (--python: required)";
 
 /// Plugins `cargo xtask run` installs (fixtures and examples stay out of a real server).
-const FIRST_PARTY: &[&str] = &["http-check", "redis", "webhook", "csv"];
+const FIRST_PARTY: &[&str] = &["http-check", "redis", "webhook", "csv", "slack", "email"];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -260,7 +260,7 @@ async fn validate(path: &Path, config: &Config) -> anyhow::Result<String> {
     let bundle = bundle_bytes(path)?;
     let manifest: Manifest = plugins::validate_bundle(&bundle, &config.data_dir).await?;
     Ok(format!(
-        "ok: {} {} ({}), world {}; capabilities: outbound HTTP {:?}, TCP {:?}, read-only paths {:?}, clocks {}",
+        "ok: {} {} ({}), world {}; capabilities: outbound HTTP {:?}, TCP {:?}, read-only paths {:?}, clocks {}, smtp {}",
         manifest.id,
         manifest.version,
         match manifest.kind {
@@ -273,6 +273,7 @@ async fn validate(path: &Path, config: &Config) -> anyhow::Result<String> {
         manifest.capabilities.allowed_tcp,
         manifest.capabilities.read_only_paths,
         manifest.capabilities.clocks,
+        manifest.capabilities.smtp,
     ))
 }
 

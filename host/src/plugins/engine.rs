@@ -154,6 +154,14 @@ impl PluginEngine {
         bindings::collector::Collector::add_to_linker::<PluginState, HasSelf<HostCtx>>(&mut linker, |s| &mut s.host)
             .map_err(anyhow::Error::from)
             .context("linking the vigia:plugin host interface")?;
+        // `smtp` is imported by the notifier world only; components that do not import it (every
+        // collector and reporter, notifiers built before it existed) link as before. Granting it
+        // is a per-call check (`HostCtx::mailer`), not a link-time one.
+        bindings::notifier::vigia::plugin::smtp::add_to_linker::<PluginState, HasSelf<HostCtx>>(&mut linker, |s| {
+            &mut s.host
+        })
+        .map_err(anyhow::Error::from)
+        .context("linking the vigia:plugin smtp interface")?;
 
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::bindings::{wit, HostServiceError, QuotaError, LOG_LINES_PER_CALL};
+use super::bindings::{wit, HostServiceError, QuotaError};
 use super::engine::{PluginEngine, EPOCH_TICK};
 use super::errors::InvokeError;
 use super::loader::KindPre;
-use super::sandbox::{HostCtx, PluginState, SandboxPolicy};
+use super::sandbox::{PluginState, SandboxPolicy};
 use super::services::HostServices;
 use super::types::samples_size;
 
@@ -87,14 +87,7 @@ pub(crate) async fn invoke(
     config_json: Arc<str>,
     req: Request<'_>,
 ) -> Result<Response, InvokeError> {
-    let host = HostCtx {
-        plugin_id: policy.plugin_id.clone(),
-        config_json,
-        state: services.state.clone(),
-        logger: services.logger.clone(),
-        log_budget: LOG_LINES_PER_CALL,
-    };
-    let (state, captured) = policy.new_state(host);
+    let (state, captured) = policy.new_state(policy.host_ctx(services, config_json));
     let mut store = Store::new(&engine.engine, state);
     store.limiter(|s| &mut s.limiter);
 
@@ -196,13 +189,7 @@ pub(crate) async fn bench_phases(
 ) -> wasmtime::Result<PhaseSamples> {
     let KindPre::Collector(pre) = pre else { wasmtime::bail!("bench_phases needs a collector") };
     let ctx = wit::CollectContext { resource: "bench".into(), scheduled_at_ms: 0, interval_ms: 1000 };
-    let host = || HostCtx {
-        plugin_id: policy.plugin_id.clone(),
-        config_json: config_json.clone(),
-        state: services.state.clone(),
-        logger: services.logger.clone(),
-        log_budget: LOG_LINES_PER_CALL,
-    };
+    let host = || policy.host_ctx(services, config_json.clone());
     let ns = |a: Instant, b: Instant| (b - a).as_nanos() as u64;
     let mut out = PhaseSamples::default();
     for _ in 0..n {

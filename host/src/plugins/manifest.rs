@@ -95,6 +95,10 @@ pub struct Capabilities {
     /// Real wall and monotonic clocks. When false the plugin sees a frozen clock (the time of
     /// the call's start), which keeps it from timing side channels.
     pub clocks: bool,
+    /// Mail through the host's SMTP client (`vigia:plugin/smtp`), notifiers only. The server and
+    /// credentials are the operator's: the host reads them from the plugin's `smtp_*` config
+    /// keys (added to its schema, `smtp_password` secret), so the plugin reaches no other server.
+    pub smtp: bool,
 }
 
 /// Per-call resource limits.
@@ -182,9 +186,16 @@ pub fn validate(manifest: Manifest, wasm: Option<&[u8]>) -> Result<ValidManifest
         }
     }
 
+    if m.capabilities.smtp && m.kind != PluginKind::Notifier {
+        return Err(format!("capabilities.smtp is for notifiers, not a {}", m.kind.as_str()));
+    }
+
     let mut schema = toml_to_json(m.config.schema.as_ref());
     if m.kind == PluginKind::Collector {
         add_scheduler_keys(&mut schema);
+    }
+    if m.capabilities.smtp {
+        super::smtp::add_smtp_keys(&mut schema);
     }
     let defaults = toml_to_json(m.config.default.as_ref());
     let validator =
@@ -201,15 +212,29 @@ pub fn validate(manifest: Manifest, wasm: Option<&[u8]>) -> Result<ValidManifest
 pub const SCHEDULER_KEYS: [&str; 2] = ["interval_seconds", "resource"];
 
 fn add_scheduler_keys(schema: &mut serde_json::Value) {
+    add_host_keys(
+        schema,
+        [
+            (
+                "interval_seconds",
+                serde_json::json!({"type": "integer", "minimum": 1, "description": "Collection interval (host scheduler)"}),
+            ),
+            (
+                "resource",
+                serde_json::json!({"type": "string", "minLength": 1, "description": "Default resource of the samples"}),
+            ),
+        ],
+    );
+}
+
+/// Declares config keys the host reads, unless the plugin's schema already declares them.
+pub(crate) fn add_host_keys<const N: usize>(schema: &mut serde_json::Value, keys: [(&str, serde_json::Value); N]) {
     let Some(object) = schema.as_object_mut() else { return };
     let properties = object.entry("properties").or_insert_with(|| serde_json::json!({}));
     if let Some(properties) = properties.as_object_mut() {
-        properties.entry("interval_seconds").or_insert_with(|| {
-            serde_json::json!({"type": "integer", "minimum": 1, "description": "Collection interval (host scheduler)"})
-        });
-        properties.entry("resource").or_insert_with(
-            || serde_json::json!({"type": "string", "minLength": 1, "description": "Default resource of the samples"}),
-        );
+        for (name, spec) in keys {
+            properties.entry(name).or_insert(spec);
+        }
     }
 }
 
@@ -315,6 +340,11 @@ mod tests {
                       [config.schema.properties.token]\ntype = \"string\"\nx-secret = true\n\
                       [config.default]\nport = \"eighty\"\n";
         assert!(parse_and_validate(&manifest(schema), Some(WASM)).unwrap_err().contains("config.default"));
+        let smtp_collector = "[capabilities]\nsmtp = true\n";
+        assert!(parse_and_validate(&manifest(smtp_collector), Some(WASM)).unwrap_err().contains("notifiers"));
+        let smtp_notifier = manifest(smtp_collector).replace("collector", "notifier");
+        let v = parse_and_validate(&smtp_notifier, Some(WASM)).unwrap();
+        assert_eq!(secret_paths(&v.schema), vec![vec!["smtp_password".to_string()]]);
         let ok = schema.replace("\"eighty\"", "80");
         let v = parse_and_validate(&manifest(&ok), Some(WASM)).unwrap();
         assert_eq!(secret_paths(&v.schema), vec![vec!["token".to_string()]]);

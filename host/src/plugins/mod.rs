@@ -12,7 +12,8 @@
 //! - `bindings`: generated WIT bindings and the host interface implementation.
 //! - `invoke`: one call, deadline and error classification.
 //! - `registry`, `watcher`, `bundle`: the live set, hot reload, installs.
-//! - `services`: one trait per host capability (state, settings, logging).
+//! - `services`: one trait per host capability (state, settings, logging, mail).
+//! - `smtp`: the `smtp` import (operator's server from `smtp_*` config keys) and `LettreMailer`.
 //! - `config`: configuration merge/validation and secret sealing/masking.
 //! - `offline`: validation, install and listing without a server (the CLI).
 
@@ -30,6 +31,7 @@ pub mod offline;
 mod registry;
 mod sandbox;
 pub mod services;
+mod smtp;
 mod stats;
 mod types;
 mod watcher;
@@ -43,7 +45,11 @@ pub use invoke::{PhaseSamples, MAX_OUTPUT_BYTES};
 pub use manifest::{Capabilities, Limits, Manifest, PluginKind};
 pub use offline::{scan_dir, validate_bundle, write_bundle};
 pub use registry::{LoadState, PluginStatus};
-pub use services::{HostServices, LogLevel, MemoryStore, PluginLogger, PluginSettingsStore, PluginStateStore};
+pub use services::{
+    HostServices, LogLevel, MailError, MailMessage, MailSender, MemoryStore, PluginLogger, PluginSettingsStore,
+    PluginStateStore, SmtpServer, SmtpTls,
+};
+pub use smtp::LettreMailer;
 pub use types::{
     Alert, CollectContext, ErrorKind, MetricSample, Notification, PluginInfo, Receipt, Rendered, ReportRequest, Series,
     Severity,

@@ -19,9 +19,11 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::bindings::LOG_LINES_PER_CALL;
 use super::http_policy::{OutboundPolicy, OutboundRule, MAX_RESPONSE_BYTES};
 use super::manifest::Manifest;
-use super::services::{PluginLogger, PluginStateStore};
+use super::services::{HostServices, MailSender, PluginLogger, PluginStateStore};
+use super::smtp::SMTP_TIMEOUT;
 
 /// Bytes of stdout and of stderr kept per call; the rest is dropped (and counted), never an
 /// error, because a failing `print!` would turn chatty plugins into trapping ones.
@@ -34,6 +36,7 @@ pub struct SandboxPolicy {
     tcp: Arc<[SocketAddr]>,
     read_only_paths: Vec<String>,
     clocks: bool,
+    smtp: bool,
     pub memory_bytes: usize,
     pub timeout: Duration,
 }
@@ -54,9 +57,24 @@ impl SandboxPolicy {
             tcp: tcp.into(),
             read_only_paths: m.capabilities.read_only_paths.clone(),
             clocks: m.capabilities.clocks,
+            smtp: m.capabilities.smtp,
             memory_bytes: (m.limits.memory_mb as usize) << 20,
             timeout: Duration::from_millis(m.limits.timeout_ms),
         })
+    }
+
+    /// What the `vigia:plugin` imports of one call work with; `smtp` only if the manifest grants it.
+    pub fn host_ctx(&self, services: &HostServices, config_json: Arc<str>) -> HostCtx {
+        HostCtx {
+            plugin_id: self.plugin_id.clone(),
+            config_json,
+            state: services.state.clone(),
+            logger: services.logger.clone(),
+            log_budget: LOG_LINES_PER_CALL,
+            mailer: self.smtp.then(|| services.mailer.clone()),
+            // Leave the plugin time to report a clean error before its call deadline.
+            smtp_timeout: SMTP_TIMEOUT.min(self.timeout.mul_f64(0.8)),
+        }
     }
 
     /// A fresh store state for one call, plus handles on its captured output.
@@ -144,6 +162,10 @@ pub struct HostCtx {
     pub logger: Arc<dyn PluginLogger>,
     /// Log lines still allowed in this call; a plugin cannot flood the host's logs.
     pub log_budget: u32,
+    /// The `smtp` capability: `None` unless the manifest grants it.
+    pub mailer: Option<Arc<dyn MailSender>>,
+    /// Bounds one SMTP exchange.
+    pub smtp_timeout: Duration,
 }
 
 /// Memory/table limits of one call. Refusals are recorded so a trap that follows (Rust aborts

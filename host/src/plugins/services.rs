@@ -1,13 +1,15 @@
 //! Host capabilities offered to plugins, one trait each, so the runtime depends on behaviour, not
 //! on the database: `PluginStateStore` (state-get/set/delete), `PluginSettingsStore` (enabled
-//! flag and sealed configuration), `PluginLogger` (the `log` import). `Store` implements the
-//! first two for production; `MemoryStore` serves tests and benchmarks.
+//! flag and sealed configuration), `PluginLogger` (the `log` import), `MailSender` (the `smtp`
+//! import). `Store` implements the first two for production; `MemoryStore` serves tests and
+//! benchmarks; `smtp::LettreMailer` sends mail.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+use super::smtp::LettreMailer;
 use crate::secrets::SecretBox;
 use crate::store::Store;
 
@@ -70,6 +72,56 @@ impl PluginLogger for TracingLogger {
     }
 }
 
+/// One email as a plugin hands it to the `smtp` capability (mirrors WIT `email-message`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailMessage {
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: Option<String>,
+}
+
+/// How the connection to the SMTP server is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain SMTP (a local relay, tests).
+    None,
+    /// Plain connection upgraded with STARTTLS, which the server must offer (usually port 587).
+    StartTls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+}
+
+/// The operator's SMTP server, as the host reads it from a plugin's `smtp_*` configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpServer {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// Credentials for SMTP AUTH, when both are set.
+    pub credentials: Option<(String, String)>,
+    /// Bounds connecting and each command.
+    pub timeout: std::time::Duration,
+}
+
+/// Why mail could not be sent, classified like WIT `error-kind`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailError {
+    /// The server is unreachable or answered 4xx: a later attempt may succeed.
+    #[error("{0}")]
+    Retryable(String),
+    /// Bad addresses, refused recipients, failed authentication (5xx): retrying will not help.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Sends mail for plugins granted `smtp`; returns the server's answer (`250 …`).
+pub trait MailSender: Send + Sync {
+    fn send<'a>(&'a self, server: &'a SmtpServer, message: &'a MailMessage)
+        -> BoxFuture<'a, Result<String, MailError>>;
+}
+
 /// The host services handed to `PluginHost::start`.
 #[derive(Clone)]
 pub struct HostServices {
@@ -78,19 +130,33 @@ pub struct HostServices {
     /// Seals configuration secrets at rest.
     pub secrets: SecretBox,
     pub logger: Arc<dyn PluginLogger>,
+    /// Used only for plugins whose manifest grants `smtp`.
+    pub mailer: Arc<dyn MailSender>,
 }
 
 impl HostServices {
-    /// Production wiring: settings and state in the database, logs to `tracing`.
+    /// Production wiring: settings and state in the database, logs to `tracing`, mail over SMTP.
     pub fn with_store(store: Store, secrets: SecretBox) -> HostServices {
         let store = Arc::new(store);
-        HostServices { state: store.clone(), settings: store, secrets, logger: Arc::new(TracingLogger) }
+        HostServices {
+            state: store.clone(),
+            settings: store,
+            secrets,
+            logger: Arc::new(TracingLogger),
+            mailer: Arc::new(LettreMailer),
+        }
     }
 
-    /// Everything in memory (tests, benchmarks).
+    /// Settings and state in memory (tests, benchmarks); mail still goes over real SMTP.
     pub fn in_memory(secrets: SecretBox) -> HostServices {
         let mem = Arc::new(MemoryStore::default());
-        HostServices { state: mem.clone(), settings: mem, secrets, logger: Arc::new(TracingLogger) }
+        HostServices {
+            state: mem.clone(),
+            settings: mem,
+            secrets,
+            logger: Arc::new(TracingLogger),
+            mailer: Arc::new(LettreMailer),
+        }
     }
 }
 

@@ -5,11 +5,14 @@
 //! `VIGIA_TEST_PLUGIN_BUNDLES=<dir>` to use prebuilt bundles instead (CI caches, offline runs).
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use vigia::plugins::{HostServices, PluginHost, PluginHostOptions, PluginStatus};
 use vigia::secrets::SecretBox;
 
@@ -160,4 +163,96 @@ pub fn init_tracing() {
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,vigia=info".into()))
         .with_test_writer()
         .try_init();
+}
+
+/// One HTTP request as the loopback server read it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    /// Header names lowercased.
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+/// A loopback HTTP/1.1 server: answers each request with the status `routes` gives its path
+/// (404 otherwise), one request per connection; records requests and counts connections.
+pub struct Server {
+    pub port: u16,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    pub connections: Arc<AtomicUsize>,
+}
+
+impl Server {
+    pub async fn start(routes: &[(&str, u16)]) -> Server {
+        let routes: BTreeMap<String, u16> = routes.iter().map(|(p, s)| (p.to_string(), *s)).collect();
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (seen2, connections2) = (seen.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                connections2.fetch_add(1, Ordering::SeqCst);
+                let (routes, seen) = (routes.clone(), seen2.clone());
+                tokio::spawn(async move {
+                    let Ok(Some(req)) = tokio::time::timeout(Duration::from_secs(10), read_request(&mut s)).await
+                    else {
+                        return;
+                    };
+                    let status = routes.get(&req.path).copied().unwrap_or(404);
+                    seen.lock().unwrap().push(req);
+                    let resp = format!("HTTP/1.1 {status} X\r\ncontent-length: 4\r\nconnection: close\r\n\r\nbody");
+                    let _ = s.write_all(resp.as_bytes()).await;
+                    let _ = s.shutdown().await;
+                });
+            }
+        });
+        Server { port, seen, connections }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Reads the head and a `content-length` body; `None` if the peer goes away first.
+pub async fn read_request(s: &mut tokio::net::TcpStream) -> Option<Seen> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next()?.split(' ');
+    let (method, path) = (first.next()?.to_string(), first.next()?.to_string());
+    let headers: BTreeMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers.get("content-length").map(|v| v.parse().unwrap()).unwrap_or(0);
+    while buf.len() < head_end + 4 + len {
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Some(Seen { method, path, headers, body: buf[head_end + 4..head_end + 4 + len].to_vec() })
 }

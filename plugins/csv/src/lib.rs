@@ -3,7 +3,6 @@
 
 #[cfg(target_arch = "wasm32")]
 mod plugin;
-mod rfc3339;
 
 pub const HEADER: &str = "resource,metric,unit,timestamp,value\r\n";
 

@@ -1,7 +1,7 @@
 //! The component glue: every point of every series becomes one CSV row.
 
-use crate::rfc3339::format_ms;
 use crate::{file_name, push_record, HEADER};
+use vigia_sdk::time::format_ms;
 use vigia_sdk::{PluginError, Rendered, ReportRequest, Reporter};
 
 struct Csv;

@@ -2,13 +2,12 @@
 
 use crate::signing::{signature, SIGNATURE_HEADER};
 use crate::template::{json_text, render};
-use crate::{classify, Outcome};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use vigia_sdk::http::Request;
-use vigia_sdk::{Alert, Notification, Notifier, PluginError, Receipt, Severity};
+use vigia_sdk::{http_delivery, Alert, Notification, Notifier, PluginError, Receipt};
 
 #[derive(Deserialize)]
 struct Config {
@@ -45,12 +44,7 @@ impl Notifier for Webhook {
             request = request.header(SIGNATURE_HEADER, signature(secret, body.as_bytes()));
         }
         let response = request.body(body).send()?;
-        let detail = format!("HTTP {}", response.status);
-        match classify(response.status) {
-            Outcome::Delivered => Ok(Receipt { detail }),
-            Outcome::Retry => Err(PluginError::retryable(detail)),
-            Outcome::Reject => Err(PluginError::permanent(format_args!("{detail}: {}", excerpt(&response.body)))),
-        }
+        http_delivery(response.status, &response.body)
     }
 }
 
@@ -64,16 +58,11 @@ fn payload(notification: &Notification) -> Value {
 }
 
 fn alert_json(alert: &Alert) -> Value {
-    let severity = match alert.severity {
-        Severity::Info => "info",
-        Severity::Warning => "warning",
-        Severity::Critical => "critical",
-    };
     json!({
         "id": alert.id,
         "rule": alert.rule,
         "resource": alert.resource,
-        "severity": severity,
+        "severity": alert.severity.as_str(),
         "state": alert.state,
         "summary": alert.summary,
         "description": alert.description,
@@ -93,11 +82,6 @@ fn template_values(notification: &Notification) -> Vec<(&'static str, String)> {
         ("summary", json_text(&summary)),
         ("alerts", payload(notification)["alerts"].to_string()),
     ]
-}
-
-/// The start of a rejection body, for the delivery history.
-fn excerpt(body: &[u8]) -> String {
-    String::from_utf8_lossy(body).chars().take(200).collect()
 }
 
 vigia_sdk::export_notifier!(Webhook);

@@ -1,4 +1,4 @@
-//! Unix epoch milliseconds to RFC 3339 UTC text, without a date library (the plugin has no tz data anyway).
+//! Unix epoch milliseconds to RFC 3339 UTC text, without a date library (plugins have no tz data anyway).
 
 /// `1700000000123` → `2023-11-14T22:13:20.123Z`.
 pub fn format_ms(epoch_ms: i64) -> String {

@@ -1,0 +1,340 @@
+//! The `slack` and `email` notifiers through the real plugin runtime and their built bundles:
+//! slack against a loopback HTTP receiver, email against a real SMTP server (aiosmtpd, started
+//! here) reached through the host's `smtp` capability.
+
+mod plugins_support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use plugins_support::*;
+use serde_json::{json, Value};
+use vigia::plugins::{Alert, ErrorKind, InvokeError, LoadState, Notification, PluginHost, Severity};
+
+fn alert(id: &str, severity: Severity, state: &str) -> Alert {
+    Alert {
+        id: id.into(),
+        rule: "cpu-high".into(),
+        resource: "db1".into(),
+        severity,
+        state: state.into(),
+        summary: "CPU at 97.5%".into(),
+        description: "cpu above 90% for 5m".into(),
+        labels: vec![("env".into(), "prod".into())],
+        value: Some(97.5),
+        started_at_ms: 1_700_000_000_000,
+        resolved_at_ms: (state == "resolved").then_some(1_700_000_600_000),
+    }
+}
+
+fn notification(key: &str, alerts: Vec<Alert>) -> Notification {
+    Notification { idempotency_key: key.into(), channel: "ops".into(), attempt: 1, alerts }
+}
+
+fn plugin_error(result: Result<impl std::fmt::Debug, InvokeError>) -> (ErrorKind, String) {
+    match result {
+        Err(InvokeError::Plugin { kind, message }) => (kind, message),
+        other => panic!("expected a plugin error, got {other:?}"),
+    }
+}
+
+/// The slack bundle allowed to reach `origin` only, configured with `config`.
+async fn slack(sb: &Sandbox, origin: &str, config: Value) -> std::sync::Arc<PluginHost> {
+    sb.install("slack", "slack", |m| set(m, "capabilities.allowed_outbound_hosts", vec![origin.to_string()]));
+    let host = sb.start().await;
+    assert_eq!(host.status("slack").unwrap().status, LoadState::Loaded, "{:?}", host.status("slack"));
+    host.set_config("slack", config).await.unwrap();
+    host
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_posts_one_attachment_per_alert_with_the_idempotency_key() {
+    init_tracing();
+    let server = Server::start(&[("/services/T1/B1/token", 200)]).await;
+    let sb = Sandbox::new();
+    let config = json!({"webhook_url": server.url("/services/T1/B1/token"), "channel": "#ops",
+                        "icon_emoji": ":rotating_light:", "mention": "<!here>"});
+    let host = slack(&sb, &server.origin(), config).await;
+
+    let n = notification(
+        "key-42",
+        vec![alert("a1", Severity::Critical, "firing"), alert("a2", Severity::Warning, "resolved")],
+    );
+    let receipt = host.deliver("slack", n).await.unwrap();
+    assert_eq!(receipt.detail, "HTTP 200");
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let r = &requests[0];
+    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/services/T1/B1/token"));
+    assert_eq!(r.headers.get("idempotency-key").map(String::as_str), Some("key-42"));
+    assert_eq!(r.headers.get("content-type").map(String::as_str), Some("application/json"));
+    let body: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["text"], "<!here> [CRITICAL] cpu-high on db1 (+1 more)");
+    assert_eq!((body["channel"].as_str(), body["username"].as_str()), (Some("#ops"), Some("Vigia")));
+    assert_eq!(body["icon_emoji"], ":rotating_light:");
+    let attachments = body["attachments"].as_array().unwrap();
+    assert_eq!(attachments.len(), 2, "{body}");
+    assert_eq!(attachments[0]["title"], "[CRITICAL] cpu-high on db1");
+    assert_eq!(attachments[0]["color"], "#d00000");
+    assert_eq!(attachments[0]["text"], "CPU at 97.5%\ncpu above 90% for 5m");
+    assert_eq!(attachments[0]["footer"], "Vigia · a1");
+    assert_eq!(attachments[1]["title"], "[RESOLVED] cpu-high on db1");
+    assert_eq!(attachments[1]["color"], "#2eb886");
+    assert_eq!(attachments[1]["ts"], 1_700_000_600);
+
+    // The webhook URL is a secret: stored sealed, shown masked.
+    assert_eq!(host.config("slack", true).await.unwrap()["webhook_url"], vigia::plugins::MASK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_retries_server_errors_throttling_and_timeouts_but_not_client_errors() {
+    init_tracing();
+    let server = Server::start(&[("/fail", 500), ("/slow-down", 429), ("/bad", 400)]).await;
+    // Accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let sb = Sandbox::new();
+    let host = slack(&sb, "http://127.0.0.1:*", json!({"webhook_url": server.url("/fail")})).await;
+    let n = || notification("k", vec![alert("a1", Severity::Critical, "firing")]);
+
+    let (kind, message) = plugin_error(host.deliver("slack", n()).await);
+    assert_eq!((kind, message.as_str()), (ErrorKind::Retryable, "HTTP 500"));
+    host.set_config("slack", json!({"webhook_url": server.url("/slow-down")})).await.unwrap();
+    assert_eq!(plugin_error(host.deliver("slack", n()).await).0, ErrorKind::Retryable);
+    host.set_config("slack", json!({"webhook_url": server.url("/bad")})).await.unwrap();
+    let (kind, message) = plugin_error(host.deliver("slack", n()).await);
+    assert_eq!((kind, message.as_str()), (ErrorKind::Permanent, "HTTP 400: body"));
+    assert_eq!(server.requests().len(), 3);
+
+    let silent_url = format!("http://127.0.0.1:{silent_port}/hook");
+    host.set_config("slack", json!({"webhook_url": silent_url, "timeout_ms": 300})).await.unwrap();
+    let started = Instant::now();
+    let (kind, message) = plugin_error(host.deliver("slack", n()).await);
+    assert_eq!(kind, ErrorKind::Retryable, "{message}");
+    assert!(started.elapsed() < Duration::from_secs(5), "the plugin's own timeout answered first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_reaches_only_the_allow_listed_host_and_keeps_the_token_out_of_errors() {
+    init_tracing();
+    let allowed = Server::start(&[("/hook", 200)]).await;
+    let forbidden = Server::start(&[("/services/T1/B1/secret-token", 200)]).await;
+    let sb = Sandbox::new();
+    let config = json!({"webhook_url": forbidden.url("/services/T1/B1/secret-token")});
+    let host = slack(&sb, &allowed.origin(), config).await;
+
+    let (kind, message) =
+        plugin_error(host.deliver("slack", notification("k", vec![alert("a1", Severity::Info, "firing")])).await);
+    assert_eq!(kind, ErrorKind::Retryable);
+    assert!(message.contains("HttpRequestDenied"), "{message}");
+    assert!(!message.contains("secret-token"), "the token leaked into the error: {message}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(forbidden.connections.load(Ordering::SeqCst), 0, "the forbidden host never saw a connection");
+    assert!(allowed.requests().is_empty());
+}
+
+/// A real SMTP server (aiosmtpd) on a free loopback port that writes every message it accepts
+/// as JSON (envelope plus parsed subject, headers and bodies) into a directory.
+struct SmtpServer {
+    child: Child,
+    port: u16,
+    out: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+const SMTP_SERVER: &str = r#"
+import email, email.policy, json, os, sys, threading
+from aiosmtpd.controller import Controller
+
+out, port = sys.argv[1], int(sys.argv[2])
+
+class Handler:
+    count = 0
+    async def handle_DATA(self, server, session, envelope):
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        html = msg.get_body(("html",))
+        record = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": envelope.rcpt_tos,
+            "subject": msg["subject"],
+            "from": msg["from"],
+            "to": msg["to"],
+            "text": msg.get_body(("plain",)).get_content(),
+            "html": html.get_content() if html is not None else None,
+        }
+        Handler.count += 1
+        path = os.path.join(out, "%d.json" % Handler.count)
+        with open(path + ".tmp", "w") as f:
+            json.dump(record, f)
+        os.rename(path + ".tmp", path)
+        return "250 OK stored as %d" % Handler.count
+
+controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+controller.start()
+print("ready", flush=True)
+threading.Event().wait()
+"#;
+
+impl SmtpServer {
+    fn start() -> SmtpServer {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().to_path_buf();
+        let port = free_port();
+        let mut child = Command::new("python3")
+            .args(["-c", SMTP_SERVER, out.to_str().unwrap(), &port.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs (the email tests need it, with `pip install aiosmtpd`)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "the SMTP server did not start: is aiosmtpd installed (pip install aiosmtpd)?"
+        );
+        SmtpServer { child, port, out, _tmp: tmp }
+    }
+
+    /// Every message received so far, in arrival order.
+    fn messages(&self) -> Vec<Value> {
+        read_messages(&self.out)
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_messages(dir: &Path) -> Vec<Value> {
+    let mut files: Vec<(u32, PathBuf)> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let path = e.path();
+            let n = path.file_name()?.to_str()?.strip_suffix(".json")?.parse().ok()?;
+            Some((n, path))
+        })
+        .collect();
+    files.sort();
+    files.into_iter().map(|(_, p)| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()).collect()
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn email_config(port: u16) -> Value {
+    json!({
+        "from": "Vigia <vigia@example.com>",
+        "to": ["ops@example.com", "dba@example.com"],
+        "subject_prefix": "[prod] ",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_tls": "none",
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_sends_subject_recipients_and_bodies_through_the_operators_smtp_server() {
+    init_tracing();
+    let smtp = SmtpServer::start();
+    let sb = Sandbox::new();
+    sb.install("email", "email", |_| {});
+    let host = sb.start().await;
+    assert_eq!(host.status("email").unwrap().status, LoadState::Loaded, "{:?}", host.status("email"));
+    host.set_config("email", email_config(smtp.port)).await.unwrap();
+
+    let firing = notification("key-1", vec![alert("a1", Severity::Critical, "firing")]);
+    let receipt = host.deliver("email", firing).await.unwrap();
+    assert_eq!(receipt.detail, "250 OK stored as 1");
+    let resolved = notification("key-2", vec![alert("a1", Severity::Critical, "resolved")]);
+    host.deliver("email", resolved).await.unwrap();
+
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    let m = &messages[0];
+    assert_eq!(m["mail_from"], "vigia@example.com");
+    assert_eq!(m["rcpt_tos"], json!(["ops@example.com", "dba@example.com"]));
+    assert_eq!(m["subject"], "[prod] [CRITICAL] cpu-high on db1");
+    assert_eq!(m["from"], "Vigia <vigia@example.com>");
+    assert_eq!(m["to"], "ops@example.com, dba@example.com");
+    let text = m["text"].as_str().unwrap();
+    for part in [
+        "This alert is firing.",
+        "CPU at 97.5%",
+        "Resource: db1",
+        "Severity: critical",
+        "Labels: env=prod",
+        "Started: 2023-11-14T22:13:20.000Z",
+        "notification key-1",
+    ] {
+        assert!(text.contains(part), "{part:?} missing from {text}");
+    }
+    let html = m["html"].as_str().unwrap();
+    assert!(html.contains("<h3 style=\"color:#d00000\">[CRITICAL] cpu-high on db1</h3>"), "{html}");
+    assert_eq!(messages[1]["subject"], "[prod] [RESOLVED] cpu-high on db1");
+    assert!(messages[1]["text"].as_str().unwrap().contains("Resolved: 2023-11-14T22:23:20.000Z"));
+
+    // smtp_password is declared secret by the host: stored sealed, shown masked.
+    let mut with_auth = email_config(smtp.port);
+    with_auth["smtp_username"] = "vigia".into();
+    with_auth["smtp_password"] = "hunter2".into();
+    host.set_config("email", with_auth).await.unwrap();
+    let shown = host.config("email", true).await.unwrap();
+    assert_eq!(
+        (shown["smtp_username"].as_str(), shown["smtp_password"].as_str()),
+        (Some("vigia"), Some(vigia::plugins::MASK))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_to_an_unreachable_smtp_server_is_retryable() {
+    init_tracing();
+    let sb = Sandbox::new();
+    sb.install("email", "email", |_| {});
+    let host = sb.start().await;
+    host.set_config("email", email_config(free_port())).await.unwrap();
+    let (kind, message) =
+        plugin_error(host.deliver("email", notification("k", vec![alert("a1", Severity::Warning, "firing")])).await);
+    assert_eq!(kind, ErrorKind::Retryable, "{message}");
+    assert!(message.contains("127.0.0.1"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_without_the_capability_is_a_permanent_error_and_sends_nothing() {
+    init_tracing();
+    let smtp = SmtpServer::start();
+    let sb = Sandbox::new();
+    // The same component, but its manifest does not grant `smtp` (so the host declares no smtp_* keys).
+    sb.install("email", "email", |m| {
+        set(m, "capabilities.smtp", false);
+        let defaults = m["config"]["default"].as_table_mut().unwrap();
+        defaults.retain(|k, _| !k.starts_with("smtp_"));
+    });
+    let host = sb.start().await;
+    assert_eq!(host.status("email").unwrap().status, LoadState::Loaded, "{:?}", host.status("email"));
+    let mut config = email_config(smtp.port);
+    config.as_object_mut().unwrap().retain(|k, _| !k.starts_with("smtp_"));
+    host.set_config("email", config).await.unwrap();
+
+    let (kind, message) =
+        plugin_error(host.deliver("email", notification("k", vec![alert("a1", Severity::Critical, "firing")])).await);
+    assert_eq!(kind, ErrorKind::Permanent);
+    assert!(message.contains("smtp capability not granted"), "{message}");
+    assert!(smtp.messages().is_empty());
+}
