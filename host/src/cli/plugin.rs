@@ -219,8 +219,7 @@ fn build_rust(path: &Path) -> anyhow::Result<PathBuf> {
         .filter(|m| m["reason"] == "compiler-artifact")
         .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
         .filter_map(|f| f.as_str().map(PathBuf::from))
-        .filter(|f| f.extension().is_some_and(|e| e == "wasm"))
-        .last()
+        .rfind(|f| f.extension().is_some_and(|e| e == "wasm"))
         .context("cargo produced no .wasm file (is crate-type = [\"cdylib\"] set?)")
 }
 

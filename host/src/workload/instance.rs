@@ -157,12 +157,15 @@ pub(super) async fn background(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
     Ok(render(ctx, sums, &BGWRITER_FIELDS, !summary, false, &HashMap::new()).into())
 }
 
+/// Per host metric of one bucket: (sum, count), shown as their average.
+type HostFields = BTreeMap<String, (f64, f64)>;
+
 pub(super) async fn server(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
     let summary = ctx.summary()?;
     let mut servers: Vec<Arc<str>> = ctx.sel.targets.iter().map(|t| t.server.clone()).collect();
     servers.sort();
     servers.dedup();
-    let mut table_rows: BTreeMap<(Arc<str>, i64), BTreeMap<String, (f64, f64)>> = BTreeMap::new();
+    let mut table_rows: BTreeMap<(Arc<str>, i64), HostFields> = BTreeMap::new();
     let mut fields = std::collections::BTreeSet::new();
     for server in &servers {
         let metrics = ctx.store.metric_names_with_prefix(ctx.tenant_id, server, "host.").await?;
