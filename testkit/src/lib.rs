@@ -55,7 +55,8 @@ impl PgCluster {
         let mut last_error = anyhow!("server never started");
         for _ in 0..3 {
             cluster.port = free_port();
-            fs::write(&conf_path, format!("{original}\n{}\n{extra}\n", cluster.settings())).context("writing postgresql.conf")?;
+            fs::write(&conf_path, format!("{original}\n{}\n{extra}\n", cluster.settings()))
+                .context("writing postgresql.conf")?;
             match cluster.pg_ctl("start", &["start"]) {
                 Ok(()) => return Ok(cluster),
                 Err(e) => last_error = e,
