@@ -486,6 +486,7 @@ async fn instance_activity_inventory_data_size_and_consumers(b: Backend) {
         (json!("15.19"), json!("primary"), json!(7_000_000))
     );
     assert_eq!(sales["tags"], r#"{"application":"sales","environment":"production"}"#);
+    assert_eq!(sales["settings"], r#"{"shared_buffers":["16384","8kB"]}"#, "settings that matter");
     assert_eq!(sales["wal_size"], 3000);
     assert_eq!(sales["start_time"], "2026-01-09 08:57:57");
     let uptime = sales["uptime"].as_str().unwrap();

@@ -299,6 +299,7 @@ pub(super) async fn infos(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
         "size",
         "max_connections",
         "connected",
+        "settings",
     ]);
     for t in &ctx.sel.targets {
         let mut row = table.blank();
@@ -318,6 +319,8 @@ pub(super) async fn infos(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
             table.set(&mut row, "type", if inv.is_replica { "replica" } else { "primary" });
             table.set(&mut row, "size", Cell::number(database_sizes(inv)));
             table.set(&mut row, "max_connections", inv.max_connections);
+            // Settings that matter, as `{"name": [value, unit]}` JSON text (one CSV field).
+            table.set(&mut row, "settings", inv.settings.as_str());
         }
         table.rows.push(row);
     }
