@@ -32,6 +32,7 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub sampler: SamplerConfig,
+    pub alerting: AlertingConfig,
 }
 
 /// `[server]`: the HTTP listener.
@@ -131,6 +132,23 @@ pub struct SamplerConfig {
     pub hour_rollup_retention_days: u64,
 }
 
+/// `[alerting]`: alert rule evaluation and notification delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertingConfig {
+    /// Evaluate alert rules and deliver notifications. Off, rules and alerts can still be managed.
+    pub enabled: bool,
+    /// Seconds between evaluations of the alert rules against the latest metric points.
+    pub evaluation_interval_seconds: u64,
+    /// A series whose latest point is older than this many seconds is not evaluated.
+    pub stale_after_seconds: u64,
+    /// Seconds to wait before each delivery attempt of a notification: the first entry before the
+    /// first attempt, and so on; when they are used up, the notification goes to the dead-letter queue.
+    pub retry_schedule_seconds: Vec<u64>,
+    /// Milliseconds between two looks at the notification outbox by the delivery worker.
+    pub delivery_poll_ms: u64,
+}
+
 /// `[auth]`: sign-in and tokens.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -149,6 +167,7 @@ impl Default for Config {
             log: LogConfig::default(),
             auth: AuthConfig::default(),
             sampler: SamplerConfig::default(),
+            alerting: AlertingConfig::default(),
         }
     }
 }
@@ -180,6 +199,18 @@ impl Default for SamplerConfig {
             raw_retention_days: 14,
             minute_rollup_retention_days: 90,
             hour_rollup_retention_days: 730,
+        }
+    }
+}
+
+impl Default for AlertingConfig {
+    fn default() -> Self {
+        AlertingConfig {
+            enabled: true,
+            evaluation_interval_seconds: 15,
+            stale_after_seconds: 300,
+            retry_schedule_seconds: vec![0, 5, 30, 120, 600, 1800, 3600],
+            delivery_poll_ms: 200,
         }
     }
 }
@@ -272,6 +303,12 @@ impl Config {
         }
         if !(1..=60).contains(&self.sampler.ash_chunk_seconds) {
             return invalid("[sampler] ash_chunk_seconds must be 1 to 60".into());
+        }
+        if self.alerting.evaluation_interval_seconds == 0 || self.alerting.delivery_poll_ms == 0 {
+            return invalid("[alerting] evaluation_interval_seconds and delivery_poll_ms must be positive".into());
+        }
+        if self.alerting.retry_schedule_seconds.is_empty() {
+            return invalid("[alerting] retry_schedule_seconds needs at least one entry (the first attempt)".into());
         }
         if self.auth.user_token_ttl_hours == 0 {
             return invalid("[auth] user_token_ttl_hours must be positive".into());
