@@ -191,6 +191,9 @@ impl Store {
 
     /// Dead rows (all, or those of `ids`) go back to `pending`, due now, attempts reset.
     pub async fn retry_dead(&self, tenant_id: i64, ids: Option<&[i64]>) -> StoreResult<u64> {
+        if ids.is_some_and(|i| i.is_empty()) {
+            return Ok(0);
+        }
         let now = now_ms();
         Ok(on_pool!(self, pool => {
             let mut q = QueryBuilder::new("UPDATE notification_outbox SET state = 'pending', attempts = 0, next_attempt_at = ");
@@ -203,6 +206,9 @@ impl Store {
 
     /// Deletes dead rows (all, or those of `ids`).
     pub async fn delete_dead(&self, tenant_id: i64, ids: Option<&[i64]>) -> StoreResult<u64> {
+        if ids.is_some_and(|i| i.is_empty()) {
+            return Ok(0);
+        }
         Ok(on_pool!(self, pool => {
             let mut q = QueryBuilder::new("DELETE FROM notification_outbox WHERE state = 'dead' AND tenant_id = ");
             q.push_bind(tenant_id);
