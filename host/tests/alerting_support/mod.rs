@@ -115,3 +115,87 @@ impl Env {
 pub fn tuple(r: &str, rule: &str, state: &str, sev: &str) -> (String, String, String, String) {
     (r.into(), rule.into(), state.into(), sev.into())
 }
+
+/// One request the receiver saw.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub idempotency_key: Option<String>,
+    pub status: u16,
+    pub body: Value,
+}
+
+/// A loopback webhook receiver: answers with the scripted statuses in order (200 once they are
+/// used up) and records every request; `accepted()` counts distinct idempotency keys answered
+/// 2xx, which is what a receiver deduplicating by key delivers.
+pub struct Receiver {
+    pub port: u16,
+    script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        use axum::extract::State;
+        use axum::http::HeaderMap;
+        type Shared = (
+            std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+            std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+        );
+        async fn hook(State((script, seen)): State<Shared>, uri: axum::http::Uri, headers: HeaderMap, body: String) -> StatusCode {
+            let status = script.lock().unwrap().pop_front().unwrap_or(200);
+            seen.lock().unwrap().push(Received {
+                path: uri.path().to_string(),
+                idempotency_key: headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(String::from),
+                status,
+                body: serde_json::from_str(&body).unwrap_or(Value::Null),
+            });
+            StatusCode::from_u16(status).unwrap()
+        }
+        let shared: Shared = Default::default();
+        let app = axum::Router::new().fallback(axum::routing::post(hook)).with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { port, script: shared.0, seen: shared.1 }
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin())
+    }
+
+    /// The next answers, in order.
+    pub fn script(&self, statuses: &[u16]) {
+        self.script.lock().unwrap().extend(statuses.iter().copied());
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Distinct idempotency keys answered 2xx.
+    pub fn accepted(&self) -> std::collections::BTreeSet<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| (200..300).contains(&r.status))
+            .filter_map(|r| r.idempotency_key)
+            .collect()
+    }
+
+    /// Waits (up to 15 s) until `n` requests arrived.
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let seen = self.requests();
+            if seen.len() >= n {
+                return seen;
+            }
+            assert!(std::time::Instant::now() < deadline, "receiver saw {} of {n} requests: {seen:?}", seen.len());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
