@@ -27,8 +27,11 @@ async fn rules_crud_templates_and_validation(backend: Backend) {
     let dup = e.call(Method::POST, "/api/v1/alerts/rules", Some(json!({"template": "connections"}))).await;
     assert_eq!(dup.status, StatusCode::CONFLICT, "{}", dup.text);
     let bad = e
-        .call(Method::POST, "/api/v1/alerts/rules",
-            Some(json!({"name": "x", "metric": "m", "warning": {"trigger": 1, "clear": 2}})))
+        .call(
+            Method::POST,
+            "/api/v1/alerts/rules",
+            Some(json!({"name": "x", "metric": "m", "warning": {"trigger": 1, "clear": 2}})),
+        )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.error().contains("clear"), "{}", bad.text);
@@ -36,8 +39,11 @@ async fn rules_crud_templates_and_validation(backend: Backend) {
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.text);
 
     let put = e
-        .call(Method::PUT, &format!("/api/v1/alerts/rules/{id}"),
-            Some(json!({"template": "connections", "occurrences": 1, "tags": "env=prod"})))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/alerts/rules/{id}"),
+            Some(json!({"template": "connections", "occurrences": 1, "tags": "env=prod"})),
+        )
         .await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.text);
     assert_eq!((put.json["occurrences"].as_i64(), put.json["tags"].as_str()), (Some(1), Some("env=prod")));
@@ -53,7 +59,10 @@ async fn rules_crud_templates_and_validation(backend: Backend) {
     assert_eq!(other.status, StatusCode::NOT_FOUND);
     let list = e.call(Method::GET, "/api/v1/alerts/rules", None).await;
     assert_eq!(list.json.as_array().unwrap().len(), 1);
-    assert_eq!(e.call(Method::DELETE, &format!("/api/v1/alerts/rules/{id}"), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        e.call(Method::DELETE, &format!("/api/v1/alerts/rules/{id}"), None).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(e.call(Method::GET, &format!("/api/v1/alerts/rules/{id}"), None).await.status, StatusCode::NOT_FOUND);
     assert_eq!(e.call(Method::GET, "/api/v1/alerts/rules/abc", None).await.status, StatusCode::BAD_REQUEST);
 }
@@ -125,7 +134,9 @@ async fn overrides_disable_a_signal_per_resource(backend: Backend) {
         .rule(json!({"template": "connections", "occurrences": 1,
             "overrides": {"third": -1, "second": {"warning": -1}}}))
         .await;
-    let all = |v: f64| [("main", "pg.connections_pct", v), ("second", "pg.connections_pct", v), ("third", "pg.connections_pct", v)];
+    let all = |v: f64| {
+        [("main", "pg.connections_pct", v), ("second", "pg.connections_pct", v), ("third", "pg.connections_pct", v)]
+    };
     e.eval_with(&all(85.0)).await;
     assert_eq!(e.active_summary().await, [tuple("main", "connections", "firing", "warning")]);
     e.eval_with(&all(95.0)).await;
@@ -135,8 +146,11 @@ async fn overrides_disable_a_signal_per_resource(backend: Backend) {
     );
     // Turning the rule off for `second` while it fires resolves its alert.
     let put = e
-        .call(Method::PUT, &format!("/api/v1/alerts/rules/{id}"),
-            Some(json!({"template": "connections", "occurrences": 1, "overrides": {"third": -1, "second": -1}})))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/alerts/rules/{id}"),
+            Some(json!({"template": "connections", "occurrences": 1, "overrides": {"third": -1, "second": -1}})),
+        )
         .await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.text);
     e.eval_with(&all(95.0)).await;
@@ -225,7 +239,8 @@ async fn scopes_guard_alerting_routes(backend: Backend) {
     let (_, reader) = e.app.api_token(&e.app.admin, &["monitoring:read"]).await;
     let r = e.app.call(Method::GET, "/api/v1/alerts/active", Some(&reader), None).await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = e.app.call(Method::POST, "/api/v1/alerts/rules", Some(&reader), Some(json!({"template": "connections"}))).await;
+    let r =
+        e.app.call(Method::POST, "/api/v1/alerts/rules", Some(&reader), Some(json!({"template": "connections"}))).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = e.app.call(Method::GET, "/api/v1/alerts/active", None, None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);

@@ -82,8 +82,10 @@ impl Setup {
 async fn channels_validate_config_and_mask_secrets(backend: Backend) {
     let s = Setup::new(backend).await;
     let id = s
-        .channel(json!({"name": "ops", "plugin": "webhook", "config": {"url": s.rx.url("/hook"), "secret": "s3cret-value"},
-            "severities": ["critical"], "tags": "env=prod"}))
+        .channel(
+            json!({"name": "ops", "plugin": "webhook", "config": {"url": s.rx.url("/hook"), "secret": "s3cret-value"},
+            "severities": ["critical"], "tags": "env=prod"}),
+        )
         .await;
     let r = s.e.call(Method::GET, &format!("/api/v1/notifications/channels/{id}"), None).await;
     assert_eq!(r.json["config"]["secret"], "********", "{}", r.text);
@@ -104,17 +106,22 @@ async fn channels_validate_config_and_mask_secrets(backend: Backend) {
         assert!(r.error().contains(needle), "{body}: {}", r.text);
     }
     // Replacing without `config` keeps the stored one (secret included).
-    let put = s
-        .e
-        .call(Method::PUT, &format!("/api/v1/notifications/channels/{id}"),
-            Some(json!({"name": "ops2", "plugin": "webhook"})))
+    let put =
+        s.e.call(
+            Method::PUT,
+            &format!("/api/v1/notifications/channels/{id}"),
+            Some(json!({"name": "ops2", "plugin": "webhook"})),
+        )
         .await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.text);
     assert_eq!((put.json["name"].as_str(), put.json["config"]["secret"].as_str()), (Some("ops2"), Some("********")));
     let test = s.e.call(Method::POST, &format!("/api/v1/notifications/channels/{id}/test"), None).await;
     assert_eq!((test.status, test.json["detail"].as_str()), (StatusCode::OK, Some("HTTP 200")), "{}", test.text);
     assert_eq!(s.rx.requests().len(), 1);
-    assert_eq!(s.e.call(Method::DELETE, &format!("/api/v1/notifications/channels/{id}"), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.e.call(Method::DELETE, &format!("/api/v1/notifications/channels/{id}"), None).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert!(s.e.call(Method::GET, "/api/v1/notifications/channels", None).await.json.as_array().unwrap().is_empty());
 }
 
@@ -218,7 +225,9 @@ async fn pause_suppresses_notifications_and_resume_notifies_once(backend: Backen
     let r = s.e.call(Method::PATCH, "/api/v1/instances/db1@main/alerting/pause", Some(json!({"until": until}))).await;
     assert_eq!((r.status, r.json["instance"].as_str()), (StatusCode::OK, Some("db1@main")), "{}", r.text);
     assert!(r.json["until"].is_string());
-    let past = s.e.call(Method::PATCH, "/api/v1/instances/main/alerting/pause", Some(json!({"until": "2001-01-01 00:00"}))).await;
+    let past =
+        s.e.call(Method::PATCH, "/api/v1/instances/main/alerting/pause", Some(json!({"until": "2001-01-01 00:00"})))
+            .await;
     assert_eq!(past.status, StatusCode::BAD_REQUEST);
     let missing = s.e.call(Method::PATCH, "/api/v1/instances/nope/alerting/pause", None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);

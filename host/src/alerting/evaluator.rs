@@ -153,7 +153,11 @@ impl Evaluator {
                         alert.severity = severity.as_str().into();
                         alert.occurrences = occurrences.into();
                         alert.state = if fire { "firing" } else { "pending" }.into();
-                        if fire { "firing" } else { "pending" }
+                        if fire {
+                            "firing"
+                        } else {
+                            "pending"
+                        }
                     }
                     Step::Count { severity, occurrences } => {
                         alert.severity = severity.as_str().into();
@@ -173,7 +177,11 @@ impl Evaluator {
                     Step::Same => "",
                     Step::Resolve { notify } => {
                         alert = resolved(&alert, now);
-                        if notify { "resolved" } else { "" }
+                        if notify {
+                            "resolved"
+                        } else {
+                            ""
+                        }
                     }
                 };
                 alert.summary = summary(&rule.spec, &alert, &resource, &labels, value);
@@ -210,7 +218,8 @@ fn summary(spec: &RuleSpec, a: &AlertRow, resource: &str, labels: &str, value: f
         "critical" => spec.critical,
         _ => spec.warning,
     };
-    let bound = spec.thresholds_for(resource).and_then(|t| if a.severity == "critical" { t.critical } else { t.warning });
+    let bound =
+        spec.thresholds_for(resource).and_then(|t| if a.severity == "critical" { t.critical } else { t.warning });
     let threshold = bound.or(level).map(|l| format!(", {} trigger {}", a.severity, l.trigger)).unwrap_or_default();
     format!("{}: {} = {value} on {on}{threshold}", spec.name, spec.metric)
 }

@@ -176,9 +176,7 @@ mod tests {
                     occurrences,
                 }),
                 Step::Count { severity, occurrences } => Some(Open { severity, occurrences, ..open.unwrap() }),
-                Step::Fire { severity, occurrences } => {
-                    Some(Open { state: AlertState::Firing, severity, occurrences })
-                }
+                Step::Fire { severity, occurrences } => Some(Open { state: AlertState::Firing, severity, occurrences }),
                 Step::Severity { severity } => Some(Open { severity, ..open.unwrap() }),
                 Step::Same => open,
             };
@@ -194,8 +192,17 @@ mod tests {
         let got = run(&above(1), &[50.0, 81.0, 75.0, 79.0, 71.0, 70.0, 75.0, 79.9, 80.5]);
         assert_eq!(
             got,
-            [None, Some((F, Warning)), Some((F, Warning)), Some((F, Warning)), Some((F, Warning)), None, None, None,
-             Some((F, Warning))]
+            [
+                None,
+                Some((F, Warning)),
+                Some((F, Warning)),
+                Some((F, Warning)),
+                Some((F, Warning)),
+                None,
+                None,
+                None,
+                Some((F, Warning))
+            ]
         );
         // Critical holds down to its clear value, then falls back to warning, not to nothing.
         let got = run(&above(1), &[95.0, 86.0, 85.0, 72.0, 69.0]);
@@ -209,8 +216,12 @@ mod tests {
         let got = run(&t, &[81.0, 82.0, 83.0, 84.0]);
         assert_eq!(
             got,
-            [Some((P, Severity::Warning)), Some((P, Severity::Warning)), Some((F, Severity::Warning)),
-             Some((F, Severity::Warning))]
+            [
+                Some((P, Severity::Warning)),
+                Some((P, Severity::Warning)),
+                Some((F, Severity::Warning)),
+                Some((F, Severity::Warning))
+            ]
         );
         // An interruption before the count is reached drops the pending alert without notice.
         let open = Open { state: P, severity: Severity::Warning, occurrences: 2 };

@@ -31,9 +31,10 @@ pub fn payload(a: &AlertRow, kind: &str) -> String {
         Ok(Severity::Warning) => plugins::Severity::Warning,
         _ => plugins::Severity::Info,
     };
-    let mut labels: Vec<(String, String)> = serde_json::from_str::<std::collections::BTreeMap<String, String>>(&a.labels)
-        .map(|m| m.into_iter().collect())
-        .unwrap_or_default();
+    let mut labels: Vec<(String, String)> =
+        serde_json::from_str::<std::collections::BTreeMap<String, String>>(&a.labels)
+            .map(|m| m.into_iter().collect())
+            .unwrap_or_default();
     labels.push(("event".into(), kind.into()));
     if let Some(m) = &a.metric {
         labels.push(("metric".into(), m.clone()));

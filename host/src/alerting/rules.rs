@@ -308,7 +308,12 @@ impl RuleSpec {
 }
 
 /// The rules of `metric` that apply to `instance`: those of the most specific tier only.
-pub fn applicable<'a, R>(rules: &'a [R], spec: impl Fn(&R) -> &RuleSpec, instance: &Instance, metric: &str) -> Vec<&'a R> {
+pub fn applicable<'a, R>(
+    rules: &'a [R],
+    spec: impl Fn(&R) -> &RuleSpec,
+    instance: &Instance,
+    metric: &str,
+) -> Vec<&'a R> {
     let tiered: Vec<(u8, &R)> = rules
         .iter()
         .filter(|r| spec(r).metric == metric)

@@ -428,7 +428,9 @@ pub struct PauseView {
 fn parse_until(text: &str, now: i64) -> ApiResult<i64> {
     let ms = chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp_millis())
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").map(|t| t.and_utc().timestamp_millis()))
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").map(|t| t.and_utc().timestamp_millis())
+        })
         .map_err(|_| AppError::BadRequest(format!("until {text:?}: use RFC 3339 or YYYY-MM-DD HH:MI (UTC)")))?;
     if ms <= now {
         return Err(AppError::BadRequest(format!("until {text:?} is in the past")));

@@ -75,12 +75,14 @@ fn plugin_error(e: PluginError) -> AppError {
 }
 
 fn view(ctx: &AppContext, c: ChannelRow) -> ChannelView {
-    let config: Value = ctx.secrets.open(&c.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let config: Value =
+        ctx.secrets.open(&c.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     // Masked by the plugin's schema; a plugin that is gone masks every value.
-    let masked = plugins(ctx).ok().and_then(|p| p.check_overrides(&c.plugin, &config).ok()).unwrap_or_else(|| match config {
-        Value::Object(m) => m.into_iter().map(|(k, _)| (k, Value::from(MASK))).collect(),
-        other => other,
-    });
+    let masked =
+        plugins(ctx).ok().and_then(|p| p.check_overrides(&c.plugin, &config).ok()).unwrap_or_else(|| match config {
+            Value::Object(m) => m.into_iter().map(|(k, _)| (k, Value::from(MASK))).collect(),
+            other => other,
+        });
     ChannelView {
         id: c.id,
         name: c.name,
@@ -112,7 +114,10 @@ fn checked(ctx: &AppContext, b: &ChannelBody, config: &Value) -> ApiResult<(Stri
 /// The tenant's channels.
 #[utoipa::path(get, path = "/api/v1/notifications/channels", tag = "notifications", security(("bearer" = [])),
     responses((status = 200, body = [ChannelView])))]
-pub async fn list(State(ctx): State<Arc<AppContext>>, caller: crate::auth::Principal) -> ApiResult<Json<Vec<ChannelView>>> {
+pub async fn list(
+    State(ctx): State<Arc<AppContext>>,
+    caller: crate::auth::Principal,
+) -> ApiResult<Json<Vec<ChannelView>>> {
     let rows = ctx.store.list_channels(caller.tenant_id).await?;
     Ok(Json(rows.into_iter().map(|c| view(&ctx, c)).collect()))
 }
@@ -167,7 +172,9 @@ pub async fn update(
     let stored = ctx.store.channel(Some(caller.tenant_id), id).await.map_err(or_not_found("channel"))?;
     let config = match &b.config {
         Some(c) => c.clone(),
-        None => ctx.secrets.open(&stored.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
+        None => {
+            ctx.secrets.open(&stored.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+        }
     };
     let (sealed, severities, tags) = checked(&ctx, &b, &config)?;
     let write = ChannelWrite {
@@ -212,7 +219,8 @@ pub async fn test(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<TestResult>> {
     let c = ctx.store.channel(Some(caller.tenant_id), id).await.map_err(or_not_found("channel"))?;
-    let config: Value = ctx.secrets.open(&c.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let config: Value =
+        ctx.secrets.open(&c.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     let now = now_ms();
     let alert = Alert {
         id: "test".into(),
@@ -285,7 +293,12 @@ pub struct HistoryQuery {
     pub offset: Option<i64>,
 }
 
-async fn deliveries(ctx: &AppContext, tenant: i64, state: Option<&str>, q: &HistoryQuery) -> ApiResult<Vec<DeliveryView>> {
+async fn deliveries(
+    ctx: &AppContext,
+    tenant: i64,
+    state: Option<&str>,
+    q: &HistoryQuery,
+) -> ApiResult<Vec<DeliveryView>> {
     if state.is_some_and(|s| !["pending", "sending", "delivered", "dead"].contains(&s)) {
         return Err(AppError::BadRequest("state must be pending, sending, delivered or dead".into()));
     }

@@ -88,7 +88,14 @@ impl Store {
         .map_err(|e| StoreError::conflict_on_unique(e, format!("rule {name:?} already exists")))
     }
 
-    pub async fn update_rule(&self, tenant_id: i64, id: i64, name: &str, metric: &str, spec: &str) -> StoreResult<RuleRow> {
+    pub async fn update_rule(
+        &self,
+        tenant_id: i64,
+        id: i64,
+        name: &str,
+        metric: &str,
+        spec: &str,
+    ) -> StoreResult<RuleRow> {
         let sql = "UPDATE alert_rules SET name = $3, metric = $4, spec = $5, updated_at = $6 \
                    WHERE tenant_id = $1 AND id = $2 RETURNING id, tenant_id, name, metric, spec, created_at, updated_at";
         on_pool!(self, pool => sqlx::query_as::<_, RuleRow>(sql)
@@ -129,8 +136,12 @@ impl Store {
     }
 
     pub async fn open_alert_by_key(&self, tenant_id: i64, dedup_key: &str) -> StoreResult<Option<AlertRow>> {
-        let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE tenant_id = $1 AND dedup_key = $2 AND resolved_at IS NULL");
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, AlertRow>(&sql).bind(tenant_id).bind(dedup_key).fetch_optional(pool).await)?)
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE tenant_id = $1 AND dedup_key = $2 AND resolved_at IS NULL"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, AlertRow>(&sql).bind(tenant_id).bind(dedup_key).fetch_optional(pool).await)?,
+        )
     }
 
     pub async fn alert(&self, tenant_id: i64, id: i64) -> StoreResult<AlertRow> {
@@ -164,7 +175,9 @@ impl Store {
     pub async fn alert_events(&self, tenant_id: i64, alert_id: i64) -> StoreResult<Vec<AlertEvent>> {
         let sql = "SELECT id, alert_id, ts, kind, severity, value FROM alert_events \
                    WHERE tenant_id = $1 AND alert_id = $2 ORDER BY id";
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, AlertEvent>(sql).bind(tenant_id).bind(alert_id).fetch_all(pool).await)?)
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, AlertEvent>(sql).bind(tenant_id).bind(alert_id).fetch_all(pool).await)?,
+        )
     }
 
     /// Inserts (`alert.id == 0`) or updates an alert, with its event and one outbox row per
@@ -242,6 +255,8 @@ impl Store {
     /// (tenant, resource, until) of every pause, expired or not.
     pub async fn list_pauses(&self, tenant_id: Option<i64>) -> StoreResult<Vec<(i64, String, Option<i64>)>> {
         let sql = "SELECT tenant_id, resource, until FROM alert_pauses WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY resource";
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, (i64, String, Option<i64>)>(sql).bind(tenant_id).fetch_all(pool).await)?)
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, (i64, String, Option<i64>)>(sql).bind(tenant_id).fetch_all(pool).await)?,
+        )
     }
 }

@@ -168,7 +168,13 @@ impl Store {
     }
 
     /// Outbox rows of a tenant, newest first, optionally in one state.
-    pub async fn list_outbox(&self, tenant_id: i64, state: Option<&str>, limit: i64, offset: i64) -> StoreResult<Vec<OutboxRow>> {
+    pub async fn list_outbox(
+        &self,
+        tenant_id: i64,
+        state: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<OutboxRow>> {
         let sql = format!(
             "SELECT {OUTBOX_COLUMNS} FROM notification_outbox WHERE tenant_id = $1 AND ($2 IS NULL OR state = $2) \
              ORDER BY id DESC LIMIT $3 OFFSET $4"

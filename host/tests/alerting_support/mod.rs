@@ -104,7 +104,8 @@ impl Env {
 
     /// Raises a custom alert; returns the response.
     pub async fn raise(&self, key: &str, severity: &str, resource: &str, extra: Value) -> Resp {
-        let mut body = json!({"dedup_key": key, "severity": severity, "summary": format!("{key} failed"), "resource": resource});
+        let mut body =
+            json!({"dedup_key": key, "severity": severity, "summary": format!("{key} failed"), "resource": resource});
         if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
             b.extend(e);
         }
@@ -142,7 +143,12 @@ impl Receiver {
             std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
             std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
         );
-        async fn hook(State((script, seen)): State<Shared>, uri: axum::http::Uri, headers: HeaderMap, body: String) -> StatusCode {
+        async fn hook(
+            State((script, seen)): State<Shared>,
+            uri: axum::http::Uri,
+            headers: HeaderMap,
+            body: String,
+        ) -> StatusCode {
             let status = script.lock().unwrap().pop_front().unwrap_or(200);
             seen.lock().unwrap().push(Received {
                 path: uri.path().to_string(),
