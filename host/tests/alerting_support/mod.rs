@@ -127,7 +127,7 @@ pub struct Received {
 }
 
 /// A loopback webhook receiver: answers with the scripted statuses in order (200 once they are
-/// used up) and records every request; `accepted()` counts distinct idempotency keys answered
+/// used up; `0` hangs without answering) and records every request; `accepted()` counts distinct idempotency keys answered
 /// 2xx, which is what a receiver deduplicating by key delivers.
 pub struct Receiver {
     pub port: u16,
@@ -156,6 +156,11 @@ impl Receiver {
                 status,
                 body: serde_json::from_str(&body).unwrap_or(Value::Null),
             });
+            if status == 0 {
+                // Scripted hang: no answer for a minute (the caller times out or dies first).
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                return StatusCode::SERVICE_UNAVAILABLE;
+            }
             StatusCode::from_u16(status).unwrap()
         }
         let shared: Shared = Default::default();
