@@ -97,6 +97,7 @@ async fn channels_validate_config_and_mask_secrets(backend: Backend) {
 
     for (body, needle) in [
         (json!({"name": "x", "plugin": "webhook", "config": {"url": 5}}), "schema"),
+        (json!({"name": "x", "plugin": "webhook", "config": {"secret": 987654321}}), "details hidden"),
         (json!({"name": "x", "plugin": "nope", "config": {}}), "not installed"),
         (json!({"name": "x", "plugin": "webhook", "severities": ["loud"]}), "severity"),
         (json!({"name": "x", "plugin": "webhook", "tags": "env"}), "tags"),
@@ -104,6 +105,7 @@ async fn channels_validate_config_and_mask_secrets(backend: Backend) {
         let r = s.e.call(Method::POST, "/api/v1/notifications/channels", Some(body.clone())).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
         assert!(r.error().contains(needle), "{body}: {}", r.text);
+        assert!(!r.text.contains("987654321"), "a secret is never echoed: {}", r.text);
     }
     // Replacing without `config` keeps the stored one (secret included).
     let put =

@@ -319,13 +319,19 @@ fn merge_overrides(
     let merged = config::merge(&effective, overrides);
     let (schema, _, _) = schema_of(plugin);
     let validator = jsonschema::validator_for(schema).map_err(|e| format!("schema: {e}"))?;
-    let errors: Vec<String> =
-        validator.iter_errors(&merged).take(5).map(|e| format!("{} (at {})", e, e.instance_path())).collect();
-    if errors.is_empty() {
-        Ok(merged)
-    } else {
-        Err(format!("configuration does not satisfy the plugin schema: {}", errors.join("; ")))
+    let errors = |v: &serde_json::Value| -> Vec<String> {
+        validator.iter_errors(v).take(5).map(|e| format!("{} (at {})", e, e.instance_path())).collect()
+    };
+    if errors(&merged).is_empty() {
+        return Ok(merged);
     }
+    // Errors quote values: describe those of the masked configuration so no secret is echoed.
+    let masked = errors(&config::mask(&merged, &plugin.secret_paths));
+    Err(if masked.is_empty() {
+        "configuration does not satisfy the plugin schema (details hidden: they concern a secret)".into()
+    } else {
+        format!("configuration does not satisfy the plugin schema: {}", masked.join("; "))
+    })
 }
 
 fn mask_sealed(v: &serde_json::Value) -> serde_json::Value {
