@@ -161,6 +161,24 @@ async fn overrides_disable_a_signal_per_resource(backend: Backend) {
     assert!(e.active().await.is_empty());
 }
 
+async fn rules_cover_collector_metrics_of_any_resource(backend: Backend) {
+    let mut e = env(backend, &[("main", "env=prod")]).await;
+    let lv = json!({"trigger": 90, "clear": 80});
+    e.rule(json!({"name": "memory", "metric": "redis.memory_pct", "warning": lv})).await;
+    e.rule(json!({"name": "prod-memory", "metric": "redis.memory_pct", "warning": lv, "tags": "env=prod"})).await;
+    e.rule(json!({"name": "cache", "metric": "redis.memory_pct", "critical": lv, "instance": "redis-2"})).await;
+    let m = "redis.memory_pct";
+    e.eval_with(&[("redis-1", m, 95.0), ("redis-2", m, 95.0), ("main", m, 95.0)]).await;
+    assert_eq!(
+        e.active_summary().await,
+        [
+            tuple("main", "prod-memory", "firing", "warning"),
+            tuple("redis-1", "memory", "firing", "warning"),
+            tuple("redis-2", "cache", "firing", "critical"),
+        ]
+    );
+}
+
 async fn acknowledge_unacknowledge_and_clear(backend: Backend) {
     let mut e = env(backend, &[("main", "")]).await;
     e.rule(json!({"template": "instance-unreachable", "occurrences": 1})).await;
@@ -251,6 +269,7 @@ backend_tests!(
     hysteresis_occurrences_and_severity_changes,
     instance_rule_beats_tag_rule_beats_global_rule,
     overrides_disable_a_signal_per_resource,
+    rules_cover_collector_metrics_of_any_resource,
     acknowledge_unacknowledge_and_clear,
     custom_alerts_dedup_and_auto_resolve,
     scopes_guard_alerting_routes,

@@ -91,20 +91,15 @@ impl Evaluator {
         report: &mut EvalReport,
     ) -> StoreResult<()> {
         let instances: Vec<Instance> = self.store.list_instances(tenant).await?;
-        let names: Vec<String> = instances.iter().map(|i| i.name.clone()).collect();
         let metrics: Vec<&str> =
             rules.iter().map(|r| r.spec.metric.as_str()).collect::<HashSet<_>>().into_iter().collect();
         let from = now - self.stale_after.as_millis() as i64;
-        let points = self.store.named_points(tenant, &names, &metrics, from, now).await?;
-        // Points come oldest first: the last one seen per series is its latest.
-        let mut latest: BTreeMap<(String, String, String), f64> = BTreeMap::new();
-        for p in points {
-            latest.insert((p.resource, p.metric, p.labels), p.value);
-        }
+        let latest = self.store.latest_points(tenant, &metrics, from, now).await?;
         let mut seen: HashSet<String> = HashSet::new();
-        for ((resource, metric, labels), value) in latest {
-            let Some(instance) = instances.iter().find(|i| i.name == resource) else { continue };
-            for rule in applicable(rules, |r| &r.spec, instance, &metric) {
+        for point in latest {
+            let (resource, metric, labels, value) = (point.resource, point.metric, point.labels, point.value);
+            let instance = instances.iter().find(|i| i.name == resource);
+            for rule in applicable(rules, |r| &r.spec, &resource, instance, &metric) {
                 let key = format!("rule:{}:{resource}:{labels}", rule.row.id);
                 seen.insert(key.clone());
                 report.evaluated += 1;
@@ -192,10 +187,11 @@ impl Evaluator {
         // Alerts of rules deleted, or that no longer cover their instance, end.
         for (key, a) in open {
             let Some(rule_id) = a.rule_id else { continue };
+            let instance = instances.iter().find(|i| i.name == a.resource);
             let covered = rules.iter().find(|r| r.row.id == rule_id).is_some_and(|r| {
-                instances.iter().find(|i| i.name == a.resource).is_some_and(|i| {
-                    applicable(rules, |r| &r.spec, i, &r.spec.metric).iter().any(|x| x.row.id == rule_id)
-                })
+                applicable(rules, |r| &r.spec, &a.resource, instance, &r.spec.metric)
+                    .iter()
+                    .any(|x| x.row.id == rule_id)
             });
             if !covered && !seen.contains(&key) {
                 let kind = if a.state == "pending" { "" } else { "resolved" };

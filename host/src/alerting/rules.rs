@@ -4,6 +4,8 @@
 //! **Precedence.** For one instance and one metric, only the most specific rules apply: a rule
 //! scoped to that instance (by connection name or `<host>@<name>`) beats a rule scoped by tags,
 //! which beats a rule for all instances. Rules of the same tier all apply (each has its own alert).
+//! Series of resources that are not instances (a collector's `resource`) are covered by rules
+//! naming that resource in `instance` and by rules for all; tag rules need an instance's tags.
 //!
 //! **Overrides.** `overrides` maps a resource (instance name) to `-1` (the rule is off for it) or
 //! to `{"warning": …, "critical": …}` where each level is `{"trigger", "clear"}` or `-1` (that
@@ -271,19 +273,20 @@ impl RuleSpec {
         Ok(self)
     }
 
-    /// How specifically the rule targets `instance`: 3 by instance, 2 by tags, 1 for all, `None`
-    /// when it does not apply.
-    pub fn tier(&self, instance: &Instance) -> Option<u8> {
+    /// How specifically the rule targets `resource` (an instance's name, or a collector's
+    /// resource when `instance` is `None`): 3 by instance, 2 by tags (instances only), 1 for all,
+    /// `None` when it does not apply.
+    pub fn tier(&self, resource: &str, instance: Option<&Instance>) -> Option<u8> {
         if !self.enabled {
             return None;
         }
         if let Some(target) = &self.instance {
-            let id = format!("{}@{}", instance.host, instance.name);
-            return (*target == instance.name || *target == id).then_some(3);
+            let id = instance.map(|i| format!("{}@{}", i.host, i.name));
+            return (*target == resource || id.as_ref() == Some(target)).then_some(3);
         }
         if let Some(tags) = &self.tags {
             let wanted = Tags::parse(tags).unwrap_or_default();
-            return Tags(instance_tags(instance)).contains_all(&wanted).then_some(2);
+            return instance.filter(|i| Tags(instance_tags(i)).contains_all(&wanted)).map(|_| 2);
         }
         Some(1)
     }
@@ -307,17 +310,19 @@ impl RuleSpec {
     }
 }
 
-/// The rules of `metric` that apply to `instance`: those of the most specific tier only.
+/// The rules of `metric` that apply to `resource` (with its instance, if it is one): those of
+/// the most specific tier only.
 pub fn applicable<'a, R>(
     rules: &'a [R],
     spec: impl Fn(&R) -> &RuleSpec,
-    instance: &Instance,
+    resource: &str,
+    instance: Option<&Instance>,
     metric: &str,
 ) -> Vec<&'a R> {
     let tiered: Vec<(u8, &R)> = rules
         .iter()
         .filter(|r| spec(r).metric == metric)
-        .filter_map(|r| spec(r).tier(instance).map(|t| (t, r)))
+        .filter_map(|r| spec(r).tier(resource, instance).map(|t| (t, r)))
         .collect();
     let best = tiered.iter().map(|(t, _)| *t).max();
     tiered.into_iter().filter(|(t, _)| Some(*t) == best).map(|(_, r)| r).collect()
@@ -399,13 +404,23 @@ mod tests {
         let other_metric = rule(serde_json::json!({"template": "replication-lag", "instance": "main"}));
         let rules = vec![global, tagged, one, other_metric];
         let names = |i: &Instance| -> Vec<String> {
-            applicable(&rules, |r| r, i, "pg.connections_pct").iter().map(|r| r.name.clone()).collect()
+            applicable(&rules, |r| r, &i.name, Some(i), "pg.connections_pct").iter().map(|r| r.name.clone()).collect()
         };
         assert_eq!(names(&instance("main", "env=prod")), ["one"]);
         assert_eq!(names(&instance("other", "env=prod")), ["prod"]);
         assert_eq!(names(&instance("third", "env=dev")), ["all"]);
-        let lag: Vec<_> = applicable(&rules, |r| r, &instance("main", ""), "pg.replication_lag_seconds");
+        let main = instance("main", "");
+        let lag: Vec<_> = applicable(&rules, |r| r, "main", Some(&main), "pg.replication_lag_seconds");
         assert_eq!(lag.len(), 1);
+        // A resource that is no instance (a collector's): instance-named and global rules only.
+        let collector: Vec<_> = applicable(&rules, |r| r, "main", None, "pg.connections_pct");
+        assert_eq!(
+            collector.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["all"],
+            "db1@main is an instance id"
+        );
+        let named = rule(serde_json::json!({"template": "connections", "name": "redis", "instance": "redis-1"}));
+        assert_eq!(named.tier("redis-1", None), Some(3));
     }
 
     #[test]

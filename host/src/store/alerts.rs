@@ -4,7 +4,7 @@
 
 use sqlx::QueryBuilder;
 
-use super::{on_pool, Store, StoreError, StoreResult};
+use super::{on_pool, NamedPoint, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RuleRow {
@@ -234,6 +234,34 @@ impl Store {
             tx.commit().await?;
             Ok::<_, StoreError>(saved)
         })
+    }
+
+    /// The latest point in `[from, to]` of every series of these metrics in a tenant, whatever
+    /// its resource (instances and collectors' resources alike).
+    pub async fn latest_points(
+        &self,
+        tenant_id: i64,
+        metrics: &[&str],
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<NamedPoint>> {
+        if metrics.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(on_pool!(self, pool => {
+            let mut q = QueryBuilder::new(
+                "SELECT s.resource, s.metric, s.labels, p.ts, p.value FROM metric_series s \
+                 JOIN metric_points p ON p.series_id = s.id WHERE s.tenant_id = ",
+            );
+            q.push_bind(tenant_id).push(" AND s.metric IN (");
+            let mut list = q.separated(", ");
+            for m in metrics {
+                list.push_bind(*m);
+            }
+            q.push(") AND p.ts = (SELECT MAX(ts) FROM metric_points WHERE series_id = s.id AND ts >= ");
+            q.push_bind(from).push(" AND ts <= ").push_bind(to).push(") ORDER BY s.resource, s.metric, s.labels");
+            q.build_query_as::<NamedPoint>().fetch_all(pool).await
+        })?)
     }
 
     /// Pauses notifications of `resource` (until `until`, or until resumed).
