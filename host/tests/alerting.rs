@@ -185,8 +185,13 @@ async fn acknowledge_unacknowledge_and_clear(backend: Backend) {
     e.eval_with(&[("main", "pg.up", 0.0)]).await;
     let id = e.active().await[0]["id"].as_i64().unwrap();
     let path = |action: &str| format!("/api/v1/alerts/{id}/{action}");
+    let read_before_ack = e.app.store.alert(e.tenant, id).await.unwrap();
     let r = e.call(Method::POST, &path("acknowledge"), None).await;
     assert_eq!((r.status, r.json["state"].as_str()), (StatusCode::OK, Some("acknowledged")), "{}", r.text);
+    // A writer that read the alert before the acknowledgement cannot overwrite it.
+    let stale = vigia::store::AlertRow { value: Some(0.5), ..read_before_ack.clone() };
+    let err = e.app.store.save_alert(Some(&read_before_ack), &stale, None, e.now).await.unwrap_err();
+    assert!(matches!(err, vigia::store::StoreError::Conflict(_)), "{err:?}");
     assert!(r.json["acknowledged_at"].is_string());
     assert_eq!(e.call(Method::POST, &path("acknowledge"), None).await.status, StatusCode::CONFLICT);
     // Evaluation keeps an acknowledged alert acknowledged.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::machine::{self, AlertState, Open, Step};
 use super::notify::{record, resume};
 use super::rules::{applicable, RuleSpec};
-use crate::store::{AlertRow, Instance, RuleRow, Store, StoreResult};
+use crate::store::{AlertRow, Instance, RuleRow, Store, StoreError, StoreResult};
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,8 +60,7 @@ impl Evaluator {
         }
         for alert in self.store.open_alerts(None).await? {
             if alert.auto_resolve_at.is_some_and(|t| t <= now) {
-                record(&self.store, &resolved(&alert, now), "resolved", now).await?;
-                report.events += 1;
+                self.apply(Some(&alert), &resolved(&alert, now), "resolved", now, &mut report).await?;
             }
         }
         let mut by_tenant: BTreeMap<i64, Vec<Rule>> = BTreeMap::new();
@@ -108,8 +107,7 @@ impl Evaluator {
                     // Turned off for this resource by an override: an open alert ends.
                     if let Some(a) = existing {
                         let kind = if a.state == "pending" { "" } else { "resolved" };
-                        record(&self.store, &resolved(&a, now), kind, now).await?;
-                        report.events += usize::from(!kind.is_empty());
+                        self.apply(Some(&a), &resolved(&a, now), kind, now, report).await?;
                     }
                     continue;
                 };
@@ -180,8 +178,7 @@ impl Evaluator {
                     }
                 };
                 alert.summary = summary(&rule.spec, &alert, &resource, &labels, value);
-                record(&self.store, &alert, kind, now).await?;
-                report.events += usize::from(!kind.is_empty());
+                self.apply(existing.as_ref(), &alert, kind, now, report).await?;
             }
         }
         // Alerts of rules deleted, or that no longer cover their instance, end.
@@ -195,11 +192,35 @@ impl Evaluator {
             });
             if !covered && !seen.contains(&key) {
                 let kind = if a.state == "pending" { "" } else { "resolved" };
-                record(&self.store, &resolved(&a, now), kind, now).await?;
-                report.events += usize::from(!kind.is_empty());
+                self.apply(Some(&a), &resolved(&a, now), kind, now, report).await?;
             }
         }
         Ok(())
+    }
+}
+
+impl Evaluator {
+    /// Records one change; an alert changed meanwhile (acknowledged, cleared) is left alone until
+    /// the next pass, which starts from its new state.
+    async fn apply(
+        &self,
+        before: Option<&AlertRow>,
+        after: &AlertRow,
+        kind: &str,
+        now: i64,
+        report: &mut EvalReport,
+    ) -> StoreResult<()> {
+        match record(&self.store, before, after, kind, now).await {
+            Ok(_) => {
+                report.events += usize::from(!kind.is_empty());
+                Ok(())
+            }
+            Err(StoreError::Conflict(why)) => {
+                tracing::debug!(alert = after.id, %why, "alert changed during evaluation; next pass");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -55,11 +55,18 @@ pub fn payload(a: &AlertRow, kind: &str) -> String {
     serde_json::to_string(&alert).expect("alerts serialize")
 }
 
-/// Saves `alert` (insert when `id == 0`) with event `kind` (none when empty); notifying kinds
-/// queue one delivery per routed channel unless the alert's instance is paused.
-pub async fn record(store: &Store, alert: &AlertRow, kind: &str, now: i64) -> StoreResult<AlertRow> {
+/// Saves `alert` (inserted when `before` is `None`, else updated if still `before`) with event
+/// `kind` (none when empty); notifying kinds queue one delivery per routed channel unless the
+/// alert's instance is paused.
+pub async fn record(
+    store: &Store,
+    before: Option<&AlertRow>,
+    alert: &AlertRow,
+    kind: &str,
+    now: i64,
+) -> StoreResult<AlertRow> {
     if kind.is_empty() {
-        return store.save_alert(alert, None, now).await;
+        return store.save_alert(before, alert, None, now).await;
     }
     let mut channels = Vec::new();
     if NOTIFYING.contains(&kind) {
@@ -79,7 +86,7 @@ pub async fn record(store: &Store, alert: &AlertRow, kind: &str, now: i64) -> St
         }
     }
     let event = EventWrite { kind, channels: &channels, payload: &payload };
-    store.save_alert(alert, Some(event), now).await
+    store.save_alert(before, alert, Some(event), now).await
 }
 
 /// Ends a pause of `resource` and notifies each of its open firing or acknowledged alerts once.
@@ -90,7 +97,7 @@ pub async fn resume(store: &Store, tenant_id: i64, resource: &str, now: i64) -> 
     }
     for alert in store.open_alerts(Some(tenant_id)).await? {
         if alert.resource == resource && (alert.state == "firing" || alert.state == "acknowledged") {
-            record(store, &alert, "resumed", now).await?;
+            record(store, Some(&alert), &alert, "resumed", now).await?;
         }
     }
     Ok(true)

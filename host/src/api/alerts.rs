@@ -213,8 +213,8 @@ async fn transition(
         return Err(AppError::Conflict(format!("alert {id} is {}; this needs it {}", alert.state, from.join(" or "))));
     }
     let now = now_ms();
-    let (changed, kind) = change(alert, now);
-    Ok(Json(record(&ctx.store, &changed, kind, now).await?.into()))
+    let (changed, kind) = change(alert.clone(), now);
+    Ok(Json(record(&ctx.store, Some(&alert), &changed, kind, now).await?.into()))
 }
 
 /// Acknowledges a firing alert (it stays open; no notification).
@@ -370,7 +370,7 @@ pub async fn raise(
     let key = format!("custom:{}", body.dedup_key);
     let auto_resolve_at = body.auto_resolve_seconds.map(|s| now + s as i64 * 1000);
     let existing = ctx.store.open_alert_by_key(caller.tenant_id, &key).await?;
-    let (alert, kind, status) = match existing {
+    let (alert, kind, status) = match existing.clone() {
         Some(a) => {
             let kind = if a.severity != severity.as_str() { "severity" } else { "" };
             let a = AlertRow {
@@ -406,7 +406,7 @@ pub async fn raise(
             (a, "firing", StatusCode::CREATED)
         }
     };
-    Ok((status, Json(record(&ctx.store, &alert, kind, now).await?.into())))
+    Ok((status, Json(record(&ctx.store, existing.as_ref(), &alert, kind, now).await?.into())))
 }
 
 /// Optional body of the pause.

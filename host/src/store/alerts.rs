@@ -180,9 +180,18 @@ impl Store {
         )
     }
 
-    /// Inserts (`alert.id == 0`) or updates an alert, with its event and one outbox row per
-    /// channel, in one transaction. `Conflict` when another open alert has the dedup key.
-    pub async fn save_alert(&self, alert: &AlertRow, event: Option<EventWrite<'_>>, now: i64) -> StoreResult<AlertRow> {
+    /// Inserts (`before` is `None`) or updates an alert, with its event and one outbox row per
+    /// channel, in one transaction. An update applies only if the stored alert is still `before`
+    /// (same state, severity and `updated_at`), so a concurrent change (an acknowledgement during
+    /// an evaluation) is never overwritten: `Conflict` then, as when another open alert has the
+    /// dedup key.
+    pub async fn save_alert(
+        &self,
+        before: Option<&AlertRow>,
+        alert: &AlertRow,
+        event: Option<EventWrite<'_>>,
+        now: i64,
+    ) -> StoreResult<AlertRow> {
         let insert = format!(
             "INSERT INTO alerts (tenant_id, dedup_key, rule_id, rule_name, resource, metric, labels, state, severity, \
              summary, value, occurrences, started_at, updated_at, acknowledged_at, resolved_at, auto_resolve_at) \
@@ -191,27 +200,28 @@ impl Store {
         let update = format!(
             "UPDATE alerts SET state = $3, severity = $4, summary = $5, value = $6, occurrences = $7, \
              updated_at = $8, acknowledged_at = $9, resolved_at = $10, auto_resolve_at = $11 \
-             WHERE tenant_id = $1 AND id = $2 RETURNING {ALERT_COLUMNS}"
+             WHERE tenant_id = $1 AND id = $2 AND state = $12 AND severity = $13 AND updated_at = $14 \
+             RETURNING {ALERT_COLUMNS}"
         );
         let a = alert;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let saved = if a.id == 0 {
+            let saved = if let Some(b) = before {
+                sqlx::query_as::<_, AlertRow>(&update)
+                    .bind(a.tenant_id).bind(b.id).bind(&a.state).bind(&a.severity).bind(&a.summary).bind(a.value)
+                    .bind(a.occurrences).bind(a.updated_at).bind(a.acknowledged_at).bind(a.resolved_at)
+                    .bind(a.auto_resolve_at).bind(&b.state).bind(&b.severity).bind(b.updated_at)
+                    .fetch_optional(&mut *tx).await
+            } else {
                 sqlx::query_as::<_, AlertRow>(&insert)
                     .bind(a.tenant_id).bind(&a.dedup_key).bind(a.rule_id).bind(&a.rule_name).bind(&a.resource)
                     .bind(&a.metric).bind(&a.labels).bind(&a.state).bind(&a.severity).bind(&a.summary).bind(a.value)
                     .bind(a.occurrences).bind(a.started_at).bind(a.updated_at).bind(a.acknowledged_at)
                     .bind(a.resolved_at).bind(a.auto_resolve_at)
                     .fetch_optional(&mut *tx).await
-            } else {
-                sqlx::query_as::<_, AlertRow>(&update)
-                    .bind(a.tenant_id).bind(a.id).bind(&a.state).bind(&a.severity).bind(&a.summary).bind(a.value)
-                    .bind(a.occurrences).bind(a.updated_at).bind(a.acknowledged_at).bind(a.resolved_at)
-                    .bind(a.auto_resolve_at)
-                    .fetch_optional(&mut *tx).await
             }
             .map_err(|e| StoreError::conflict_on_unique(e, format!("alert {:?} is already open", a.dedup_key)))?
-            .ok_or(StoreError::NotFound)?;
+            .ok_or_else(|| StoreError::Conflict(format!("alert {} changed meanwhile; try again", a.id)))?;
             if let Some(ev) = &event {
                 let event_id: i64 = sqlx::query_scalar(
                     "INSERT INTO alert_events (tenant_id, alert_id, ts, kind, severity, value) \
