@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use alerting_support::{Env, Receiver};
 use axum::http::{Method, StatusCode};
-use plugins_support::{init_tracing, set, Sandbox};
+use plugins_support::{bundle, init_tracing, set, wait_for, with_custom_section, Sandbox};
 use serde_json::{json, Value};
 use support::{Backend, TestApp, SECRET_KEY};
 use vigia::alerting::Delivery;
@@ -37,7 +37,8 @@ struct Setup {
     e: Env,
     rx: Receiver,
     delivery: Delivery,
-    _sandbox: Sandbox,
+    host: std::sync::Arc<vigia::plugins::PluginHost>,
+    sandbox: Sandbox,
 }
 
 impl Setup {
@@ -53,8 +54,8 @@ impl Setup {
         app.router = vigia::api::app(app.ctx.clone());
         let e = Env::new(app, &[("main", "env=prod"), ("other", "env=dev")]).await;
         // A short test schedule: three attempts, no waiting between them.
-        let delivery = Delivery::new(e.app.store.clone(), host, secrets, vec![Duration::ZERO; 3]);
-        Setup { e, rx, delivery, _sandbox: sandbox }
+        let delivery = Delivery::new(e.app.store.clone(), host.clone(), secrets, vec![Duration::ZERO; 3]);
+        Setup { e, rx, delivery, host, sandbox }
     }
 
     async fn channel(&self, body: Value) -> i64 {
@@ -267,7 +268,50 @@ async fn pause_suppresses_notifications_and_resume_notifies_once(backend: Backen
     assert_eq!(s.rx.requests().len(), 3);
 }
 
+async fn hot_reload_of_the_notifier_during_deliveries_loses_nothing(backend: Backend) {
+    const N: usize = 1000;
+    let s = Setup::new(backend).await;
+    s.channel(json!({"name": "ops", "plugin": "webhook", "config": {"url": s.rx.url("/hook")}})).await;
+    for i in 0..N {
+        let r = s.e.raise(&format!("check-{i}"), "critical", "nas", json!({})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    assert_eq!(s.stats().await["pending"], N);
+    // A third goes through the first version.
+    while s.rx.accepted().len() < N / 3 {
+        s.run().await;
+    }
+    // A batch is in flight (slow receiver) while the new version replaces the old one.
+    s.rx.set_delay(Duration::from_millis(300));
+    let delivery = s.delivery.clone();
+    let in_flight = tokio::spawn(async move { delivery.run_once(vigia::store::now_ms()).await.unwrap() });
+    let (mut manifest, wasm) = bundle("webhook");
+    set(&mut manifest, "capabilities.allowed_outbound_hosts", vec![s.rx.origin()]);
+    let new_wasm = with_custom_section(&wasm, "v2");
+    let new_sha = plugins_support::sha256_hex(&new_wasm);
+    s.sandbox.write("webhook", &manifest, &new_wasm);
+    wait_for(&s.host, "webhook", "the new version", |st| {
+        st.is_some_and(|st| st.wasm_sha256.as_deref() == Some(&new_sha))
+    })
+    .await;
+    let batch = in_flight.await.unwrap();
+    assert_eq!((batch.delivered, batch.dead), (32, 0), "the batch taken before the swap finished");
+    // The rest through the new version.
+    s.rx.set_delay(Duration::ZERO);
+    loop {
+        let r = s.run().await;
+        assert_eq!(r.dead, 0);
+        if r.delivered + r.retried == 0 {
+            break;
+        }
+    }
+    let stats = s.stats().await;
+    assert_eq!((stats["delivered"].as_u64(), stats["dead"].as_u64()), (Some(N as u64), Some(0)), "{stats}");
+    assert_eq!(s.rx.accepted().len(), N, "every alert arrived");
+}
+
 mt_backend_tests!(
+    hot_reload_of_the_notifier_during_deliveries_loses_nothing,
     channels_validate_config_and_mask_secrets,
     server_error_is_retried_and_delivered_once_by_key,
     permanent_failure_goes_to_dlq_and_retry_from_the_api_delivers,

@@ -133,42 +133,53 @@ pub struct Receiver {
     pub port: u16,
     script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
     seen: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+type Shared = (
+    std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+    std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
+);
+
+async fn hook(
+    axum::extract::State((script, seen, delay)): axum::extract::State<Shared>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> StatusCode {
+    let status = script.lock().unwrap().pop_front().unwrap_or(200);
+    seen.lock().unwrap().push(Received {
+        path: uri.path().to_string(),
+        idempotency_key: headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(String::from),
+        status,
+        body: serde_json::from_str(&body).unwrap_or(Value::Null),
+    });
+    if status == 0 {
+        // Scripted hang: no answer for a minute (the caller times out or dies first).
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let delay = delay.load(std::sync::atomic::Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    StatusCode::from_u16(status).unwrap()
 }
 
 impl Receiver {
     pub async fn start() -> Receiver {
-        use axum::extract::State;
-        use axum::http::HeaderMap;
-        type Shared = (
-            std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
-            std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
-        );
-        async fn hook(
-            State((script, seen)): State<Shared>,
-            uri: axum::http::Uri,
-            headers: HeaderMap,
-            body: String,
-        ) -> StatusCode {
-            let status = script.lock().unwrap().pop_front().unwrap_or(200);
-            seen.lock().unwrap().push(Received {
-                path: uri.path().to_string(),
-                idempotency_key: headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(String::from),
-                status,
-                body: serde_json::from_str(&body).unwrap_or(Value::Null),
-            });
-            if status == 0 {
-                // Scripted hang: no answer for a minute (the caller times out or dies first).
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                return StatusCode::SERVICE_UNAVAILABLE;
-            }
-            StatusCode::from_u16(status).unwrap()
-        }
         let shared: Shared = Default::default();
         let app = axum::Router::new().fallback(axum::routing::post(hook)).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver { port, script: shared.0, seen: shared.1 }
+        Receiver { port, script: shared.0, seen: shared.1, delay_ms: shared.2 }
+    }
+
+    /// Every answer waits this long (after recording the request).
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn origin(&self) -> String {
