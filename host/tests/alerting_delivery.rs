@@ -1,7 +1,12 @@
 //! Notification delivery through the REAL `webhook` notifier bundle to a loopback receiver, on
 //! both backends: channels (config validated by the plugin's schema, secrets masked), retry of a
 //! 5xx with the same idempotency key, permanent 4xx to the dead-letter queue and back, crash
-//! reset of in-flight rows, routing filters, and maintenance pauses.
+//! reset of in-flight rows, routing filters, maintenance pauses, hot reload of the notifier; and
+//! an ignored benchmark:
+//!
+//! ```text
+//! cargo test -p vigia --release --test alerting_delivery -- --ignored --nocapture
+//! ```
 
 mod alerting_support;
 mod plugins_support;
@@ -308,6 +313,50 @@ async fn hot_reload_of_the_notifier_during_deliveries_loses_nothing(backend: Bac
     let stats = s.stats().await;
     assert_eq!((stats["delivered"].as_u64(), stats["dead"].as_u64()), (Some(N as u64), Some(0)), "{stats}");
     assert_eq!(s.rx.accepted().len(), N, "every alert arrived");
+}
+
+fn pct(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Alert transition → webhook received latency (worker running, no grouping), then sustained
+/// deliveries/s draining a full outbox through the Wasm webhook notifier (SQLite).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run in release with --ignored --nocapture"]
+async fn delivery_benchmark() {
+    let n: usize = std::env::var("BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let latency_n = (n / 10).max(10);
+    let s = Setup::new(Backend::Sqlite).await;
+    s.channel(json!({"name": "ops", "plugin": "webhook", "config": {"url": s.rx.url("/hook")}})).await;
+    s.delivery.clone().start(Duration::from_millis(200)).await.unwrap();
+    let mut latencies = Vec::with_capacity(latency_n);
+    for i in 0..latency_n {
+        let started = std::time::Instant::now();
+        let r = s.e.raise(&format!("latency-{i}"), "critical", "nas", json!({})).await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        let seen = s.rx.wait_for(i + 1).await;
+        latencies.push((seen[i].at - started).as_secs_f64() * 1e3);
+    }
+    println!(
+        "\n== alert transition -> webhook received ({latency_n} alerts, one at a time): p50 {:.2} ms, p99 {:.2} ms",
+        pct(&mut latencies, 0.5),
+        pct(&mut latencies, 0.99)
+    );
+
+    let t = Setup::new(Backend::Sqlite).await;
+    t.channel(json!({"name": "ops", "plugin": "webhook", "config": {"url": t.rx.url("/hook")}})).await;
+    for i in 0..n {
+        t.e.raise(&format!("bulk-{i}"), "critical", "nas", json!({})).await;
+    }
+    let started = std::time::Instant::now();
+    let mut delivered = 0;
+    while delivered < n {
+        delivered += t.run().await.delivered;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(t.rx.accepted().len(), n);
+    println!("== sustained delivery: {n} notifications in {secs:.2} s = {:.0} deliveries/s\n", n as f64 / secs);
 }
 
 mt_backend_tests!(

@@ -19,6 +19,14 @@ use crate::store::{now_ms, OutboxRow, Store, StoreResult};
 /// Most rows claimed per pass.
 const BATCH: i64 = 32;
 
+/// Rung when rows are queued, so a waiting worker starts at once instead of at its next poll.
+static QUEUED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Tells this process's delivery worker that rows were queued.
+pub fn wake() {
+    QUEUED.notify_one();
+}
+
 /// What happened to one claimed row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DeliveryReport {
@@ -41,8 +49,9 @@ impl Delivery {
         Delivery { store, plugins, secrets, schedule }
     }
 
-    /// Returns rows left `sending` by a previous run to `pending`, then drains the outbox every
-    /// `poll` until the runtime stops.
+    /// Returns rows left `sending` by a previous run to `pending`, then drains the outbox as soon
+    /// as rows are queued (`wake`) and at least every `poll` (for scheduled retries) until the
+    /// runtime stops.
     pub async fn start(self, poll: Duration) -> StoreResult<()> {
         let reset = self.store.reset_sending().await?;
         if reset > 0 {
@@ -55,7 +64,10 @@ impl Delivery {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "notification delivery pass failed"),
                 }
-                tokio::time::sleep(poll).await;
+                tokio::select! {
+                    _ = QUEUED.notified() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                }
             }
         });
         Ok(())

@@ -86,7 +86,11 @@ pub async fn record(
         }
     }
     let event = EventWrite { kind, channels: &channels, payload: &payload };
-    store.save_alert(before, alert, Some(event), now).await
+    let saved = store.save_alert(before, alert, Some(event), now).await?;
+    if !channels.is_empty() {
+        super::delivery::wake();
+    }
+    Ok(saved)
 }
 
 /// Ends a pause of `resource` and notifies each of its open firing or acknowledged alerts once.

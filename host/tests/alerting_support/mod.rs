@@ -120,6 +120,8 @@ pub fn tuple(r: &str, rule: &str, state: &str, sev: &str) -> (String, String, St
 /// One request the receiver saw.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// When the request arrived.
+    pub at: std::time::Instant,
     pub path: String,
     pub idempotency_key: Option<String>,
     pub status: u16,
@@ -150,6 +152,7 @@ async fn hook(
 ) -> StatusCode {
     let status = script.lock().unwrap().pop_front().unwrap_or(200);
     seen.lock().unwrap().push(Received {
+        at: std::time::Instant::now(),
         path: uri.path().to_string(),
         idempotency_key: headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(String::from),
         status,
