@@ -142,8 +142,9 @@ pub struct AlertingConfig {
     pub evaluation_interval_seconds: u64,
     /// A series whose latest point is older than this many seconds is not evaluated.
     pub stale_after_seconds: u64,
-    /// Seconds to wait before each delivery attempt of a notification: the first entry before the
-    /// first attempt, and so on; when they are used up, the notification goes to the dead-letter queue.
+    /// Delivery attempts of a notification: entry n is the delay in seconds before attempt n+1 (the
+    /// first attempt is immediate, so the list starts with 0); after the last attempt fails, the
+    /// notification goes to the dead-letter queue. Permanent errors go there at once.
     pub retry_schedule_seconds: Vec<u64>,
     /// Milliseconds between two looks at the notification outbox by the delivery worker.
     pub delivery_poll_ms: u64,
@@ -307,8 +308,10 @@ impl Config {
         if self.alerting.evaluation_interval_seconds == 0 || self.alerting.delivery_poll_ms == 0 {
             return invalid("[alerting] evaluation_interval_seconds and delivery_poll_ms must be positive".into());
         }
-        if self.alerting.retry_schedule_seconds.is_empty() {
-            return invalid("[alerting] retry_schedule_seconds needs at least one entry (the first attempt)".into());
+        if self.alerting.retry_schedule_seconds.first() != Some(&0) {
+            return invalid(
+                "[alerting] retry_schedule_seconds must start with 0 (the first attempt is immediate)".into(),
+            );
         }
         if self.auth.user_token_ttl_hours == 0 {
             return invalid("[auth] user_token_ttl_hours must be positive".into());
@@ -431,6 +434,10 @@ mod tests {
         assert!(err.contains("listen"), "{err}");
         let err = Config::load(None, env(&[("VIGIA_STORAGE_URL", "mysql://x")])).unwrap_err().to_string();
         assert!(err.contains("sqlite://"), "{err}");
+        let err = Config::load(None, env(&[("VIGIA_ALERTING_RETRY_SCHEDULE_SECONDS", "[5, 10]")])).unwrap_err();
+        assert!(err.to_string().contains("retry_schedule_seconds"), "{err}");
+        let ok = Config::load(None, env(&[("VIGIA_ALERTING_RETRY_SCHEDULE_SECONDS", "[0, 1]")])).unwrap();
+        assert_eq!(ok.alerting.retry_schedule_seconds, [0, 1]);
     }
 }
 

@@ -40,7 +40,8 @@ pub struct Delivery {
     store: Store,
     plugins: Arc<PluginHost>,
     secrets: SecretBox,
-    /// Delay before attempt n+1 (`schedule[0]` is the first attempt's); exhausted: dead letter.
+    /// Entry n is the delay before attempt n+1 (the first attempt is made when the row is queued);
+    /// after `schedule.len()` attempts, dead letter.
     schedule: Vec<Duration>,
 }
 
