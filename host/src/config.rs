@@ -32,6 +32,7 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub sampler: SamplerConfig,
+    pub alerting: AlertingConfig,
 }
 
 /// `[server]`: the HTTP listener.
@@ -131,6 +132,24 @@ pub struct SamplerConfig {
     pub hour_rollup_retention_days: u64,
 }
 
+/// `[alerting]`: alert rule evaluation and notification delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertingConfig {
+    /// Evaluate alert rules and deliver notifications. Off, rules and alerts can still be managed.
+    pub enabled: bool,
+    /// Seconds between evaluations of the alert rules against the latest metric points.
+    pub evaluation_interval_seconds: u64,
+    /// A series whose latest point is older than this many seconds is not evaluated.
+    pub stale_after_seconds: u64,
+    /// Delivery attempts of a notification: entry n is the delay in seconds before attempt n+1 (the
+    /// first attempt is immediate, so the list starts with 0); after the last attempt fails, the
+    /// notification goes to the dead-letter queue. Permanent errors go there at once.
+    pub retry_schedule_seconds: Vec<u64>,
+    /// Milliseconds between two looks at the notification outbox by the delivery worker.
+    pub delivery_poll_ms: u64,
+}
+
 /// `[auth]`: sign-in and tokens.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -149,6 +168,7 @@ impl Default for Config {
             log: LogConfig::default(),
             auth: AuthConfig::default(),
             sampler: SamplerConfig::default(),
+            alerting: AlertingConfig::default(),
         }
     }
 }
@@ -180,6 +200,18 @@ impl Default for SamplerConfig {
             raw_retention_days: 14,
             minute_rollup_retention_days: 90,
             hour_rollup_retention_days: 730,
+        }
+    }
+}
+
+impl Default for AlertingConfig {
+    fn default() -> Self {
+        AlertingConfig {
+            enabled: true,
+            evaluation_interval_seconds: 15,
+            stale_after_seconds: 300,
+            retry_schedule_seconds: vec![0, 5, 30, 120, 600, 1800, 3600],
+            delivery_poll_ms: 200,
         }
     }
 }
@@ -272,6 +304,14 @@ impl Config {
         }
         if !(1..=60).contains(&self.sampler.ash_chunk_seconds) {
             return invalid("[sampler] ash_chunk_seconds must be 1 to 60".into());
+        }
+        if self.alerting.evaluation_interval_seconds == 0 || self.alerting.delivery_poll_ms == 0 {
+            return invalid("[alerting] evaluation_interval_seconds and delivery_poll_ms must be positive".into());
+        }
+        if self.alerting.retry_schedule_seconds.first() != Some(&0) {
+            return invalid(
+                "[alerting] retry_schedule_seconds must start with 0 (the first attempt is immediate)".into(),
+            );
         }
         if self.auth.user_token_ttl_hours == 0 {
             return invalid("[auth] user_token_ttl_hours must be positive".into());
@@ -394,6 +434,10 @@ mod tests {
         assert!(err.contains("listen"), "{err}");
         let err = Config::load(None, env(&[("VIGIA_STORAGE_URL", "mysql://x")])).unwrap_err().to_string();
         assert!(err.contains("sqlite://"), "{err}");
+        let err = Config::load(None, env(&[("VIGIA_ALERTING_RETRY_SCHEDULE_SECONDS", "[5, 10]")])).unwrap_err();
+        assert!(err.to_string().contains("retry_schedule_seconds"), "{err}");
+        let ok = Config::load(None, env(&[("VIGIA_ALERTING_RETRY_SCHEDULE_SECONDS", "[0, 1]")])).unwrap();
+        assert_eq!(ok.alerting.retry_schedule_seconds, [0, 1]);
     }
 }
 

@@ -2,6 +2,7 @@
 //! parses the command line and calls into `cli`.
 
 pub mod activity;
+pub mod alerting;
 pub mod api;
 pub mod auth;
 pub mod bootstrap;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::activity::ActivityWriter;
+use crate::alerting::{Delivery, Evaluator, OutboxCheck};
 use crate::api::{self, AppContext};
 use crate::auth::Authenticator;
 use crate::bootstrap;
@@ -37,6 +38,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>, secrets: SecretBox) -> Arc<AppContext> {
     let readiness = Readiness::default();
     readiness.register(Arc::new(StorageCheck(store.clone())));
+    readiness.register(Arc::new(OutboxCheck::new(store.clone())));
     if let Some(p) = &plugins {
         readiness.register(p.readiness_check());
     }
@@ -66,6 +68,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let activity = ActivityWriter::start(store.clone(), &config.sampler);
     if config.sampler.enabled {
         Sampler::new(store.clone(), secrets.clone(), writer.clone(), activity.sender(), config.sampler.clone()).spawn();
+    }
+    if config.alerting.enabled {
+        start_alerting(&config, &store, &plugins, &secrets).await?;
     }
     let ctx = context(store.clone(), &config, Some(plugins), secrets);
     let app = api::app(ctx);
@@ -103,6 +108,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     writer.flush().await;
     store.close().await;
+    Ok(())
+}
+
+/// Starts the alert evaluator and the notification delivery worker (which first queues again
+/// what a crash left in flight).
+async fn start_alerting(
+    config: &Config,
+    store: &Store,
+    plugins: &Arc<PluginHost>,
+    secrets: &SecretBox,
+) -> anyhow::Result<()> {
+    let a = &config.alerting;
+    let schedule = a.retry_schedule_seconds.iter().map(|s| Duration::from_secs(*s)).collect();
+    Delivery::new(store.clone(), plugins.clone(), secrets.clone(), schedule)
+        .start(Duration::from_millis(a.delivery_poll_ms))
+        .await
+        .context("starting the notification delivery worker")?;
+    Evaluator::new(store.clone(), Duration::from_secs(a.stale_after_seconds))
+        .spawn(Duration::from_secs(a.evaluation_interval_seconds));
     Ok(())
 }
 

@@ -2,6 +2,8 @@
 //! drive it with `oneshot`); `endpoints` holds the access rule of every route.
 
 mod activity;
+mod alert_rules;
+mod alerts;
 mod ds;
 pub mod endpoints;
 pub mod error;
@@ -12,6 +14,7 @@ mod instances;
 mod meta;
 mod metrics;
 mod middleware;
+mod notifications;
 mod plugins;
 mod roles;
 mod tokens;
@@ -57,7 +60,7 @@ pub struct AppContext {
 #[openapi(
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
-    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"),
+    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"), (name = "alerts"), (name = "notifications"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
 )]
 struct ApiDoc;
@@ -117,6 +120,27 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(instance_toggles::query_monitoring_min_calls))
         .routes(routes!(instance_toggles::query_monitoring_min_time))
         .routes(routes!(instance_toggles::collection_rate))
+        .routes(routes!(alert_rules::list, alert_rules::create))
+        .routes(routes!(alert_rules::get, alert_rules::update, alert_rules::delete))
+        .routes(routes!(alert_rules::templates))
+        .routes(routes!(alerts::raise))
+        .routes(routes!(alerts::active))
+        .routes(routes!(alerts::history))
+        .routes(routes!(alerts::status))
+        .routes(routes!(alerts::get))
+        .routes(routes!(alerts::acknowledge))
+        .routes(routes!(alerts::unacknowledge))
+        .routes(routes!(alerts::clear))
+        .routes(routes!(alerts::pause))
+        .routes(routes!(alerts::resume))
+        .routes(routes!(notifications::list, notifications::create))
+        .routes(routes!(notifications::get, notifications::update, notifications::delete))
+        .routes(routes!(notifications::test))
+        .routes(routes!(notifications::history))
+        .routes(routes!(notifications::stats))
+        .routes(routes!(notifications::dlq))
+        .routes(routes!(notifications::dlq_retry))
+        .routes(routes!(notifications::dlq_delete))
         .routes(routes!(ds::banner))
         .routes(routes!(ds::issue, ds::show))
         .routes(routes!(ds::issue_in))

@@ -100,6 +100,17 @@ impl PluginHost {
     }
 
     async fn call(&self, id: &str, wanted: PluginKind, req: Request<'_>) -> Result<Response, InvokeError> {
+        self.call_with(id, wanted, req, None).await
+    }
+
+    /// `call` with `overrides` merged over the plugin's effective configuration for this call only.
+    async fn call_with(
+        &self,
+        id: &str,
+        wanted: PluginKind,
+        req: Request<'_>,
+        overrides: Option<&serde_json::Value>,
+    ) -> Result<Response, InvokeError> {
         let slot = self.registry.get(id).ok_or_else(|| InvokeError::NotFound(id.to_string()))?;
         let Some(plugin) = slot.current.load_full() else {
             let error = slot.status().last_error.unwrap_or_else(|| "not loaded".into());
@@ -115,7 +126,13 @@ impl PluginHost {
                 wanted: wanted.as_str(),
             });
         }
-        let config = slot.config.load().effective.clone();
+        let mut config = slot.config.load().effective.clone();
+        if let Some(overrides) = overrides {
+            config = merge_overrides(&plugin, &config, overrides)
+                .map_err(|message| InvokeError::Plugin { kind: super::types::ErrorKind::Permanent, message })?
+                .to_string()
+                .into();
+        }
         let _permit = self.permits.acquire().await.expect("semaphore never closed");
         let started = Instant::now();
         let result =
@@ -148,6 +165,37 @@ impl PluginHost {
             Response::Receipt(r) => Ok(Receipt { detail: r.detail }),
             _ => unreachable!("deliver answers with a receipt"),
         }
+    }
+
+    /// `deliver` with per-call configuration (a notification channel's): `overrides` is merged
+    /// over the plugin's effective configuration, validated against its schema, and is what the
+    /// plugin's `config()` returns during this call.
+    pub async fn deliver_with_config(
+        &self,
+        id: &str,
+        n: Notification,
+        overrides: &serde_json::Value,
+    ) -> Result<Receipt, InvokeError> {
+        let n = wit::Notification::from(&n);
+        match self.call_with(id, PluginKind::Notifier, Request::Deliver(&n), Some(overrides)).await? {
+            Response::Receipt(r) => Ok(Receipt { detail: r.detail }),
+            _ => unreachable!("deliver answers with a receipt"),
+        }
+    }
+
+    /// Checks per-call `overrides` for notifier `id` (as `deliver_with_config` will) and returns
+    /// them with the plugin's secrets masked, for display.
+    pub fn check_overrides(&self, id: &str, overrides: &serde_json::Value) -> Result<serde_json::Value, PluginError> {
+        let slot = self.registry.get(id).ok_or_else(|| PluginError::NotFound(id.to_string()))?;
+        let plugin = slot
+            .current
+            .load_full()
+            .ok_or_else(|| PluginError::Invalid(format!("plugin {id} is not loaded; fix it first")))?;
+        if plugin.kind() != PluginKind::Notifier {
+            return Err(PluginError::Invalid(format!("plugin {id} is a {}, not a notifier", plugin.kind().as_str())));
+        }
+        merge_overrides(&plugin, &slot.config.load().effective, overrides).map_err(PluginError::Invalid)?;
+        Ok(config::mask(overrides, &plugin.secret_paths))
     }
 
     pub async fn render(&self, id: &str, r: ReportRequest) -> Result<Rendered, InvokeError> {
@@ -256,6 +304,34 @@ impl PluginHost {
     pub fn readiness_check(&self) -> Arc<dyn ReadinessCheck> {
         Arc::new(PluginsReadiness(self.registry.clone()))
     }
+}
+
+/// The effective configuration with `overrides` merged over it, checked against the schema.
+fn merge_overrides(
+    plugin: &super::loader::LoadedPlugin,
+    effective: &str,
+    overrides: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    if !overrides.is_object() {
+        return Err("channel configuration must be a JSON object".into());
+    }
+    let effective: serde_json::Value = serde_json::from_str(effective).map_err(|e| e.to_string())?;
+    let merged = config::merge(&effective, overrides);
+    let (schema, _, _) = schema_of(plugin);
+    let validator = jsonschema::validator_for(schema).map_err(|e| format!("schema: {e}"))?;
+    let errors = |v: &serde_json::Value| -> Vec<String> {
+        validator.iter_errors(v).take(5).map(|e| format!("{} (at {})", e, e.instance_path())).collect()
+    };
+    if errors(&merged).is_empty() {
+        return Ok(merged);
+    }
+    // Errors quote values: describe those of the masked configuration so no secret is echoed.
+    let masked = errors(&config::mask(&merged, &plugin.secret_paths));
+    Err(if masked.is_empty() {
+        "configuration does not satisfy the plugin schema (details hidden: they concern a secret)".into()
+    } else {
+        format!("configuration does not satisfy the plugin schema: {}", masked.join("; "))
+    })
 }
 
 fn mask_sealed(v: &serde_json::Value) -> serde_json::Value {

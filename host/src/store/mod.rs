@@ -2,9 +2,11 @@
 //! PostgreSQL (for scale), chosen by the URL scheme, with the same migrations semantics on both.
 
 mod activity;
+mod alerts;
 mod ash;
 mod instances;
 mod metrics;
+mod outbox;
 mod plugins;
 mod roles;
 mod tenants;
@@ -20,9 +22,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use activity::{
     InventoryRow, NamedPoint, RelationRow, RelationSum, StatementGrouping, StatementRow, StatementSum, StatementText,
 };
+pub use alerts::{idempotency_key, AlertEvent, AlertFilter, AlertRow, EventWrite, RuleRow};
 pub use ash::{AshRollupRow, StoredAshChunk};
 pub use instances::{Instance, InstanceUpdate, NewInstance};
 pub use metrics::{BucketPoint, MetricStoreStats, Point, SeriesKey, SeriesRow};
+pub use outbox::{ChannelRow, ChannelWrite, OutboxRow, OutboxStats};
 pub use plugins::PluginSettingsRow;
 pub use roles::{Role, RoleDeletion};
 pub use tenants::Tenant;

@@ -1,0 +1,190 @@
+//! The delivery worker: claims due outbox rows (`pending → sending`), calls the channel's
+//! notifier with the row's idempotency key and the channel's configuration, then marks the row
+//! `delivered`, schedules the next attempt from the persistent retry schedule, or moves it to
+//! the dead-letter queue (`dead`) when the schedule is exhausted or the error is permanent.
+//! Rows a crash left `sending` return to `pending` at start (at-least-once delivery; the
+//! idempotency key lets receivers drop the duplicate).
+//!
+//! A notifier that is missing, disabled or failed to load counts as retryable: fixing or
+//! reinstalling it (hot reload) lets queued notifications through.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::health::{CheckFuture, ReadinessCheck};
+use crate::plugins::{Alert, InvokeError, Notification, PluginHost};
+use crate::secrets::SecretBox;
+use crate::store::{now_ms, OutboxRow, Store, StoreResult};
+
+/// Most rows claimed per pass.
+const BATCH: i64 = 32;
+
+/// Rung when rows are queued, so a waiting worker starts at once instead of at its next poll.
+static QUEUED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Tells this process's delivery worker that rows were queued.
+pub fn wake() {
+    QUEUED.notify_one();
+}
+
+/// What happened to one claimed row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeliveryReport {
+    pub delivered: usize,
+    pub retried: usize,
+    pub dead: usize,
+}
+
+#[derive(Clone)]
+pub struct Delivery {
+    store: Store,
+    plugins: Arc<PluginHost>,
+    secrets: SecretBox,
+    /// Entry n is the delay before attempt n+1 (the first attempt is made when the row is queued);
+    /// after `schedule.len()` attempts, dead letter.
+    schedule: Vec<Duration>,
+}
+
+impl Delivery {
+    pub fn new(store: Store, plugins: Arc<PluginHost>, secrets: SecretBox, schedule: Vec<Duration>) -> Delivery {
+        Delivery { store, plugins, secrets, schedule }
+    }
+
+    /// Returns rows left `sending` by a previous run to `pending`, then drains the outbox as soon
+    /// as rows are queued (`wake`) and at least every `poll` (for scheduled retries) until the
+    /// runtime stops.
+    pub async fn start(self, poll: Duration) -> StoreResult<()> {
+        let reset = self.store.reset_sending().await?;
+        if reset > 0 {
+            tracing::warn!(rows = reset, "notifications left in flight by the last run queued again");
+        }
+        tokio::spawn(async move {
+            loop {
+                match self.run_once(now_ms()).await {
+                    Ok(r) if r.delivered + r.retried + r.dead == BATCH as usize => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "notification delivery pass failed"),
+                }
+                tokio::select! {
+                    _ = QUEUED.notified() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Claims the rows due at `now` and attempts each once (concurrently).
+    pub async fn run_once(&self, now: i64) -> StoreResult<DeliveryReport> {
+        let rows = self.store.claim_due(now, BATCH).await?;
+        let outcomes = futures::future::join_all(rows.into_iter().map(|r| self.attempt(r))).await;
+        let mut report = DeliveryReport::default();
+        for outcome in outcomes {
+            match outcome? {
+                Outcome::Delivered => report.delivered += 1,
+                Outcome::Retry => report.retried += 1,
+                Outcome::Dead => report.dead += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    async fn attempt(&self, row: OutboxRow) -> StoreResult<Outcome> {
+        let attempts = row.attempts + 1;
+        let result = self.send(&row, attempts).await;
+        let now = now_ms();
+        let (outcome, error) = match result {
+            Ok(()) => (Outcome::Delivered, None),
+            Err((retryable, e)) => {
+                let next = self.schedule.get(attempts as usize);
+                match next {
+                    Some(_) if retryable => (Outcome::Retry, Some(e)),
+                    _ => (Outcome::Dead, Some(e)),
+                }
+            }
+        };
+        let next_at = match (outcome, self.schedule.get(attempts as usize)) {
+            (Outcome::Retry, Some(d)) => now + d.as_millis() as i64,
+            _ => row.next_attempt_at,
+        };
+        if let Some(e) = &error {
+            tracing::warn!(outbox = row.id, attempt = attempts, error = %e, dead = outcome == Outcome::Dead,
+                "notification delivery failed");
+        }
+        self.store.finish_attempt(row.id, outcome.state(), attempts, next_at, error.as_deref()).await?;
+        Ok(outcome)
+    }
+
+    /// One call of the notifier; `Err((retryable, message))`.
+    async fn send(&self, row: &OutboxRow, attempt: i64) -> Result<(), (bool, String)> {
+        let channel = self.store.channel(None, row.channel_id).await.map_err(|e| (true, format!("channel: {e}")))?;
+        let config = self
+            .secrets
+            .open(&channel.config_sealed)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).map_err(|e| e.to_string()))
+            .map_err(|e| (false, format!("channel configuration unreadable: {e}")))?;
+        let alert: Alert = serde_json::from_str(&row.payload).map_err(|e| (false, format!("payload: {e}")))?;
+        let n = Notification {
+            idempotency_key: row.idempotency_key.clone(),
+            channel: channel.name.clone(),
+            attempt: attempt as u32,
+            alerts: vec![alert],
+        };
+        self.plugins.deliver_with_config(&channel.plugin, n, &config).await.map(|_| ()).map_err(|e| {
+            let retryable = e.is_retryable()
+                || matches!(e, InvokeError::NotFound(_) | InvokeError::Disabled(_) | InvokeError::Failed { .. });
+            (retryable, e.to_string())
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Delivered,
+    Retry,
+    Dead,
+}
+
+impl Outcome {
+    fn state(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Retry => "pending",
+            Outcome::Dead => "dead",
+        }
+    }
+}
+
+/// Readiness fails when more than `max_pending` deliveries wait or the oldest has waited longer
+/// than `max_age`.
+pub struct OutboxCheck {
+    pub store: Store,
+    pub max_pending: i64,
+    pub max_age: Duration,
+}
+
+impl OutboxCheck {
+    pub fn new(store: Store) -> OutboxCheck {
+        OutboxCheck { store, max_pending: 1000, max_age: Duration::from_secs(300) }
+    }
+}
+
+impl ReadinessCheck for OutboxCheck {
+    fn name(&self) -> &str {
+        "outbox"
+    }
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move {
+            let s = self.store.outbox_stats(None).await.map_err(|e| e.to_string())?;
+            if s.pending > self.max_pending {
+                return Err(format!("{} notifications pending (limit {})", s.pending, self.max_pending));
+            }
+            let age = s.oldest_pending_at.map(|t| now_ms() - t).unwrap_or(0);
+            if age > self.max_age.as_millis() as i64 {
+                return Err(format!("oldest pending notification waits for {} s", age / 1000));
+            }
+            Ok(Some(format!("{} pending, {} dead", s.pending, s.dead)))
+        })
+    }
+}

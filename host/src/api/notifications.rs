@@ -1,0 +1,393 @@
+//! Notification channels (`/api/v1/notifications/channels[/{id}]`, a notifier plugin + its
+//! per-channel configuration + routing filters; the configuration is sealed at rest and shown
+//! with secrets masked), a test delivery, and the outbox: history, queue stats and the
+//! dead-letter queue (list, retry, delete).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::{or_not_found, ApiResult, AppError};
+use super::extract::{ApiJson, ApiPath, ApiQuery, LenientJson};
+use super::{rfc3339, AppContext};
+use crate::alerting::Severity;
+use crate::instances::Tags;
+use crate::plugins::{Alert, InvokeError, Notification, PluginError, PluginHost, MASK};
+use crate::store::{now_ms, ChannelRow, ChannelWrite, OutboxRow};
+
+/// Body of a channel creation or replacement.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelBody {
+    pub name: String,
+    /// Id of an installed notifier plugin (`webhook`, …).
+    pub plugin: String,
+    /// Merged over the plugin's configuration for this channel's deliveries; must satisfy the
+    /// plugin's schema. On replacement, absent keeps the stored configuration.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    /// Severities routed here (empty: all).
+    #[serde(default)]
+    pub severities: Vec<String>,
+    /// Tags (`key=value,…`) the alert's instance must all carry (empty: any).
+    #[serde(default)]
+    pub tags: String,
+    /// Only alerts of this instance (connection name).
+    pub instance: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChannelView {
+    pub id: i64,
+    pub name: String,
+    pub plugin: String,
+    /// The channel's configuration, secrets masked.
+    #[schema(value_type = Object)]
+    pub config: Value,
+    pub severities: Vec<String>,
+    pub tags: String,
+    pub instance: Option<String>,
+    pub enabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn plugins(ctx: &AppContext) -> ApiResult<&Arc<PluginHost>> {
+    ctx.plugins.as_ref().ok_or_else(|| AppError::Unavailable("the plugin runtime is not running".into()))
+}
+
+fn plugin_error(e: PluginError) -> AppError {
+    match e {
+        PluginError::NotFound(id) => AppError::BadRequest(format!("plugin {id:?} is not installed")),
+        PluginError::Invalid(m) => AppError::BadRequest(m),
+        other => AppError::Internal(other.into()),
+    }
+}
+
+fn view(ctx: &AppContext, c: ChannelRow) -> ChannelView {
+    let config: Value =
+        ctx.secrets.open(&c.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    // Masked by the plugin's schema; a plugin that is gone masks every value.
+    let masked =
+        plugins(ctx).ok().and_then(|p| p.check_overrides(&c.plugin, &config).ok()).unwrap_or_else(|| match config {
+            Value::Object(m) => m.into_iter().map(|(k, _)| (k, Value::from(MASK))).collect(),
+            other => other,
+        });
+    ChannelView {
+        id: c.id,
+        name: c.name,
+        plugin: c.plugin,
+        config: masked,
+        severities: c.severities.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+        tags: c.tags,
+        instance: c.instance,
+        enabled: c.enabled,
+        created_at: rfc3339(c.created_at),
+        updated_at: rfc3339(c.updated_at),
+    }
+}
+
+/// Validates a body and returns (sealed config, severities, canonical tags).
+fn checked(ctx: &AppContext, b: &ChannelBody, config: &Value) -> ApiResult<(String, String, String)> {
+    let name = b.name.trim();
+    if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control() || c == '/') {
+        return Err(AppError::BadRequest(format!("invalid channel name {:?}: 1 to 100 characters, no '/'", b.name)));
+    }
+    for s in &b.severities {
+        Severity::parse(s).map_err(AppError::BadRequest)?;
+    }
+    let tags = Tags::parse(&b.tags).map_err(|e| AppError::BadRequest(format!("tags: {e}")))?.canonical();
+    plugins(ctx)?.check_overrides(&b.plugin, config).map_err(plugin_error)?;
+    Ok((ctx.secrets.seal(&config.to_string()), b.severities.join(","), tags))
+}
+
+/// The tenant's channels.
+#[utoipa::path(get, path = "/api/v1/notifications/channels", tag = "notifications", security(("bearer" = [])),
+    responses((status = 200, body = [ChannelView])))]
+pub async fn list(
+    State(ctx): State<Arc<AppContext>>,
+    caller: crate::auth::Principal,
+) -> ApiResult<Json<Vec<ChannelView>>> {
+    let rows = ctx.store.list_channels(caller.tenant_id).await?;
+    Ok(Json(rows.into_iter().map(|c| view(&ctx, c)).collect()))
+}
+
+/// Creates a channel; its configuration must satisfy the notifier's schema (400 otherwise).
+#[utoipa::path(post, path = "/api/v1/notifications/channels", tag = "notifications", security(("bearer" = [])),
+    request_body = ChannelBody,
+    responses((status = 201, body = ChannelView), (status = 400, description = "Invalid channel"),
+        (status = 409, description = "A channel has that name")))]
+pub async fn create(
+    State(ctx): State<Arc<AppContext>>,
+    caller: crate::auth::Principal,
+    ApiJson(b): ApiJson<ChannelBody>,
+) -> ApiResult<(StatusCode, Json<ChannelView>)> {
+    let config = b.config.clone().unwrap_or_else(|| Value::Object(Default::default()));
+    let (sealed, severities, tags) = checked(&ctx, &b, &config)?;
+    let write = ChannelWrite {
+        name: b.name.trim(),
+        plugin: &b.plugin,
+        config_sealed: &sealed,
+        severities: &severities,
+        tags: &tags,
+        instance: b.instance.as_deref(),
+        enabled: b.enabled,
+    };
+    let row = ctx.store.create_channel(caller.tenant_id, &write).await?;
+    Ok((StatusCode::CREATED, Json(view(&ctx, row))))
+}
+
+#[utoipa::path(get, path = "/api/v1/notifications/channels/{id}", tag = "notifications", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, body = ChannelView), (status = 404, description = "No such channel")))]
+pub async fn get(
+    State(ctx): State<Arc<AppContext>>,
+    caller: crate::auth::Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ChannelView>> {
+    let row = ctx.store.channel(Some(caller.tenant_id), id).await.map_err(or_not_found("channel"))?;
+    Ok(Json(view(&ctx, row)))
+}
+
+/// Replaces a channel (absent `config` keeps the stored one).
+#[utoipa::path(put, path = "/api/v1/notifications/channels/{id}", tag = "notifications", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = ChannelBody,
+    responses((status = 200, body = ChannelView), (status = 400, description = "Invalid channel"),
+        (status = 404, description = "No such channel")))]
+pub async fn update(
+    State(ctx): State<Arc<AppContext>>,
+    caller: crate::auth::Principal,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ChannelBody>,
+) -> ApiResult<Json<ChannelView>> {
+    let stored = ctx.store.channel(Some(caller.tenant_id), id).await.map_err(or_not_found("channel"))?;
+    let config = match &b.config {
+        Some(c) => c.clone(),
+        None => {
+            ctx.secrets.open(&stored.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+        }
+    };
+    let (sealed, severities, tags) = checked(&ctx, &b, &config)?;
+    let write = ChannelWrite {
+        name: b.name.trim(),
+        plugin: &b.plugin,
+        config_sealed: &sealed,
+        severities: &severities,
+        tags: &tags,
+        instance: b.instance.as_deref(),
+        enabled: b.enabled,
+    };
+    let row = ctx.store.update_channel(caller.tenant_id, id, &write).await.map_err(or_not_found("channel"))?;
+    Ok(Json(view(&ctx, row)))
+}
+
+/// Deletes a channel and its queued deliveries.
+#[utoipa::path(delete, path = "/api/v1/notifications/channels/{id}", tag = "notifications", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 204), (status = 404, description = "No such channel")))]
+pub async fn delete(
+    State(ctx): State<Arc<AppContext>>,
+    caller: crate::auth::Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    ctx.store.delete_channel(caller.tenant_id, id).await.map_err(or_not_found("channel"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TestResult {
+    pub delivered: bool,
+    /// The notifier's receipt.
+    pub detail: String,
+}
+
+/// Sends a test notification through the channel now (not queued); 502 with the notifier's error.
+#[utoipa::path(post, path = "/api/v1/notifications/channels/{id}/test", tag = "notifications", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, body = TestResult), (status = 404, description = "No such channel"),
+        (status = 502, description = "The notifier failed")))]
+pub async fn test(
+    State(ctx): State<Arc<AppContext>>,
+    caller: crate::auth::Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<TestResult>> {
+    let c = ctx.store.channel(Some(caller.tenant_id), id).await.map_err(or_not_found("channel"))?;
+    let config: Value =
+        ctx.secrets.open(&c.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let now = now_ms();
+    let alert = Alert {
+        id: "test".into(),
+        rule: "test".into(),
+        resource: "vigia".into(),
+        severity: crate::plugins::Severity::Info,
+        state: "firing".into(),
+        summary: format!("Test notification of channel {}", c.name),
+        description: "Sent from POST /api/v1/notifications/channels/{id}/test".into(),
+        labels: vec![("event".into(), "test".into())],
+        value: None,
+        started_at_ms: now,
+        resolved_at_ms: None,
+    };
+    let n = Notification {
+        idempotency_key: format!("vigia-test-{}-{now}", c.id),
+        channel: c.name.clone(),
+        attempt: 1,
+        alerts: vec![alert],
+    };
+    match plugins(&ctx)?.deliver_with_config(&c.plugin, n, &config).await {
+        Ok(r) => Ok(Json(TestResult { delivered: true, detail: r.detail })),
+        Err(InvokeError::Timeout { timeout_ms }) => {
+            Err(AppError::GatewayTimeout(format!("notifier exceeded its {timeout_ms} ms deadline")))
+        }
+        Err(e) => Err(AppError::BadGateway(e.to_string())),
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
+    pub id: i64,
+    pub channel_id: i64,
+    pub idempotency_key: String,
+    /// pending, sending, delivered or dead.
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+    /// The alert as sent to the notifier.
+    #[schema(value_type = Object)]
+    pub alert: Value,
+}
+
+impl From<OutboxRow> for DeliveryView {
+    fn from(r: OutboxRow) -> DeliveryView {
+        DeliveryView {
+            id: r.id,
+            channel_id: r.channel_id,
+            alert: serde_json::from_str(&r.payload).unwrap_or_default(),
+            idempotency_key: r.idempotency_key,
+            state: r.state,
+            attempts: r.attempts,
+            next_attempt_at: rfc3339(r.next_attempt_at),
+            last_error: r.last_error,
+            created_at: rfc3339(r.created_at),
+            delivered_at: r.delivered_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// pending, sending, delivered or dead.
+    pub state: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+async fn deliveries(
+    ctx: &AppContext,
+    tenant: i64,
+    state: Option<&str>,
+    q: &HistoryQuery,
+) -> ApiResult<Vec<DeliveryView>> {
+    if state.is_some_and(|s| !["pending", "sending", "delivered", "dead"].contains(&s)) {
+        return Err(AppError::BadRequest("state must be pending, sending, delivered or dead".into()));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) || q.offset.is_some_and(|o| o < 0) {
+        return Err(AppError::BadRequest("limit must be 1 to 1000 and offset not negative".into()));
+    }
+    let rows = ctx.store.list_outbox(tenant, state, limit, q.offset.unwrap_or(0)).await?;
+    Ok(rows.into_iter().map(DeliveryView::from).collect())
+}
+
+/// Deliveries newest first, in any state.
+#[utoipa::path(get, path = "/api/v1/notifications/history", tag = "notifications", security(("bearer" = [])),
+    params(HistoryQuery), responses((status = 200, body = [DeliveryView]), (status = 400, description = "Invalid filter")))]
+pub async fn history(
+    State(ctx): State<Arc<AppContext>>,
+    caller: crate::auth::Principal,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> ApiResult<Json<Vec<DeliveryView>>> {
+    Ok(Json(deliveries(&ctx, caller.tenant_id, q.state.as_deref(), &q).await?))
+}
+
+/// The dead-letter queue: deliveries that ran out of attempts or failed permanently.
+#[utoipa::path(get, path = "/api/v1/notifications/dlq", tag = "notifications", security(("bearer" = [])),
+    params(HistoryQuery), responses((status = 200, body = [DeliveryView])))]
+pub async fn dlq(
+    State(ctx): State<Arc<AppContext>>,
+    caller: crate::auth::Principal,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> ApiResult<Json<Vec<DeliveryView>>> {
+    Ok(Json(deliveries(&ctx, caller.tenant_id, Some("dead"), &q).await?))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct QueueStats {
+    pub pending: i64,
+    pub sending: i64,
+    pub delivered: i64,
+    pub dead: i64,
+    /// Age of the oldest pending delivery, in seconds.
+    pub oldest_pending_seconds: Option<f64>,
+}
+
+/// The tenant's outbox by state.
+#[utoipa::path(get, path = "/api/v1/notifications/queue/stats", tag = "notifications", security(("bearer" = [])),
+    responses((status = 200, body = QueueStats)))]
+pub async fn stats(State(ctx): State<Arc<AppContext>>, caller: crate::auth::Principal) -> ApiResult<Json<QueueStats>> {
+    let s = ctx.store.outbox_stats(Some(caller.tenant_id)).await?;
+    let now = now_ms();
+    Ok(Json(QueueStats {
+        pending: s.pending,
+        sending: s.sending,
+        delivered: s.delivered,
+        dead: s.dead,
+        oldest_pending_seconds: s.oldest_pending_at.map(|t| (now - t).max(0) as f64 / 1000.0),
+    }))
+}
+
+/// Which dead deliveries: `ids`, or all when absent.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DlqSelection {
+    pub ids: Option<Vec<i64>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DlqOutcome {
+    /// How many deliveries were affected.
+    pub count: u64,
+}
+
+/// Queues dead deliveries again (attempts start over).
+#[utoipa::path(post, path = "/api/v1/notifications/dlq/retry", tag = "notifications", security(("bearer" = [])),
+    request_body = DlqSelection, responses((status = 200, body = DlqOutcome)))]
+pub async fn dlq_retry(
+    State(ctx): State<Arc<AppContext>>,
+    caller: crate::auth::Principal,
+    LenientJson(sel): LenientJson<DlqSelection>,
+) -> ApiResult<Json<DlqOutcome>> {
+    Ok(Json(DlqOutcome { count: ctx.store.retry_dead(caller.tenant_id, sel.ids.as_deref()).await? }))
+}
+
+/// Deletes dead deliveries.
+#[utoipa::path(post, path = "/api/v1/notifications/dlq/delete", tag = "notifications", security(("bearer" = [])),
+    request_body = DlqSelection, responses((status = 200, body = DlqOutcome)))]
+pub async fn dlq_delete(
+    State(ctx): State<Arc<AppContext>>,
+    caller: crate::auth::Principal,
+    LenientJson(sel): LenientJson<DlqSelection>,
+) -> ApiResult<Json<DlqOutcome>> {
+    Ok(Json(DlqOutcome { count: ctx.store.delete_dead(caller.tenant_id, sel.ids.as_deref()).await? }))
+}
