@@ -333,31 +333,7 @@ mod tests {
     use super::*;
 
     fn instance(name: &str, tags: &str) -> Instance {
-        Instance {
-            id: 1,
-            tenant_id: 1,
-            name: name.into(),
-            host: "db1".into(),
-            port: 5432,
-            username: "u".into(),
-            password_sealed: String::new(),
-            tags: tags.into(),
-            enabled: true,
-            collection_rate: "low".into(),
-            samples: false,
-            lock_monitoring: true,
-            lock_monitoring_delay: 30,
-            table_monitoring: true,
-            query_monitoring: true,
-            query_monitoring_optimize: false,
-            query_monitoring_min_calls: 2,
-            query_monitoring_min_time: 1,
-            connected: true,
-            last_error: None,
-            checked_at: None,
-            created_at: 0,
-            updated_at: 0,
-        }
+        Instance::example(name, "db1", tags)
     }
 
     fn rule(json: serde_json::Value) -> RuleSpec {

@@ -32,6 +32,38 @@ pub struct Instance {
     pub updated_at: i64,
 }
 
+#[cfg(test)]
+impl Instance {
+    /// An instance with the default settings, for unit tests of code that reads instances.
+    pub(crate) fn example(name: &str, host: &str, tags: &str) -> Instance {
+        Instance {
+            id: 1,
+            tenant_id: 1,
+            name: name.into(),
+            host: host.into(),
+            port: 5432,
+            username: "postgres".into(),
+            password_sealed: String::new(),
+            tags: tags.into(),
+            enabled: true,
+            collection_rate: "low".into(),
+            samples: false,
+            lock_monitoring: true,
+            lock_monitoring_delay: 30,
+            table_monitoring: true,
+            query_monitoring: true,
+            query_monitoring_optimize: false,
+            query_monitoring_min_calls: 2,
+            query_monitoring_min_time: 1,
+            connected: true,
+            last_error: None,
+            checked_at: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+}
+
 pub struct NewInstance<'a> {
     pub name: &'a str,
     pub host: &'a str,
