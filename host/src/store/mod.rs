@@ -4,6 +4,7 @@
 mod activity;
 mod alerts;
 mod ash;
+mod groups;
 mod instances;
 mod metrics;
 mod outbox;
@@ -26,7 +27,8 @@ pub use alerts::{idempotency_key, AlertEvent, AlertFilter, AlertRow, EventWrite,
 pub use ash::{AshRollupRow, StoredAshChunk};
 pub use instances::{Instance, InstanceUpdate, NewInstance};
 pub use metrics::{BucketPoint, MetricStoreStats, Point, SeriesKey, SeriesRow};
-pub use outbox::{ChannelRow, ChannelWrite, OutboxRow, OutboxStats};
+pub use groups::DueGroup;
+pub use outbox::{ChannelRow, ChannelWrite, Grouping, OutboxRow, OutboxStats};
 pub use plugins::PluginSettingsRow;
 pub use roles::{Role, RoleDeletion};
 pub use tenants::Tenant;
