@@ -240,7 +240,8 @@ pub async fn update(
         }
     };
     let checked = checked(&ctx, &b, &config)?;
-    let row = ctx.store.update_channel(caller.tenant_id, id, &write(&b, &checked)).await.map_err(or_not_found("channel"))?;
+    let row =
+        ctx.store.update_channel(caller.tenant_id, id, &write(&b, &checked)).await.map_err(or_not_found("channel"))?;
     Ok(Json(view(&ctx, row)))
 }
 

@@ -54,7 +54,8 @@ impl Store {
         let claim = "UPDATE notification_groups SET flushes = flushes + 1 \
                      WHERE channel_id = $1 AND flushes = $2 AND next_flush_at <= $3";
         let members = "SELECT payload, firing FROM notification_group_alerts WHERE channel_id = $1 ORDER BY alert_id";
-        let insert = "INSERT INTO notification_outbox (tenant_id, channel_id, event_id, idempotency_key, payload, state, \
+        let insert =
+            "INSERT INTO notification_outbox (tenant_id, channel_id, event_id, idempotency_key, payload, state, \
                       attempts, next_attempt_at, created_at, updated_at) \
                       VALUES ($1, $2, NULL, $3, $4, 'pending', 0, $5, $5, $5) RETURNING id";
         let drop_resolved = "DELETE FROM notification_group_alerts WHERE channel_id = $1 AND firing = $2";

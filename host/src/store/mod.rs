@@ -25,9 +25,9 @@ pub use activity::{
 };
 pub use alerts::{idempotency_key, AlertEvent, AlertFilter, AlertRow, EventWrite, RuleRow};
 pub use ash::{AshRollupRow, StoredAshChunk};
+pub use groups::DueGroup;
 pub use instances::{Instance, InstanceUpdate, NewInstance};
 pub use metrics::{BucketPoint, MetricStoreStats, Point, SeriesKey, SeriesRow};
-pub use groups::DueGroup;
 pub use outbox::{ChannelRow, ChannelWrite, Grouping, OutboxRow, OutboxStats};
 pub use plugins::PluginSettingsRow;
 pub use roles::{Role, RoleDeletion};

@@ -31,7 +31,11 @@ pub struct ChannelRow {
 
 impl ChannelRow {
     pub fn grouping(&self) -> Grouping {
-        Grouping { wait_ms: self.group_wait_ms, interval_ms: self.group_interval_ms, repeat_ms: self.repeat_interval_ms }
+        Grouping {
+            wait_ms: self.group_wait_ms,
+            interval_ms: self.group_interval_ms,
+            repeat_ms: self.repeat_interval_ms,
+        }
     }
 }
 

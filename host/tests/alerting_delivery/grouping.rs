@@ -19,7 +19,7 @@ impl Setup {
         self.channel(json!({"name": "grouped", "plugin": "webhook", "config": {"url": self.rx.url("/group")},
             "grouping": {"group_wait_seconds": wait, "group_interval_seconds": interval,
                 "repeat_interval_seconds": repeat}}))
-        .await
+            .await
     }
 
     async fn run_at(&self, now: i64) -> DeliveryReport {
@@ -142,7 +142,8 @@ async fn grouping_off_delivers_at_once_and_is_validated(backend: Backend) {
         "Alertmanager's defaults: {}",
         r.text
     );
-    for (grouping, needle) in [(json!({"group_wait": 5}), "unknown field"), (json!({"group_wait_seconds": 10_000_000}), "at most")]
+    for (grouping, needle) in
+        [(json!({"group_wait": 5}), "unknown field"), (json!({"group_wait_seconds": 10_000_000}), "at most")]
     {
         let body = json!({"name": "bad", "plugin": "webhook", "grouping": grouping});
         let r = s.e.call(Method::POST, "/api/v1/notifications/channels", Some(body)).await;
@@ -150,9 +151,8 @@ async fn grouping_off_delivers_at_once_and_is_validated(backend: Backend) {
         assert!(r.text.contains(needle), "{}", r.text);
     }
     // Replacing without `grouping` turns it off.
-    let put = s
-        .e
-        .call(
+    let put =
+        s.e.call(
             Method::PUT,
             &format!("/api/v1/notifications/channels/{defaults}"),
             Some(json!({"name": "defaults", "plugin": "webhook"})),
