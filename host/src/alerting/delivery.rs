@@ -77,7 +77,10 @@ impl Delivery {
     /// Flushes the notification groups due at `now` (`grouping`), then claims the rows due at
     /// `now` and attempts each once (concurrently).
     pub async fn run_once(&self, now: i64) -> StoreResult<DeliveryReport> {
-        super::grouping::flush_due(&self.store, now).await?;
+        // A failed flush stays due (nothing is marked sent); queued rows still go out.
+        if let Err(e) = super::grouping::flush_due(&self.store, now).await {
+            tracing::warn!(error = %e, "notification group flush failed");
+        }
         let rows = self.store.claim_due(now, BATCH).await?;
         let outcomes = futures::future::join_all(rows.into_iter().map(|r| self.attempt(r))).await;
         let mut report = DeliveryReport::default();
