@@ -1,7 +1,8 @@
 //! Notification delivery through the REAL `webhook` notifier bundle to a loopback receiver, on
 //! both backends: channels (config validated by the plugin's schema, secrets masked), retry of a
 //! 5xx with the same idempotency key, permanent 4xx to the dead-letter queue and back, crash
-//! reset of in-flight rows, routing filters, maintenance pauses, hot reload of the notifier; and
+//! reset of in-flight rows, routing filters, maintenance pauses, hot reload of the notifier,
+//! grouping windows (`grouping`); and
 //! an ignored benchmark:
 //!
 //! ```text
@@ -367,3 +368,6 @@ mt_backend_tests!(
     rows_left_sending_by_a_crash_are_delivered_after_restart,
     pause_suppresses_notifications_and_resume_notifies_once,
 );
+
+#[path = "alerting_delivery/grouping.rs"]
+mod grouping;

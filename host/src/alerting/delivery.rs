@@ -1,4 +1,4 @@
-//! The delivery worker: claims due outbox rows (`pending → sending`), calls the channel's
+//! The delivery worker: flushes due notification groups (`grouping`), claims due outbox rows (`pending → sending`), calls the channel's
 //! notifier with the row's idempotency key and the channel's configuration, then marks the row
 //! `delivered`, schedules the next attempt from the persistent retry schedule, or moves it to
 //! the dead-letter queue (`dead`) when the schedule is exhausted or the error is permanent.
@@ -74,8 +74,13 @@ impl Delivery {
         Ok(())
     }
 
-    /// Claims the rows due at `now` and attempts each once (concurrently).
+    /// Flushes the notification groups due at `now` (`grouping`), then claims the rows due at
+    /// `now` and attempts each once (concurrently).
     pub async fn run_once(&self, now: i64) -> StoreResult<DeliveryReport> {
+        // A failed flush stays due (nothing is marked sent); queued rows still go out.
+        if let Err(e) = super::grouping::flush_due(&self.store, now).await {
+            tracing::warn!(error = %e, "notification group flush failed");
+        }
         let rows = self.store.claim_due(now, BATCH).await?;
         let outcomes = futures::future::join_all(rows.into_iter().map(|r| self.attempt(r))).await;
         let mut report = DeliveryReport::default();
@@ -124,12 +129,17 @@ impl Delivery {
             .map_err(|e| e.to_string())
             .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).map_err(|e| e.to_string()))
             .map_err(|e| (false, format!("channel configuration unreadable: {e}")))?;
-        let alert: Alert = serde_json::from_str(&row.payload).map_err(|e| (false, format!("payload: {e}")))?;
+        // One alert, or a group's alerts (a JSON array).
+        let alerts = match row.payload.trim_start().starts_with('[') {
+            true => serde_json::from_str::<Vec<Alert>>(&row.payload),
+            false => serde_json::from_str::<Alert>(&row.payload).map(|a| vec![a]),
+        }
+        .map_err(|e| (false, format!("payload: {e}")))?;
         let n = Notification {
             idempotency_key: row.idempotency_key.clone(),
             channel: channel.name.clone(),
             attempt: attempt as u32,
-            alerts: vec![alert],
+            alerts,
         };
         self.plugins.deliver_with_config(&channel.plugin, n, &config).await.map(|_| ()).map_err(|e| {
             let retryable = e.is_retryable()

@@ -1,7 +1,7 @@
 //! Alerting without HTTP: threshold rules (`rules`), the pure state machine (`machine`), the
 //! evaluator task reading the metric store (`evaluator`), alert transitions and their routing to
-//! notification channels (`notify`), and the delivery worker draining the durable outbox
-//! (`delivery`).
+//! notification channels (`notify`), grouping windows per channel (`grouping`), and the delivery
+//! worker draining the durable outbox (`delivery`).
 //!
 //! Lifecycle: `pending → firing → (acknowledged) → resolved`. Every transition is an event
 //! (`pending`, `firing`, `severity`, `acknowledged`, `unacknowledged`, `resolved`, `cleared`,
@@ -12,6 +12,7 @@
 
 pub mod delivery;
 pub mod evaluator;
+pub mod grouping;
 pub mod machine;
 pub mod notify;
 pub mod rules;

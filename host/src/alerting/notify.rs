@@ -1,6 +1,6 @@
 //! Alert transitions as stored: `record` writes an alert change, its event and the outbox rows
 //! of the channels that should hear about it (routing filters, maintenance pauses) in one
-//! transaction. Used by the evaluator and by the API (acknowledge, clear, custom alerts, resume).
+//! transaction; channels with grouping on get the alert in their group instead (`grouping`). Used by the evaluator and by the API (acknowledge, clear, custom alerts, resume).
 
 use super::machine::Severity;
 use crate::instances::Tags;
@@ -69,6 +69,7 @@ pub async fn record(
         return store.save_alert(before, alert, None, now).await;
     }
     let mut channels = Vec::new();
+    let mut grouped = Vec::new();
     if NOTIFYING.contains(&kind) {
         let pauses = store.list_pauses(Some(alert.tenant_id)).await?;
         if !is_paused(&pauses, alert.tenant_id, &alert.resource, now) {
@@ -76,16 +77,15 @@ pub async fn record(
                 Some(i) => instance_tags(&i),
                 None => Vec::new(),
             };
-            channels = store
-                .list_channels(alert.tenant_id)
-                .await?
-                .iter()
-                .filter(|c| routes(c, alert, &tags))
-                .map(|c| c.id)
-                .collect();
+            for c in store.list_channels(alert.tenant_id).await?.iter().filter(|c| routes(c, alert, &tags)) {
+                match c.grouping() {
+                    g if g.is_on() => grouped.push((c.id, g)),
+                    _ => channels.push(c.id),
+                }
+            }
         }
     }
-    let event = EventWrite { kind, channels: &channels, payload: &payload };
+    let event = EventWrite { kind, channels: &channels, grouped: &grouped, payload: &payload };
     let saved = store.save_alert(before, alert, Some(event), now).await?;
     if !channels.is_empty() {
         super::delivery::wake();

@@ -17,7 +17,7 @@ use super::{rfc3339, AppContext};
 use crate::alerting::Severity;
 use crate::instances::Tags;
 use crate::plugins::{Alert, InvokeError, Notification, PluginError, PluginHost, MASK};
-use crate::store::{now_ms, ChannelRow, ChannelWrite, OutboxRow};
+use crate::store::{now_ms, ChannelRow, ChannelWrite, Grouping, OutboxRow};
 
 /// Body of a channel creation or replacement.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -40,10 +40,61 @@ pub struct ChannelBody {
     pub instance: Option<String>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Grouping windows (Alertmanager's); absent: grouping off, each alert event delivered at once.
+    pub grouping: Option<GroupingBody>,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// A channel's grouping windows: its alerts are sent together, as one notification of several
+/// alerts, `group_wait_seconds` after the first, then at most every `group_interval_seconds` when
+/// alerts are new, changed or resolved, and again every `repeat_interval_seconds` while any is
+/// still firing (0: no repeat). Absent fields take Alertmanager's defaults; all three 0 turns
+/// grouping off.
+#[derive(Serialize, Deserialize, utoipa::ToSchema, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct GroupingBody {
+    #[serde(default = "group_wait")]
+    pub group_wait_seconds: u64,
+    #[serde(default = "group_interval")]
+    pub group_interval_seconds: u64,
+    #[serde(default = "repeat_interval")]
+    pub repeat_interval_seconds: u64,
+}
+
+fn group_wait() -> u64 {
+    30
+}
+fn group_interval() -> u64 {
+    300
+}
+fn repeat_interval() -> u64 {
+    4 * 3600
+}
+
+/// Longest grouping window: a week.
+const MAX_WINDOW_SECONDS: u64 = 7 * 24 * 3600;
+
+impl GroupingBody {
+    fn to_store(self) -> ApiResult<Grouping> {
+        let windows = [self.group_wait_seconds, self.group_interval_seconds, self.repeat_interval_seconds];
+        if windows.iter().any(|w| *w > MAX_WINDOW_SECONDS) {
+            return Err(AppError::BadRequest(format!("grouping windows are at most {MAX_WINDOW_SECONDS} seconds")));
+        }
+        let ms = |s: u64| s as i64 * 1000;
+        Ok(Grouping { wait_ms: ms(windows[0]), interval_ms: ms(windows[1]), repeat_ms: ms(windows[2]) })
+    }
+
+    fn from_store(g: Grouping) -> Option<GroupingBody> {
+        let s = |ms: i64| (ms / 1000) as u64;
+        g.is_on().then(|| GroupingBody {
+            group_wait_seconds: s(g.wait_ms),
+            group_interval_seconds: s(g.interval_ms),
+            repeat_interval_seconds: s(g.repeat_ms),
+        })
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -58,6 +109,8 @@ pub struct ChannelView {
     pub tags: String,
     pub instance: Option<String>,
     pub enabled: bool,
+    /// `null`: grouping off.
+    pub grouping: Option<GroupingBody>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -84,6 +137,7 @@ fn view(ctx: &AppContext, c: ChannelRow) -> ChannelView {
             other => other,
         });
     ChannelView {
+        grouping: GroupingBody::from_store(c.grouping()),
         id: c.id,
         name: c.name,
         plugin: c.plugin,
@@ -97,8 +151,25 @@ fn view(ctx: &AppContext, c: ChannelRow) -> ChannelView {
     }
 }
 
-/// Validates a body and returns (sealed config, severities, canonical tags).
-fn checked(ctx: &AppContext, b: &ChannelBody, config: &Value) -> ApiResult<(String, String, String)> {
+/// A validated body: the channel as written, from `checked` and the body.
+fn write<'a>(b: &'a ChannelBody, checked: &'a Checked) -> ChannelWrite<'a> {
+    ChannelWrite {
+        name: b.name.trim(),
+        plugin: &b.plugin,
+        config_sealed: &checked.0,
+        severities: &checked.1,
+        tags: &checked.2,
+        instance: b.instance.as_deref(),
+        enabled: b.enabled,
+        grouping: checked.3,
+    }
+}
+
+/// Sealed config, severities, canonical tags, grouping.
+type Checked = (String, String, String, Grouping);
+
+/// Validates a body.
+fn checked(ctx: &AppContext, b: &ChannelBody, config: &Value) -> ApiResult<Checked> {
     let name = b.name.trim();
     if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control() || c == '/') {
         return Err(AppError::BadRequest(format!("invalid channel name {:?}: 1 to 100 characters, no '/'", b.name)));
@@ -107,8 +178,9 @@ fn checked(ctx: &AppContext, b: &ChannelBody, config: &Value) -> ApiResult<(Stri
         Severity::parse(s).map_err(AppError::BadRequest)?;
     }
     let tags = Tags::parse(&b.tags).map_err(|e| AppError::BadRequest(format!("tags: {e}")))?.canonical();
+    let grouping = b.grouping.map(GroupingBody::to_store).transpose()?.unwrap_or_default();
     plugins(ctx)?.check_overrides(&b.plugin, config).map_err(plugin_error)?;
-    Ok((ctx.secrets.seal(&config.to_string()), b.severities.join(","), tags))
+    Ok((ctx.secrets.seal(&config.to_string()), b.severities.join(","), tags, grouping))
 }
 
 /// The tenant's channels.
@@ -133,17 +205,8 @@ pub async fn create(
     ApiJson(b): ApiJson<ChannelBody>,
 ) -> ApiResult<(StatusCode, Json<ChannelView>)> {
     let config = b.config.clone().unwrap_or_else(|| Value::Object(Default::default()));
-    let (sealed, severities, tags) = checked(&ctx, &b, &config)?;
-    let write = ChannelWrite {
-        name: b.name.trim(),
-        plugin: &b.plugin,
-        config_sealed: &sealed,
-        severities: &severities,
-        tags: &tags,
-        instance: b.instance.as_deref(),
-        enabled: b.enabled,
-    };
-    let row = ctx.store.create_channel(caller.tenant_id, &write).await?;
+    let checked = checked(&ctx, &b, &config)?;
+    let row = ctx.store.create_channel(caller.tenant_id, &write(&b, &checked)).await?;
     Ok((StatusCode::CREATED, Json(view(&ctx, row))))
 }
 
@@ -158,7 +221,7 @@ pub async fn get(
     Ok(Json(view(&ctx, row)))
 }
 
-/// Replaces a channel (absent `config` keeps the stored one).
+/// Replaces a channel (absent `config` keeps the stored one; absent `grouping` turns it off).
 #[utoipa::path(put, path = "/api/v1/notifications/channels/{id}", tag = "notifications", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = ChannelBody,
     responses((status = 200, body = ChannelView), (status = 400, description = "Invalid channel"),
@@ -176,17 +239,9 @@ pub async fn update(
             ctx.secrets.open(&stored.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
         }
     };
-    let (sealed, severities, tags) = checked(&ctx, &b, &config)?;
-    let write = ChannelWrite {
-        name: b.name.trim(),
-        plugin: &b.plugin,
-        config_sealed: &sealed,
-        severities: &severities,
-        tags: &tags,
-        instance: b.instance.as_deref(),
-        enabled: b.enabled,
-    };
-    let row = ctx.store.update_channel(caller.tenant_id, id, &write).await.map_err(or_not_found("channel"))?;
+    let checked = checked(&ctx, &b, &config)?;
+    let row =
+        ctx.store.update_channel(caller.tenant_id, id, &write(&b, &checked)).await.map_err(or_not_found("channel"))?;
     Ok(Json(view(&ctx, row)))
 }
 
@@ -262,7 +317,7 @@ pub struct DeliveryView {
     pub last_error: Option<String>,
     pub created_at: String,
     pub delivered_at: Option<String>,
-    /// The alert as sent to the notifier.
+    /// The alert as sent to the notifier (a grouped delivery: the array of its alerts).
     #[schema(value_type = Object)]
     pub alert: Value,
 }

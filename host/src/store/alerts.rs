@@ -4,7 +4,7 @@
 
 use sqlx::QueryBuilder;
 
-use super::{on_pool, NamedPoint, Store, StoreError, StoreResult};
+use super::{on_pool, Grouping, NamedPoint, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RuleRow {
@@ -65,8 +65,11 @@ pub struct AlertFilter {
 /// An event to record with an alert change and the notifications it sends.
 pub struct EventWrite<'a> {
     pub kind: &'a str,
-    /// Channels to notify (one outbox row each).
+    /// Channels to notify at once (one outbox row each).
     pub channels: &'a [i64],
+    /// Grouping channels: the alert joins (or updates) the channel's group, sent at its next
+    /// flush (`Store::flush_group`).
+    pub grouped: &'a [(i64, Grouping)],
     /// The payload of the outbox rows, from the saved alert and the event kind.
     pub payload: &'a (dyn Fn(&AlertRow, &str) -> String + Sync),
 }
@@ -239,6 +242,16 @@ impl Store {
                             .push_bind("pending").push_bind(0i64).push_bind(now).push_bind(now).push_bind(now);
                     });
                     q.build().execute(&mut *tx).await?;
+                }
+                let payload = (ev.payload)(&saved, ev.kind);
+                for (channel, g) in ev.grouped {
+                    // The group first (its row lock orders this against a concurrent flush).
+                    sqlx::query(super::groups::UPSERT_GROUP)
+                        .bind(*channel).bind(saved.tenant_id).bind(now + g.wait_ms).bind(g.interval_ms)
+                        .execute(&mut *tx).await?;
+                    sqlx::query(super::groups::UPSERT_MEMBER)
+                        .bind(*channel).bind(saved.id).bind(&payload).bind(saved.resolved_at.is_none()).bind(now)
+                        .execute(&mut *tx).await?;
                 }
             }
             tx.commit().await?;

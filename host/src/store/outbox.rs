@@ -23,6 +23,34 @@ pub struct ChannelRow {
     pub enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Grouping windows (migration 0008); all 0: grouping off.
+    pub group_wait_ms: i64,
+    pub group_interval_ms: i64,
+    pub repeat_interval_ms: i64,
+}
+
+impl ChannelRow {
+    pub fn grouping(&self) -> Grouping {
+        Grouping {
+            wait_ms: self.group_wait_ms,
+            interval_ms: self.group_interval_ms,
+            repeat_ms: self.repeat_interval_ms,
+        }
+    }
+}
+
+/// A channel's grouping windows in milliseconds (see `alerting::grouping`); all 0: off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Grouping {
+    pub wait_ms: i64,
+    pub interval_ms: i64,
+    pub repeat_ms: i64,
+}
+
+impl Grouping {
+    pub fn is_on(&self) -> bool {
+        self.wait_ms > 0 || self.interval_ms > 0 || self.repeat_ms > 0
+    }
 }
 
 /// A channel's fields as written.
@@ -34,6 +62,7 @@ pub struct ChannelWrite<'a> {
     pub tags: &'a str,
     pub instance: Option<&'a str>,
     pub enabled: bool,
+    pub grouping: Grouping,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -64,7 +93,8 @@ pub struct OutboxStats {
 }
 
 const CHANNEL_COLUMNS: &str =
-    "id, tenant_id, name, plugin, config_sealed, severities, tags, instance, enabled, created_at, updated_at";
+    "id, tenant_id, name, plugin, config_sealed, severities, tags, instance, enabled, created_at, updated_at, \
+    group_wait_ms, group_interval_ms, repeat_interval_ms";
 const OUTBOX_COLUMNS: &str = "id, tenant_id, channel_id, event_id, idempotency_key, payload, state, attempts, \
     next_attempt_at, last_error, created_at, updated_at, delivered_at";
 
@@ -87,22 +117,26 @@ impl Store {
     pub async fn create_channel(&self, tenant_id: i64, c: &ChannelWrite<'_>) -> StoreResult<ChannelRow> {
         let sql = format!(
             "INSERT INTO notification_channels (tenant_id, name, plugin, config_sealed, severities, tags, instance, \
-             enabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {CHANNEL_COLUMNS}"
+             enabled, created_at, updated_at, group_wait_ms, group_interval_ms, repeat_interval_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12) RETURNING {CHANNEL_COLUMNS}"
         );
         on_pool!(self, pool => sqlx::query_as::<_, ChannelRow>(&sql)
             .bind(tenant_id).bind(c.name).bind(c.plugin).bind(c.config_sealed).bind(c.severities).bind(c.tags)
-            .bind(c.instance).bind(c.enabled).bind(now_ms()).fetch_one(pool).await)
+            .bind(c.instance).bind(c.enabled).bind(now_ms()).bind(c.grouping.wait_ms).bind(c.grouping.interval_ms)
+            .bind(c.grouping.repeat_ms).fetch_one(pool).await)
         .map_err(|e| StoreError::conflict_on_unique(e, format!("channel {:?} already exists", c.name)))
     }
 
     pub async fn update_channel(&self, tenant_id: i64, id: i64, c: &ChannelWrite<'_>) -> StoreResult<ChannelRow> {
         let sql = format!(
             "UPDATE notification_channels SET name = $3, plugin = $4, config_sealed = $5, severities = $6, tags = $7, \
-             instance = $8, enabled = $9, updated_at = $10 WHERE tenant_id = $1 AND id = $2 RETURNING {CHANNEL_COLUMNS}"
+             instance = $8, enabled = $9, updated_at = $10, group_wait_ms = $11, group_interval_ms = $12, \
+             repeat_interval_ms = $13 WHERE tenant_id = $1 AND id = $2 RETURNING {CHANNEL_COLUMNS}"
         );
         on_pool!(self, pool => sqlx::query_as::<_, ChannelRow>(&sql)
             .bind(tenant_id).bind(id).bind(c.name).bind(c.plugin).bind(c.config_sealed).bind(c.severities)
-            .bind(c.tags).bind(c.instance).bind(c.enabled).bind(now_ms()).fetch_optional(pool).await)
+            .bind(c.tags).bind(c.instance).bind(c.enabled).bind(now_ms()).bind(c.grouping.wait_ms)
+            .bind(c.grouping.interval_ms).bind(c.grouping.repeat_ms).fetch_optional(pool).await)
         .map_err(|e| StoreError::conflict_on_unique(e, format!("channel {:?} already exists", c.name)))?
         .ok_or(StoreError::NotFound)
     }
