@@ -42,11 +42,26 @@ async fn hook(axum::extract::State(seen): axum::extract::State<Arc<Seen>>, heade
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let alert = body["alerts"][0]["id"].as_str().unwrap_or_default().to_string();
     seen.requests.lock().unwrap().push((key, alert));
-    seen.open.fetch_add(1, Ordering::SeqCst);
+    // Counted open until answered or dropped (the connection closes when the host dies).
+    let _open = Open::new(&seen.open);
     // Answer 200 after a small random delay, so deliveries are in flight when the host dies.
     let delay = rand::random_range(5..60);
     tokio::time::sleep(Duration::from_millis(delay)).await;
-    seen.open.fetch_sub(1, Ordering::SeqCst);
+}
+
+struct Open<'a>(&'a AtomicUsize);
+
+impl<'a> Open<'a> {
+    fn new(n: &'a AtomicUsize) -> Open<'a> {
+        n.fetch_add(1, Ordering::SeqCst);
+        Open(n)
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 async fn receiver() -> (Arc<Seen>, String) {
@@ -122,7 +137,8 @@ async fn repeated_kill_9_during_delivery_loses_nothing_and_duplicates_only_in_fl
     let committed = Arc::new(Mutex::new(BTreeSet::new()));
     let mut open_at_kills = Vec::new();
     for round in 0..=KILLS {
-        let server = Server::start(dir.path(), ALERTING);
+        let mut running = Some(Server::start(dir.path(), ALERTING));
+        let server = running.as_ref().unwrap();
         let token = server.admin_token().await;
         if round == 0 {
             let channel = json!({"name": "ops", "plugin": "webhook", "config": {"url": format!("{origin}/hook")}});
@@ -154,7 +170,7 @@ async fn repeated_kill_9_during_delivery_loses_nothing_and_duplicates_only_in_fl
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             open_at_kills.push(seen.open.load(Ordering::SeqCst));
-            drop(server); // SIGKILL
+            drop(running.take()); // SIGKILL
         }
         for p in producers {
             p.await.unwrap();
@@ -168,12 +184,13 @@ async fn repeated_kill_9_during_delivery_loses_nothing_and_duplicates_only_in_fl
             continue;
         }
         drop(t);
+        let server = running.as_ref().unwrap();
         assert_eq!(committed.lock().unwrap().len(), ALERTS, "every alert raised after the last restart");
 
         // Drain: every delivery of the outbox `delivered`.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let s = get(&http, &server, &token, "/api/v1/notifications/queue/stats").await;
+            let s = get(&http, server, &token, "/api/v1/notifications/queue/stats").await;
             if s["pending"] == 0 && s["sending"] == 0 && s["delivered"] == ALERTS {
                 assert_eq!(s["dead"], 0, "{s}");
                 break;
@@ -182,7 +199,7 @@ async fn repeated_kill_9_during_delivery_loses_nothing_and_duplicates_only_in_fl
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
 
-        let alerts = get(&http, &server, &token, "/api/v1/alerts/active?limit=1000").await;
+        let alerts = get(&http, server, &token, "/api/v1/alerts/active?limit=1000").await;
         let alerts: BTreeMap<String, String> = alerts
             .as_array()
             .unwrap()
@@ -193,7 +210,7 @@ async fn repeated_kill_9_during_delivery_loses_nothing_and_duplicates_only_in_fl
         assert_eq!(alerts.values().cloned().collect::<BTreeSet<_>>(), expected, "one alert per raise");
         assert_eq!(alerts.len(), ALERTS, "no alert opened twice");
 
-        let history = get(&http, &server, &token, "/api/v1/notifications/history?limit=1000").await;
+        let history = get(&http, server, &token, "/api/v1/notifications/history?limit=1000").await;
         let history = history.as_array().unwrap();
         assert_eq!(history.len(), ALERTS, "one delivery per alert");
         let mut keys = BTreeSet::new();
