@@ -136,8 +136,11 @@ async fn repeated_kill_9_during_delivery_loses_nothing_and_duplicates_only_in_fl
     let todo = Arc::new(Mutex::new((0..ALERTS).collect::<VecDeque<_>>()));
     let committed = Arc::new(Mutex::new(BTreeSet::new()));
     let mut open_at_kills = Vec::new();
+    let mut startups = Vec::new();
     for round in 0..=KILLS {
+        let start = Instant::now();
         let mut running = Some(Server::start(dir.path(), ALERTING));
+        startups.push(start.elapsed().as_millis());
         let server = running.as_ref().unwrap();
         let token = server.admin_token().await;
         if round == 0 {
@@ -176,14 +179,15 @@ async fn repeated_kill_9_during_delivery_loses_nothing_and_duplicates_only_in_fl
             p.await.unwrap();
         }
         // Alerts not raised (the kill came first, or the call failed) go to the next round.
-        let mut left = round_todo.lock().unwrap().drain(..).collect::<Vec<_>>();
-        let mut t = todo.lock().unwrap();
-        left.extend(t.drain(..));
-        t.extend(left);
+        {
+            let mut left = round_todo.lock().unwrap().drain(..).collect::<Vec<_>>();
+            let mut t = todo.lock().unwrap();
+            left.extend(t.drain(..));
+            t.extend(left);
+        }
         if round < KILLS {
             continue;
         }
-        drop(t);
         let server = running.as_ref().unwrap();
         assert_eq!(committed.lock().unwrap().len(), ALERTS, "every alert raised after the last restart");
 
@@ -216,7 +220,7 @@ async fn repeated_kill_9_during_delivery_loses_nothing_and_duplicates_only_in_fl
         let mut keys = BTreeSet::new();
         for d in history {
             assert_eq!(d["state"], "delivered", "{d}");
-            assert!(alerts.contains_key(&d["alert"]["id"].as_str().unwrap().to_string()), "{d}");
+            assert!(alerts.contains_key(d["alert"]["id"].as_str().unwrap()), "{d}");
             keys.insert(d["idempotency_key"].as_str().unwrap().to_string());
         }
         assert_eq!(keys.len(), ALERTS, "distinct idempotency keys");
@@ -235,7 +239,7 @@ async fn repeated_kill_9_during_delivery_loses_nothing_and_duplicates_only_in_fl
         let duplicated_keys = per_key.values().filter(|&&n| n > 1).count();
         println!(
             "{ALERTS} alerts, {KILLS} kills, {} requests, {duplicates} duplicate requests ({duplicated_keys} keys), \
-             receiver requests open at the kills: {open_at_kills:?}, {:.1} s",
+             receiver requests open at the kills: {open_at_kills:?}, startups (ms): {startups:?}, {:.1} s",
             requests.len(),
             started.elapsed().as_secs_f64()
         );
