@@ -191,6 +191,7 @@ async fn repeated_kill_9_during_delivery_loses_nothing_and_duplicates_only_in_fl
         let server = running.as_ref().unwrap();
         assert_eq!(committed.lock().unwrap().len(), ALERTS, "every alert raised after the last restart");
 
+        let raised = started.elapsed().as_secs_f64();
         // Drain: every delivery of the outbox `delivered`.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -239,7 +240,7 @@ async fn repeated_kill_9_during_delivery_loses_nothing_and_duplicates_only_in_fl
         let duplicated_keys = per_key.values().filter(|&&n| n > 1).count();
         println!(
             "{ALERTS} alerts, {KILLS} kills, {} requests, {duplicates} duplicate requests ({duplicated_keys} keys), \
-             receiver requests open at the kills: {open_at_kills:?}, startups (ms): {startups:?}, {:.1} s",
+             receiver requests open at the kills: {open_at_kills:?}, startups (ms): {startups:?}, all raised at {raised:.1} s, total {:.1} s",
             requests.len(),
             started.elapsed().as_secs_f64()
         );
