@@ -37,7 +37,11 @@ struct Seen {
     open: AtomicUsize,
 }
 
-async fn hook(axum::extract::State(seen): axum::extract::State<Arc<Seen>>, headers: axum::http::HeaderMap, body: String) {
+async fn hook(
+    axum::extract::State(seen): axum::extract::State<Arc<Seen>>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let alert = body["alerts"][0]["id"].as_str().unwrap_or_default().to_string();
@@ -145,7 +149,8 @@ async fn repeated_kill_9_during_delivery_loses_nothing_and_duplicates_only_in_fl
         let token = server.admin_token().await;
         if round == 0 {
             let channel = json!({"name": "ops", "plugin": "webhook", "config": {"url": format!("{origin}/hook")}});
-            let r = http.post(format!("{}/api/v1/notifications/channels", server.base)).bearer_auth(&token).json(&channel);
+            let r =
+                http.post(format!("{}/api/v1/notifications/channels", server.base)).bearer_auth(&token).json(&channel);
             assert_eq!(r.send().await.unwrap().status(), 201);
         }
         // Each round raises a share of the alerts; the last one raises whatever is left.
