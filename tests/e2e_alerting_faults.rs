@@ -78,12 +78,9 @@ async fn receiver() -> (Arc<Seen>, String) {
 }
 
 fn place_webhook(dir: &Path, origin: &str) {
-    let (mut manifest, wasm) = plugins_support::bundle("webhook");
-    plugins_support::set(&mut manifest, "capabilities.allowed_outbound_hosts", vec![origin.to_string()]);
-    let target = dir.join("plugins").join("webhook");
-    std::fs::create_dir_all(&target).unwrap();
-    std::fs::write(target.join(manifest["wasm"].as_str().unwrap()), wasm).unwrap();
-    std::fs::write(target.join("plugin.toml"), toml::to_string(&manifest).unwrap()).unwrap();
+    plugins_support::place_bundle(dir, "webhook", |m| {
+        plugins_support::set(m, "capabilities.allowed_outbound_hosts", vec![origin.to_string()])
+    });
 }
 
 async fn get(http: &reqwest::Client, server: &Server, token: &str, path: &str) -> Value {

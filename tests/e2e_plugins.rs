@@ -7,7 +7,6 @@ mod e2e_support;
 mod plugins_support;
 
 use std::net::TcpListener;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -48,16 +47,6 @@ impl Drop for Redis {
     }
 }
 
-/// Copies a built bundle into `plugins/<id>/`, editing its manifest with `edit`.
-fn place_bundle(dir: &Path, id: &str, edit: impl FnOnce(&mut toml::Table)) {
-    let (mut manifest, wasm) = plugins_support::bundle(id);
-    edit(&mut manifest);
-    let target = dir.join("plugins").join(id);
-    std::fs::create_dir_all(&target).unwrap();
-    std::fs::write(target.join(manifest["wasm"].as_str().unwrap()), wasm).unwrap();
-    std::fs::write(target.join("plugin.toml"), toml::to_string(&manifest).unwrap()).unwrap();
-}
-
 async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
     http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
 }
@@ -67,7 +56,7 @@ async fn redis_collector_samples_reach_the_metric_history() {
     let redis = Redis::start();
     let dir = tempfile::tempdir().unwrap();
     let port = redis.port;
-    place_bundle(dir.path(), "redis", |m| {
+    plugins_support::place_bundle(dir.path(), "redis", |m| {
         m["capabilities"]
             .as_table_mut()
             .unwrap()

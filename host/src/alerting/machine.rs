@@ -6,33 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::rules::{Direction, Level};
 
-/// How bad an alert is; ordered (`Info < Warning < Critical`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Severity, String> {
-        match s {
-            "info" => Ok(Severity::Info),
-            "warning" => Ok(Severity::Warning),
-            "critical" => Ok(Severity::Critical),
-            other => Err(format!("unknown severity {other:?}: use info, warning or critical")),
-        }
-    }
-}
+/// How bad an alert is: the severity notifiers already see, ordered `Info < Warning < Critical`.
+pub use crate::plugins::Severity;
 
 /// Where an alert is in its lifecycle: `pending → firing → (acknowledged) → resolved`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

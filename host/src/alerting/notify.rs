@@ -4,7 +4,7 @@
 
 use super::machine::Severity;
 use crate::instances::Tags;
-use crate::plugins::{self, Alert};
+use crate::plugins::Alert;
 use crate::rbac::instance_tags;
 use crate::store::{AlertRow, ChannelRow, EventWrite, Store, StoreResult};
 
@@ -26,11 +26,7 @@ pub fn routes(channel: &ChannelRow, alert: &AlertRow, tags: &[(String, String)])
 
 /// The payload of an outbox row: the alert as a notifier sees it (`plugins::Alert` JSON).
 pub fn payload(a: &AlertRow, kind: &str) -> String {
-    let severity = match Severity::parse(&a.severity) {
-        Ok(Severity::Critical) => plugins::Severity::Critical,
-        Ok(Severity::Warning) => plugins::Severity::Warning,
-        _ => plugins::Severity::Info,
-    };
+    let severity = Severity::parse(&a.severity).unwrap_or(Severity::Info);
     let mut labels: Vec<(String, String)> =
         serde_json::from_str::<std::collections::BTreeMap<String, String>>(&a.labels)
             .map(|m| m.into_iter().collect())

@@ -50,7 +50,7 @@ impl Ctx<'_> {
     }
 
     fn target_named(&self, name: &str) -> Option<&Target> {
-        self.sel.targets.iter().find(|t| t.instance.name == name)
+        self.sel.target_named(name)
     }
 
     async fn points(&self, metrics: &[String]) -> WorkloadResult<Vec<NamedPoint>> {
@@ -277,14 +277,20 @@ fn shared_buffers(inv: &InventoryRow) -> f64 {
         .unwrap_or_default()
 }
 
-fn metric_total(points: &[NamedPoint], resource: &str, metric: &str) -> f64 {
-    points.iter().filter(|p| p.resource == resource && p.metric == metric).map(|p| p.value).sum()
+/// Sum of every point per (resource, metric): one pass, looked up per instance afterwards.
+fn totals(points: &[NamedPoint]) -> HashMap<(&str, &str), f64> {
+    let mut sums = HashMap::new();
+    for p in points {
+        *sums.entry((p.resource.as_str(), p.metric.as_str())).or_default() += p.value;
+    }
+    sums
 }
 
 pub(super) async fn infos(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
     let inventories: HashMap<i64, InventoryRow> =
         ctx.store.inventories(&ctx.sel.instance_ids()).await?.into_iter().map(|i| (i.instance_id, i)).collect();
     let wal = ctx.points(&["pg.wal_bytes".to_string()]).await?;
+    let wal = totals(&wal);
     let now = crate::store::now_ms();
     let mut table = Table::new([
         "pg_instance",
@@ -308,7 +314,11 @@ pub(super) async fn infos(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
         let tags: BTreeMap<&str, &str> = t.tags.iter().map(|(k, v)| (k.as_str(), v.as_ref())).collect();
         table.set(&mut row, "tags", serde_json::to_string(&tags).expect("string maps serialize"));
         table.set(&mut row, "connected", Cell::Text(t.instance.connected.to_string()));
-        table.set(&mut row, "wal_size", Cell::number(metric_total(&wal, &t.instance.name, "pg.wal_bytes")));
+        table.set(
+            &mut row,
+            "wal_size",
+            Cell::number(wal.get(&(t.instance.name.as_str(), "pg.wal_bytes")).copied().unwrap_or_default()),
+        );
         if let Some(inv) = inventories.get(&t.instance.id) {
             table.set(&mut row, "version", inv.version.as_str());
             table.set(&mut row, "version_full", inv.version_full.as_str());
@@ -346,9 +356,16 @@ pub(super) async fn top_consumers(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
         .store
         .statement_sums(&ids, ctx.statement_resolution(), ctx.q.from, ctx.q.to, StatementGrouping::Database, None)
         .await?;
+    // `total_time` (the second statement column) summed per instance.
+    let mut db_time: HashMap<i64, f64> = HashMap::new();
+    for s in &statements {
+        *db_time.entry(s.instance_id).or_default() += s.values[1];
+    }
     let inventories: HashMap<i64, InventoryRow> =
         ctx.store.inventories(&ids).await?.into_iter().map(|i| (i.instance_id, i)).collect();
     let points = ctx.points(&["pg.wal_bytes".into(), "pg.db.blks_hit".into(), "pg.db.blks_read".into()]).await?;
+    let points = totals(&points);
+    let total = |name: &str, metric: &str| points.get(&(name, metric)).copied().unwrap_or_default();
     let tag_of = |t: &Target, key: &str| -> String {
         t.tags
             .iter()
@@ -363,12 +380,12 @@ pub(super) async fn top_consumers(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
         let name = &t.instance.name;
         let inv = inventories.get(&t.instance.id);
         let values = [
-            statements.iter().filter(|s| s.instance_id == t.instance.id).map(|s| s.values[1]).sum(),
+            db_time.get(&t.instance.id).copied().unwrap_or_default(),
             inv.map(shared_buffers).unwrap_or_default(),
             inv.map(database_sizes).unwrap_or_default(),
-            metric_total(&points, name, "pg.wal_bytes"),
-            metric_total(&points, name, "pg.db.blks_hit"),
-            metric_total(&points, name, "pg.db.blks_read"),
+            total(name, "pg.wal_bytes"),
+            total(name, "pg.db.blks_hit"),
+            total(name, "pg.db.blks_read"),
         ];
         let slot = groups.entry(key).or_insert((0, [0.0; 6]));
         slot.0 += 1;

@@ -3,7 +3,7 @@
 //! `pg_instance`, `server`, `name`, and the instance's own tags) pick instances; `database` and
 //! `user_name` filter rows.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::instances::Tags;
@@ -29,6 +29,10 @@ pub struct Selection {
     /// Rows must be of this database / user (`database` field or filter, `user_name` filter).
     pub databases: Vec<String>,
     pub users: Vec<String>,
+    /// Position in `targets` by instance id and by name: rows are matched to their instance
+    /// once per row, so the lookups must not scan the list.
+    by_id: HashMap<i64, usize>,
+    by_name: HashMap<String, usize>,
 }
 
 impl Selection {
@@ -62,7 +66,10 @@ impl Selection {
                 })
             })
             .collect();
-        Selection { targets, databases, users }
+        let targets: Vec<Target> = targets;
+        let by_id = targets.iter().enumerate().map(|(i, t)| (t.instance.id, i)).collect();
+        let by_name = targets.iter().enumerate().map(|(i, t)| (t.instance.name.clone(), i)).collect();
+        Selection { targets, databases, users, by_id, by_name }
     }
 
     pub fn instance_ids(&self) -> Vec<i64> {
@@ -70,7 +77,12 @@ impl Selection {
     }
 
     pub fn target(&self, instance_id: i64) -> Option<&Target> {
-        self.targets.iter().find(|t| t.instance.id == instance_id)
+        self.by_id.get(&instance_id).map(|&i| &self.targets[i])
+    }
+
+    /// The target whose connection name is `name` (metric-store resources are instance names).
+    pub fn target_named(&self, name: &str) -> Option<&Target> {
+        self.by_name.get(name).map(|&i| &self.targets[i])
     }
 
     /// Union of the selected instances' own tag keys (columns of answers that repeat tags).

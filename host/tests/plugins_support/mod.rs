@@ -81,6 +81,17 @@ pub fn with_custom_section(wasm: &[u8], tag: &str) -> Vec<u8> {
 }
 
 /// Sets `a.b.c = value` in a manifest table, creating tables on the way.
+/// Copies a built bundle into `<dir>/plugins/<id>/` (the plugins dir of `e2e_support::Server`),
+/// editing its manifest with `edit` first.
+pub fn place_bundle(dir: &Path, id: &str, edit: impl FnOnce(&mut toml::Table)) {
+    let (mut manifest, wasm) = bundle(id);
+    edit(&mut manifest);
+    let target = dir.join("plugins").join(id);
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join(manifest["wasm"].as_str().unwrap()), wasm).unwrap();
+    std::fs::write(target.join("plugin.toml"), toml::to_string(&manifest).unwrap()).unwrap();
+}
+
 pub fn set(table: &mut toml::Table, path: &str, value: impl Into<toml::Value>) {
     let mut parts: Vec<&str> = path.split('.').collect();
     let last = parts.pop().unwrap();
