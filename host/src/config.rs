@@ -50,6 +50,10 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// Largest accepted request body in bytes; larger bodies get 413.
     pub max_body_bytes: usize,
+    /// Seconds a stop (SIGTERM, Ctrl-C) may take: in-flight requests finish, background loops
+    /// stop, then every writer stores what it holds. Past it, `vigia serve` exits with an error
+    /// status naming what did not finish.
+    pub shutdown_grace_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +128,9 @@ pub struct SamplerConfig {
     /// Seconds of ASH ticks stored together in one compressed chunk (1 to 60; longer chunks
     /// compress better, shorter ones make the last seconds queryable sooner).
     pub ash_chunk_seconds: u64,
+    /// Seconds between persisting the ticks of the chunks still being filled (a crash loses at
+    /// most this much ASH; a clean stop loses nothing). 0 turns it off.
+    pub ash_tail_seconds: u64,
     /// Days raw samples (ASH, statements, tables) are kept.
     pub raw_retention_days: u64,
     /// Days the 1-minute rollups are kept.
@@ -181,6 +188,7 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             max_body_bytes: 1024 * 1024,
+            shutdown_grace_seconds: 30,
         }
     }
 }
@@ -197,6 +205,7 @@ impl Default for SamplerConfig {
             statement_timeout_ms: 2000,
             max_query_text: 2048,
             ash_chunk_seconds: 60,
+            ash_tail_seconds: 5,
             raw_retention_days: 14,
             minute_rollup_retention_days: 90,
             hour_rollup_retention_days: 730,
@@ -304,6 +313,12 @@ impl Config {
         }
         if !(1..=60).contains(&self.sampler.ash_chunk_seconds) {
             return invalid("[sampler] ash_chunk_seconds must be 1 to 60".into());
+        }
+        if self.sampler.ash_tail_seconds > 60 {
+            return invalid("[sampler] ash_tail_seconds must be 0 (off) to 60".into());
+        }
+        if self.server.shutdown_grace_seconds == 0 {
+            return invalid("[server] shutdown_grace_seconds must be at least 1".into());
         }
         if self.alerting.evaluation_interval_seconds == 0 || self.alerting.delivery_poll_ms == 0 {
             return invalid("[alerting] evaluation_interval_seconds and delivery_poll_ms must be positive".into());

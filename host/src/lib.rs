@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod health;
 pub mod instances;
+pub mod lifecycle;
 pub mod plugins;
 pub mod rbac;
 pub mod sampler;

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::plugins::{CollectContext, LoadState, MetricSample, PluginHost, PluginKind};
 use crate::store::now_ms;
@@ -42,18 +44,28 @@ impl CollectorScheduler {
 
     /// Spawns the scheduling loop; it runs until the runtime stops.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut next_due: HashMap<String, i64> = HashMap::new();
-            let mut tick = tokio::time::interval(TICK);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                self.schedule_due(&mut next_due).await;
-            }
-        })
+        tokio::spawn(self.run(CancellationToken::new()))
     }
 
-    async fn schedule_due(&self, next_due: &mut HashMap<String, i64>) {
+    /// Schedules collections until `stop` is cancelled, then waits for the runs in progress
+    /// (bounded by each plugin's timeout) so their samples reach the metric writer.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut next_due: HashMap<String, i64> = HashMap::new();
+        let mut runs = JoinSet::new();
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            while runs.try_join_next().is_some() {}
+            self.schedule_due(&mut next_due, &mut runs).await;
+        }
+        while runs.join_next().await.is_some() {}
+    }
+
+    async fn schedule_due(&self, next_due: &mut HashMap<String, i64>, runs: &mut JoinSet<()>) {
         let now = now_ms();
         let collectors: Vec<String> = self
             .plugins
@@ -77,7 +89,7 @@ impl CollectorScheduler {
             next_due.insert(id.clone(), if now - due > interval_ms { now + interval_ms } else { due + interval_ms });
             self.running.lock().expect("running set").insert(id.clone());
             let this = self.clone();
-            tokio::spawn(async move {
+            runs.spawn(async move {
                 let _permit = permit;
                 this.run_once(&id, due, interval_ms).await;
                 this.running.lock().expect("running set").remove(&id);

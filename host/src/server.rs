@@ -1,4 +1,6 @@
-//! `vigia serve`: opens storage, builds the API and serves it over HTTP or HTTPS until SIGINT/SIGTERM.
+//! `vigia serve`: opens storage, starts the background loops, serves the API over HTTP or HTTPS
+//! until SIGINT/SIGTERM, then shuts down in order within `[server] shutdown_grace_seconds`: HTTP
+//! intake, every background loop, then the writers (nothing committed or buffered is lost).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -7,18 +9,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::activity::ActivityWriter;
+use tokio_util::sync::CancellationToken;
+
+use crate::activity::{self, ActivityWriter};
 use crate::alerting::{Delivery, Evaluator, OutboxCheck};
 use crate::api::{self, AppContext};
 use crate::auth::Authenticator;
 use crate::bootstrap;
 use crate::config::{Config, TlsMode};
 use crate::health::{Readiness, StorageCheck};
+use crate::lifecycle::Background;
 use crate::plugins::{HostServices, PluginHost, PluginHostOptions};
 use crate::sampler::Sampler;
 use crate::scheduler::CollectorScheduler;
 use crate::secrets::SecretBox;
-use crate::store::{self, Store};
+use crate::store::{self, now_ms, Store};
 use crate::telemetry;
 use crate::timeseries::MetricWriter;
 
@@ -61,31 +66,111 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let secrets = SecretBox::load_or_create(&config.data_dir)?;
     let plugins = start_plugins(&config, &store, secrets.clone()).await?;
-    let writer = MetricWriter::start(store.clone());
-    let owner = store.ensure_tenant(bootstrap::DEFAULT_TENANT).await?;
-    let max_concurrent = config.plugins.max_concurrent_collections as usize;
-    CollectorScheduler::new(plugins.clone(), writer.clone(), owner.id, max_concurrent).spawn();
-    let activity = ActivityWriter::start(store.clone(), &config.sampler);
-    if config.sampler.enabled {
-        Sampler::new(store.clone(), secrets.clone(), writer.clone(), activity.sender(), config.sampler.clone()).spawn();
-    }
-    if config.alerting.enabled {
-        start_alerting(&config, &store, &plugins, &secrets).await?;
-    }
-    let ctx = context(store.clone(), &config, Some(plugins), secrets);
+    let writers = Writers {
+        metrics: MetricWriter::start(store.clone()),
+        activity: ActivityWriter::start(store.clone(), &config.sampler),
+    };
+    let background = Background::new();
+    start_background(&background, &config, &store, &plugins, &secrets, &writers).await?;
+    let ctx = context(store.clone(), &config, Some(plugins.clone()), secrets);
     let app = api::app(ctx);
-    spawn_token_purge(store.clone());
 
     let listener = TcpListener::bind(config.listen_addr())
         .with_context(|| format!("binding [server] listen = {}", config.server.listen))?;
     listener.set_nonblocking(true)?;
+    let stop = CancellationToken::new();
+    let mut serving = tokio::spawn(serve(config.clone(), listener, app, store.backend().name(), stop.clone()));
+    let signalled = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        signalled.cancel();
+    });
+    tokio::select! {
+        // Serving ended by itself: it could not start (TLS files) or the listener failed.
+        served = &mut serving => {
+            served.context("the HTTP server task failed")??;
+            anyhow::bail!("the HTTP server stopped unexpectedly");
+        }
+        _ = stop.cancelled() => {}
+    }
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
+    shutdown(Instant::now() + grace, serving, &background, &writers, &store).await
+}
+
+/// The writers every producer feeds; drained last at shutdown.
+struct Writers {
+    metrics: MetricWriter,
+    activity: ActivityWriter,
+}
+
+/// Stops intake (HTTP, then every background loop), drains the writers and closes storage, all
+/// before `deadline`. Everything that did not finish in time is named in the error, which makes
+/// `vigia serve` exit with a failure status.
+async fn shutdown(
+    deadline: Instant,
+    serving: tokio::task::JoinHandle<anyhow::Result<()>>,
+    background: &Background,
+    writers: &Writers,
+    store: &Store,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut problems: Vec<String> = Vec::new();
+    // In-flight requests get half the grace period; the writers need the rest.
+    let http_deadline = started + (deadline - started) / 2;
+    match tokio::time::timeout_at(http_deadline.into(), serving).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => problems.push(format!("HTTP server: {e:#}")),
+        Ok(Err(e)) => problems.push(format!("HTTP server task: {e}")),
+        Err(_) => tracing::warn!("requests still open after half the grace period were dropped"),
+    }
+    if let Err(stragglers) = background.stop(deadline.into()).await {
+        problems.push(stragglers.to_string());
+    }
+    match tokio::time::timeout_at(deadline.into(), writers.activity.shutdown()).await {
+        Ok(Some(d)) => {
+            tracing::info!(queued_batches = d.batches, open_chunks = d.chunks, ticks = d.ticks, "activity writer drained");
+            if d.failed_chunks > 0 {
+                problems.push(format!("{} open ASH chunks could not be stored", d.failed_chunks));
+            }
+        }
+        Ok(None) => problems.push("the activity writer had stopped before the shutdown".into()),
+        Err(_) => problems.push("the activity writer did not finish storing within the grace period".into()),
+    }
+    match tokio::time::timeout_at(deadline.into(), writers.metrics.flush()).await {
+        Ok(flushed) => {
+            tracing::info!(points = flushed.written, "metric writer drained");
+            if flushed.failed > 0 {
+                problems.push(format!("{} metric samples could not be stored", flushed.failed));
+            }
+        }
+        Err(_) => problems.push("the metric writer did not finish storing within the grace period".into()),
+    }
+    store.close().await;
+    let ms = started.elapsed().as_millis() as u64;
+    if problems.is_empty() {
+        tracing::info!(ms, "stopped cleanly");
+        return Ok(());
+    }
+    tracing::error!(ms, problems = %problems.join("; "), "shutdown incomplete");
+    anyhow::bail!("shutdown incomplete: {}", problems.join("; "))
+}
+
+/// Serves the API over HTTP or HTTPS until `stop` is cancelled, then lets in-flight requests finish.
+async fn serve(
+    config: Config,
+    listener: TcpListener,
+    app: axum::Router,
+    backend: &'static str,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     match tls_files(&config)? {
         None => {
             println!("Vigia {} listening on http://{addr}", crate::version::VERSION);
-            tracing::info!(%addr, backend = store.backend().name(), "serving HTTP");
+            tracing::info!(%addr, backend, "serving HTTP");
             axum::serve(tokio::net::TcpListener::from_std(listener)?, app)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(stop.cancelled_owned())
                 .await?;
         }
         Some((cert, key)) => {
@@ -95,25 +180,70 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
             println!("Vigia {} listening on https://{addr}", crate::version::VERSION);
-            tracing::info!(%addr, backend = store.backend().name(), "serving HTTPS");
+            tracing::info!(%addr, backend, "serving HTTPS");
             let handle = axum_server::Handle::new();
             let stopper = handle.clone();
+            let grace = Duration::from_secs(config.server.shutdown_grace_seconds) / 2;
             tokio::spawn(async move {
-                shutdown_signal().await;
-                stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+                stop.cancelled().await;
+                stopper.graceful_shutdown(Some(grace));
             });
             axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(app.into_make_service()).await?;
         }
     }
-    tracing::info!("shutting down");
-    writer.flush().await;
-    store.close().await;
     Ok(())
 }
 
-/// Starts the alert evaluator and the notification delivery worker (which first queues again
-/// what a crash left in flight).
+/// Starts every background loop under `background`: collector scheduler, sampler, activity
+/// maintenance, token purge, plugin hot reload, and (when enabled) alert evaluation and
+/// notification delivery (which first queues again what a crash left in flight).
+async fn start_background(
+    background: &Background,
+    config: &Config,
+    store: &Store,
+    plugins: &Arc<PluginHost>,
+    secrets: &SecretBox,
+    writers: &Writers,
+) -> anyhow::Result<()> {
+    let owner = store.ensure_tenant(bootstrap::DEFAULT_TENANT).await?;
+    let max_concurrent = config.plugins.max_concurrent_collections as usize;
+    let scheduler = CollectorScheduler::new(plugins.clone(), writers.metrics.clone(), owner.id, max_concurrent);
+    background.spawn("collector scheduler", scheduler.run(background.token()));
+    if config.sampler.enabled {
+        let sampler = Sampler::new(
+            store.clone(),
+            secrets.clone(),
+            writers.metrics.clone(),
+            writers.activity.sender(),
+            config.sampler.clone(),
+        );
+        background.spawn("sampler", sampler.run(background.token()));
+    }
+    let (maintained, sampler_config) = (store.clone(), config.sampler.clone());
+    background.every("activity maintenance", activity::MAINTENANCE_EVERY, move || {
+        let (store, config) = (maintained.clone(), sampler_config.clone());
+        async move {
+            if let Err(e) = activity::maintain(&store, &config, now_ms()).await {
+                tracing::warn!(error = %e, "activity maintenance failed; retried later");
+            }
+        }
+    });
+    let purged = store.clone();
+    background.every("token purge", Duration::from_secs(3600), move || purge_dead_tokens(purged.clone()));
+    let (watched, token) = (plugins.clone(), background.token());
+    background.spawn("plugin watcher", async move {
+        token.cancelled().await;
+        watched.stop_watching().await;
+    });
+    if config.alerting.enabled {
+        start_alerting(background, config, store, plugins, secrets).await?;
+    }
+    Ok(())
+}
+
+/// Starts the alert evaluator and the notification delivery worker.
 async fn start_alerting(
+    background: &Background,
     config: &Config,
     store: &Store,
     plugins: &Arc<PluginHost>,
@@ -121,12 +251,18 @@ async fn start_alerting(
 ) -> anyhow::Result<()> {
     let a = &config.alerting;
     let schedule = a.retry_schedule_seconds.iter().map(|s| Duration::from_secs(*s)).collect();
-    Delivery::new(store.clone(), plugins.clone(), secrets.clone(), schedule)
-        .start(Duration::from_millis(a.delivery_poll_ms))
-        .await
-        .context("starting the notification delivery worker")?;
-    Evaluator::new(store.clone(), Duration::from_secs(a.stale_after_seconds))
-        .spawn(Duration::from_secs(a.evaluation_interval_seconds));
+    let delivery = Delivery::new(store.clone(), plugins.clone(), secrets.clone(), schedule);
+    delivery.requeue_in_flight().await.context("starting the notification delivery worker")?;
+    background.spawn("notification delivery", delivery.run(Duration::from_millis(a.delivery_poll_ms), background.token()));
+    let evaluator = Arc::new(Evaluator::new(store.clone(), Duration::from_secs(a.stale_after_seconds)));
+    background.every("alert evaluator", Duration::from_secs(a.evaluation_interval_seconds), move || {
+        let evaluator = evaluator.clone();
+        async move {
+            if let Err(e) = evaluator.evaluate_once(now_ms()).await {
+                tracing::warn!(error = %e, "alert evaluation failed");
+            }
+        }
+    });
     Ok(())
 }
 
@@ -182,19 +318,13 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Dead tokens (expired or revoked a week ago) are deleted hourly so sign-ins don't grow the table forever.
-fn spawn_token_purge(store: Store) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            match store.purge_dead_tokens(7 * 24 * 3600 * 1000).await {
-                Ok(n) if n > 0 => tracing::info!(purged = n, "deleted dead tokens"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "token purge failed"),
-            }
-        }
-    });
+/// Deletes dead tokens (expired or revoked a week ago), so sign-ins don't grow the table forever.
+async fn purge_dead_tokens(store: Store) {
+    match store.purge_dead_tokens(7 * 24 * 3600 * 1000).await {
+        Ok(n) if n > 0 => tracing::info!(purged = n, "deleted dead tokens"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "token purge failed"),
+    }
 }
 
 async fn shutdown_signal() {

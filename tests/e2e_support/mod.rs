@@ -29,6 +29,11 @@ impl Server {
     /// Writes `vigia.toml` into `dir` (data in `dir/data`, plugins in `dir/plugins`, listening on
     /// a free loopback port, `extra` appended) and starts the server with the admin password set.
     pub fn start(dir: &Path, extra: &str) -> Server {
+        Self::start_with_env(dir, extra, &[])
+    }
+
+    /// `start` with extra environment variables (e.g. `VIGIA_<SECTION>_<KEY>` overrides).
+    pub fn start_with_env(dir: &Path, extra: &str, env: &[(&str, &str)]) -> Server {
         let config = dir.join("vigia.toml");
         let text = format!(
             "data_dir = {:?}\n[server]\nlisten = \"127.0.0.1:0\"\n[plugins]\ndir = {:?}\n[log]\nlevel = \"warn\"\n{extra}\n",
@@ -40,6 +45,7 @@ impl Server {
             .args(["serve", "--config"])
             .arg(&config)
             .env("VIGIA_ADMIN_PASSWORD", PASSWORD)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -55,6 +61,27 @@ impl Server {
         });
         let base = rx.recv_timeout(Duration::from_secs(120)).expect("vigia started");
         Server { child, base }
+    }
+
+    /// Sends SIGTERM (a clean stop, as systemd or `docker stop` does) and waits up to `limit`
+    /// for the process to exit; `None` if it did not.
+    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                return Some(exit);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Kills the process with SIGKILL (a crash: nothing runs after it) and reaps it.
+    pub fn crash(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// A user token of the bootstrap admin.

@@ -4,6 +4,8 @@
 
 pub mod codec;
 pub mod columns;
+mod gaps;
+mod tail;
 mod writer;
 
 use std::time::Duration;
@@ -11,16 +13,19 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
-pub use writer::text_md5;
+pub use tail::Recovered;
+pub use writer::{text_md5, Drained};
 
 use crate::config::SamplerConfig;
 use crate::sampler::model::{Batch, LockNode};
-use crate::store::{now_ms, Store, StoreResult};
+use crate::store::{Store, StoreResult};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
-/// How often rollups are refreshed and retention applied.
-const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
+/// How often rollups are refreshed and retention applied (`maintain`).
+pub const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
+/// Tail interval of writers started without a config (tests, benchmarks): the default's.
+const DEFAULT_TAIL: Duration = Duration::from_secs(5);
 
 /// Handle to the activity ingestion task; cheap to clone.
 #[derive(Clone)]
@@ -30,20 +35,17 @@ pub struct ActivityWriter {
 }
 
 impl ActivityWriter {
-    /// Starts the ingestion and maintenance tasks on the current runtime.
+    /// Starts the ingestion task on the current runtime, with `[sampler]`'s chunk length and
+    /// tail interval. It first turns what a crash left in the tail into chunks. Maintenance
+    /// (`maintain`, every `MAINTENANCE_EVERY`) is the caller's to schedule.
     pub fn start(store: Store, config: &SamplerConfig) -> ActivityWriter {
-        let writer = Self::start_ingest_with(store.clone(), config.ash_chunk_seconds.clamp(1, 60) as i64 * 1000);
-        let config = config.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(MAINTENANCE_EVERY);
-            loop {
-                every.tick().await;
-                if let Err(e) = maintain(&store, &config, now_ms()).await {
-                    tracing::warn!(error = %e, "activity maintenance failed; retried later");
-                }
-            }
-        });
-        writer
+        Self::spawn(
+            store,
+            writer::Settings {
+                chunk_ms: config.ash_chunk_seconds.clamp(1, 60) as i64 * 1000,
+                tail_every: Duration::from_secs(config.ash_tail_seconds),
+            },
+        )
     }
 
     /// Only the ingestion task, with minute chunks (tests and benchmarks drive maintenance).
@@ -53,9 +55,13 @@ impl ActivityWriter {
 
     /// Only the ingestion task, with chunks of `chunk_ms`.
     pub fn start_ingest_with(store: Store, chunk_ms: i64) -> ActivityWriter {
+        Self::spawn(store, writer::Settings { chunk_ms: chunk_ms.max(1), tail_every: DEFAULT_TAIL })
+    }
+
+    fn spawn(store: Store, settings: writer::Settings) -> ActivityWriter {
         let (tx, rx) = mpsc::channel::<Batch>(4096);
         let (control, control_rx) = mpsc::channel(16);
-        tokio::spawn(writer::run(store, chunk_ms.max(1), rx, control_rx));
+        tokio::spawn(writer::run(store, settings, rx, control_rx));
         ActivityWriter { tx, control }
     }
 
@@ -70,6 +76,23 @@ impl ActivityWriter {
         if self.control.send(writer::Control::Flush(done)).await.is_ok() {
             let _ = wait.await;
         }
+    }
+
+    /// Stops the task at once without storing what it buffers, as a crash would (what the tail
+    /// holds is recovered by the next writer's start). For tests of crash recovery.
+    pub async fn halt_without_flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.control.send(writer::Control::Halt(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Stores everything sent before this call, open chunks included, and stops the task (what
+    /// is sent afterwards is dropped). `None` when the task had already stopped.
+    pub async fn shutdown(&self) -> Option<Drained> {
+        let (done, wait) = oneshot::channel();
+        self.control.send(writer::Control::Shutdown(done)).await.ok()?;
+        wait.await.ok()
     }
 }
 

@@ -1,18 +1,25 @@
 //! The ingestion task: turns the sampler's `Batch`es into stored rows. ASH ticks are buffered per
-//! instance and written as one compact chunk per minute (with their minute rollups) — a crash
-//! loses at most the unwritten minute, never a committed chunk. Everything else is written as it
-//! arrives. Strings are interned through a cache, so a steady workload costs no lookups.
+//! instance and written as one compact chunk per minute (with their minute rollups); meanwhile
+//! the open chunk's new ticks are persisted every few seconds as tail segments (`tail`), so a
+//! crash loses at most one tail interval and a clean stop (`Control::Shutdown`) loses nothing.
+//! Sampling gaps are inferred (`gaps`) and stored beside the chunks. Everything else is written
+//! as it arrives. Strings are interned through a cache, so a steady workload costs no lookups.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use md5::{Digest, Md5};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::codec::{AshChunk, AshRow};
 use super::columns;
+use super::gaps::GapTracker;
+use super::tail;
 use crate::sampler::ash::command_of;
-use crate::sampler::model::{AshTick, Batch, InstanceKey, Inventory, LockSnapshot, RelationBatch, StatementBatch};
+use crate::sampler::model::{
+    AshTick, Batch, Cadence, Gap, InstanceKey, Inventory, LockSnapshot, RelationBatch, StatementBatch,
+};
 use crate::store::{
     AshRollupRow, InventoryRow, RelationRow, StatementRow, StatementText, Store, StoreResult, StoredAshChunk,
 };
@@ -24,30 +31,71 @@ const MINUTE_MS: i64 = 60_000;
 const STALE_GRACE: Duration = Duration::from_secs(10);
 
 pub(super) enum Control {
+    /// Store everything received so far, open chunks included, and answer.
     Flush(oneshot::Sender<()>),
+    /// Store everything received so far, answer what was written, and stop.
+    Shutdown(oneshot::Sender<Drained>),
+    /// Stop at once, storing nothing more: what a crash does (tests of crash recovery).
+    Halt(oneshot::Sender<()>),
+}
+
+/// What the shutdown drain wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    /// Batches still queued when the drain began.
+    pub batches: usize,
+    /// Open ASH chunks written, and their ticks.
+    pub chunks: usize,
+    pub ticks: usize,
+    /// Open ASH chunks storage refused (dropped, and logged).
+    pub failed_chunks: usize,
+}
+
+/// How the ingestion task cuts and persists ASH.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Settings {
+    pub chunk_ms: i64,
+    /// How often open chunks' new ticks are persisted; zero: never (a crash loses the open chunk).
+    pub tail_every: Duration,
 }
 
 struct Buffer {
     instance_id: i64,
     chunk: AshChunk,
-    since: tokio::time::Instant,
+    since: Instant,
+    /// Ticks (and their rows) already in `ash_tail`.
+    persisted_ticks: usize,
+    persisted_rows: usize,
+    tail_due: Instant,
 }
 
 pub(super) struct Ingest {
     store: Store,
-    chunk_ms: i64,
+    settings: Settings,
     strings: HashMap<String, i64>,
     buffers: HashMap<i64, Buffer>,
+    gaps: GapTracker,
 }
 
 pub(super) async fn run(
     store: Store,
-    chunk_ms: i64,
+    settings: Settings,
     mut batches: mpsc::Receiver<Batch>,
     mut control: mpsc::Receiver<Control>,
 ) {
+    let chunk_ms = settings.chunk_ms;
     let stale = Duration::from_millis(chunk_ms as u64) + STALE_GRACE;
-    let mut ingest = Ingest { store, chunk_ms, strings: HashMap::new(), buffers: HashMap::new() };
+    let mut ingest =
+        Ingest { store, settings, strings: HashMap::new(), buffers: HashMap::new(), gaps: GapTracker::default() };
+    // Before anything new: what a crash left in the tail becomes closed chunks.
+    match tail::recover(&ingest.store, chunk_ms).await {
+        Ok(r) if r.ticks > 0 || r.unreadable > 0 => tracing::warn!(
+            instances = r.instances, chunks = r.chunks, ticks = r.ticks, unreadable = r.unreadable,
+            "recovered ASH ticks persisted before an unclean stop"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "recovering the ASH tail failed; retried at the next start"),
+    }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -56,17 +104,28 @@ pub(super) async fn run(
                 Some(b) => ingest.handle(b).await,
                 None => break,
             },
-            Some(Control::Flush(done)) = control.recv() => {
-                // Everything queued before the flush request is part of it.
-                while let Ok(b) = batches.try_recv() {
-                    ingest.handle(b).await;
+            Some(request) = control.recv() => match request {
+                Control::Halt(done) => {
+                    let _ = done.send(());
+                    return;
                 }
-                ingest.write_chunks(|_| true).await;
-                let _ = done.send(());
-            }
+                Control::Flush(done) => {
+                    // Everything queued before the request is part of it.
+                    ingest.drain(&mut batches).await;
+                    ingest.write_chunks(|_| true).await;
+                    let _ = done.send(());
+                }
+                Control::Shutdown(done) => {
+                    let queued = ingest.drain(&mut batches).await;
+                    let (chunks, ticks, failed_chunks) = ingest.write_chunks(|_| true).await;
+                    let _ = done.send(Drained { batches: queued, chunks, ticks, failed_chunks });
+                    return;
+                }
+            },
             _ = tick.tick() => {
-                let now = tokio::time::Instant::now();
+                let now = Instant::now();
                 ingest.write_chunks(|b| now.duration_since(b.since) >= stale).await;
+                ingest.persist_tails(now).await;
             }
         }
     }
@@ -81,11 +140,29 @@ fn report(what: &str, key: &InstanceKey, result: StoreResult<()>) {
 }
 
 impl Ingest {
+    /// Handles every batch already queued; returns how many there were.
+    async fn drain(&mut self, batches: &mut mpsc::Receiver<Batch>) -> usize {
+        let mut n = 0;
+        while let Ok(b) = batches.try_recv() {
+            self.handle(b).await;
+            n += 1;
+        }
+        n
+    }
+
     async fn handle(&mut self, batch: Batch) {
         match batch {
             Batch::Ash(key, tick) => {
                 let result = self.ash(&key, tick).await;
                 report("ASH", &key, result)
+            }
+            Batch::Cadence(key, cadence) => {
+                let result = self.cadence(&key, cadence).await;
+                report("sampling cadence", &key, result)
+            }
+            Batch::Gap(key, gap) => {
+                let result = self.outage(&key, gap).await;
+                report("sampling gap", &key, result)
             }
             Batch::Statements(key, b) => {
                 let result = self.statements(&key, b).await;
@@ -165,54 +242,110 @@ impl Ingest {
                 xact_start: s.xact_start_ms,
             })
             .collect();
+        if let Some(gap) = self.gaps.tick(key.instance_id, tick.ts_ms) {
+            self.store.insert_ash_gaps(key.instance_id, &[gap]).await?;
+        }
         // A tick of another minute (or one going back in time) closes the buffered chunk.
         let cut = self.buffers.get(&key.instance_id).is_some_and(|b| {
             let start = b.chunk.start_ts();
-            tick.ts_ms / self.chunk_ms != start / self.chunk_ms || tick.ts_ms <= b.chunk.end_ts()
+            tick.ts_ms / self.settings.chunk_ms != start / self.settings.chunk_ms || tick.ts_ms <= b.chunk.end_ts()
         });
         if cut {
             let id = key.instance_id;
             self.write_chunks(|b| b.instance_id == id).await;
         }
+        let tail_every = self.settings.tail_every;
         let buffer = self.buffers.entry(key.instance_id).or_insert_with(|| Buffer {
             instance_id: key.instance_id,
             chunk: AshChunk::default(),
-            since: tokio::time::Instant::now(),
+            since: Instant::now(),
+            persisted_ticks: 0,
+            persisted_rows: 0,
+            tail_due: Instant::now() + tail_every,
         });
         buffer.chunk.ticks.push(tick.ts_ms);
         buffer.chunk.rows.extend(rows);
         Ok(())
     }
 
-    /// Encodes and stores the buffered chunks `due` selects, with their minute rollups.
-    async fn write_chunks(&mut self, due: impl Fn(&Buffer) -> bool) {
+    /// A sampling task (re)started: the first time this process sees the instance, storage
+    /// says up to when its ASH is accounted for (a longer silence before its next tick is a gap).
+    async fn cadence(&mut self, key: &InstanceKey, cadence: Cadence) -> StoreResult<()> {
+        let covered = match self.gaps.knows(key.instance_id) {
+            true => None,
+            false => self.store.ash_coverage_end(key.instance_id).await?,
+        };
+        self.gaps.cadence(key.instance_id, cadence.interval_ms, covered);
+        Ok(())
+    }
+
+    async fn outage(&mut self, key: &InstanceKey, gap: Gap) -> StoreResult<()> {
+        let gaps = self.gaps.outage(key.instance_id, gap);
+        self.store.insert_ash_gaps(key.instance_id, &gaps).await
+    }
+
+    /// Encodes and stores the buffered chunks `due` selects, with their minute rollups; returns
+    /// the chunks and ticks stored, and the chunks storage refused.
+    async fn write_chunks(&mut self, due: impl Fn(&Buffer) -> bool) -> (usize, usize, usize) {
         let ids: Vec<i64> = self.buffers.values().filter(|b| due(b)).map(|b| b.instance_id).collect();
-        if ids.is_empty() {
-            return;
-        }
         let mut chunks = Vec::with_capacity(ids.len());
         let mut rollups = Vec::new();
         for id in ids {
             let Some(buffer) = self.buffers.remove(&id) else { continue };
             rollups.extend(minute_rollups(id, &buffer.chunk));
-            chunks.push(StoredAshChunk {
-                instance_id: id,
-                start_ts: buffer.chunk.start_ts(),
-                end_ts: buffer.chunk.end_ts(),
-                ticks: buffer.chunk.ticks.len() as i64,
-                sessions: buffer.chunk.rows.len() as i64,
-                data: buffer.chunk.encode(),
-            });
+            chunks.push(tail::stored(id, &buffer.chunk));
+        }
+        if chunks.is_empty() {
+            return (0, 0, 0);
         }
         if self.store.write_ash(&chunks, &rollups).await.is_ok() {
-            return;
+            return (chunks.len(), chunks.iter().map(|c| c.ticks as usize).sum(), 0);
         }
         // One bad chunk (its instance was deleted) must not take the others down with it.
+        let mut written = (0, 0, 0);
         for chunk in chunks {
             let mine: Vec<AshRollupRow> =
                 rollups.iter().filter(|r| r.instance_id == chunk.instance_id).copied().collect();
-            if let Err(e) = self.store.write_ash(std::slice::from_ref(&chunk), &mine).await {
-                tracing::warn!(instance_id = chunk.instance_id, error = %e, "storing an ASH chunk failed; dropped");
+            match self.store.write_ash(std::slice::from_ref(&chunk), &mine).await {
+                Ok(()) => (written.0, written.1) = (written.0 + 1, written.1 + chunk.ticks as usize),
+                Err(e) => {
+                    written.2 += 1;
+                    tracing::warn!(instance_id = chunk.instance_id, error = %e, "storing an ASH chunk failed; dropped")
+                }
+            }
+        }
+        written
+    }
+
+    /// Appends the new ticks of every open chunk whose tail is due to `ash_tail`.
+    async fn persist_tails(&mut self, now: Instant) {
+        if self.settings.tail_every.is_zero() {
+            return;
+        }
+        let due: Vec<StoredAshChunk> = self
+            .buffers
+            .values()
+            .filter(|b| now >= b.tail_due)
+            .filter_map(|b| tail::segment(b.instance_id, &b.chunk, b.persisted_ticks, b.persisted_rows))
+            .collect();
+        let written: Vec<i64> = match self.store.write_ash_tail(&due).await {
+            Ok(()) => due.iter().map(|s| s.instance_id).collect(),
+            Err(_) => {
+                // One bad segment (its instance was deleted) must not hold the others back.
+                let mut ok = Vec::new();
+                for segment in &due {
+                    match self.store.write_ash_tail(std::slice::from_ref(segment)).await {
+                        Ok(()) => ok.push(segment.instance_id),
+                        Err(e) => tracing::warn!(instance_id = segment.instance_id, error = %e, "persisting an ASH tail failed"),
+                    }
+                }
+                ok
+            }
+        };
+        for id in written {
+            if let Some(b) = self.buffers.get_mut(&id) {
+                (b.persisted_ticks, b.persisted_rows) = (b.chunk.ticks.len(), b.chunk.rows.len());
+                b.tail_due = now + self.settings.tail_every;
             }
         }
     }
@@ -316,7 +449,7 @@ impl Ingest {
 
 /// Minute rollup rows of a chunk: per bucket a totals row (`0, 0`: all sessions and the ticks)
 /// and one row per wait event.
-fn minute_rollups(instance_id: i64, chunk: &AshChunk) -> Vec<AshRollupRow> {
+pub(super) fn minute_rollups(instance_id: i64, chunk: &AshChunk) -> Vec<AshRollupRow> {
     let mut buckets: HashMap<(i64, i64, i64), (i64, i64)> = HashMap::new();
     for &t in &chunk.ticks {
         buckets.entry((t / MINUTE_MS * MINUTE_MS, 0, 0)).or_default().1 += 1;

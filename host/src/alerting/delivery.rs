@@ -11,6 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::health::{CheckFuture, ReadinessCheck};
 use crate::plugins::{Alert, InvokeError, Notification, PluginHost};
 use crate::secrets::SecretBox;
@@ -54,24 +56,35 @@ impl Delivery {
     /// as rows are queued (`wake`) and at least every `poll` (for scheduled retries) until the
     /// runtime stops.
     pub async fn start(self, poll: Duration) -> StoreResult<()> {
+        self.requeue_in_flight().await?;
+        tokio::spawn(self.run(poll, CancellationToken::new()));
+        Ok(())
+    }
+
+    /// Returns rows left `sending` by a previous run to `pending` (call once, before `run`).
+    pub async fn requeue_in_flight(&self) -> StoreResult<()> {
         let reset = self.store.reset_sending().await?;
         if reset > 0 {
             tracing::warn!(rows = reset, "notifications left in flight by the last run queued again");
         }
-        tokio::spawn(async move {
-            loop {
-                match self.run_once(now_ms()).await {
-                    Ok(r) if r.delivered + r.retried + r.dead == BATCH as usize => continue,
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "notification delivery pass failed"),
-                }
-                tokio::select! {
-                    _ = QUEUED.notified() => {}
-                    _ = tokio::time::sleep(poll) => {}
-                }
-            }
-        });
         Ok(())
+    }
+
+    /// Drains the outbox as rows are queued and every `poll` until `stop` is cancelled. A pass
+    /// in progress finishes, so every attempt made is recorded (nothing is left `sending`).
+    pub async fn run(self, poll: Duration, stop: CancellationToken) {
+        while !stop.is_cancelled() {
+            match self.run_once(now_ms()).await {
+                Ok(r) if r.delivered + r.retried + r.dead == BATCH as usize => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "notification delivery pass failed"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = QUEUED.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
     }
 
     /// Flushes the notification groups due at `now` (`grouping`), then claims the rows due at

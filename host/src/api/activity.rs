@@ -72,7 +72,7 @@ async fn answer(
     let selection = Selection::new(instances, &scope, &query);
     let answer = workload::run(&ctx.store, caller.tenant_id, endpoint, &selection, &query).await?;
     let (content_type, bytes) = match query.output {
-        Output::Json => ("application/json", answer.table.to_json()),
+        Output::Json => ("application/json", answer.to_json()),
         Output::Csv => ("text/csv; charset=utf-8", answer.table.to_csv()),
     };
     let mut response = (status, [(header::CONTENT_TYPE, content_type)], bytes).into_response();
@@ -133,6 +133,8 @@ pub struct ActivityParams {
     query_md5_id: Option<String>,
     queryid: Option<String>,
     bucket: Option<String>,
+    /// `true`: session-history answers `{"rows": …, "gaps": …}` (JSON only).
+    gaps: Option<String>,
 }
 
 impl ActivityParams {
@@ -155,7 +157,7 @@ impl ActivityParams {
             "utc_time": self.utc_time, "from": self.from, "to": self.to, "output": self.output,
             "compute": self.compute, "by": self.by, "limit": self.limit, "database": self.database,
             "group": self.group, "sub_group": self.sub_group, "query_md5_id": self.query_md5_id,
-            "queryid": self.queryid, "bucket": self.bucket,
+            "queryid": self.queryid, "bucket": self.bucket, "gaps": self.gaps,
         });
         let mut body: WorkloadBody = serde_json::from_value(value).map_err(|e| AppError::BadRequest(e.to_string()))?;
         body.filters = filters;

@@ -53,7 +53,8 @@ pub struct PluginHost {
     registry: Arc<Registry>,
     /// Calls beyond the pool size queue here instead of failing instantiation.
     permits: Arc<Semaphore>,
-    _watcher: Option<DirWatcher>,
+    /// Taken (and stopped) by `stop_watching` when the server stops.
+    watcher: std::sync::Mutex<Option<DirWatcher>>,
 }
 
 impl PluginHost {
@@ -77,7 +78,15 @@ impl PluginHost {
             dir = %opts.dir.display(), plugins = statuses.len(), failed,
             ms = started.elapsed().as_millis() as u64, "plugins loaded"
         );
-        Ok(Arc::new(PluginHost { registry, permits, _watcher: watcher }))
+        Ok(Arc::new(PluginHost { registry, permits, watcher: std::sync::Mutex::new(watcher) }))
+    }
+
+    /// Ends hot reload (a reload in progress finishes first). Calls keep working.
+    pub async fn stop_watching(&self) {
+        let watcher = self.watcher.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        if let Some(w) = watcher {
+            w.stop().await;
+        }
     }
 
     pub fn list(&self) -> Vec<PluginStatus> {

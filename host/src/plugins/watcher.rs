@@ -26,6 +26,17 @@ enum Touched {
 /// Keeps the OS watch alive; dropping it stops hot reload.
 pub struct DirWatcher {
     _watcher: notify::RecommendedWatcher,
+    debouncer: tokio::task::JoinHandle<()>,
+}
+
+impl DirWatcher {
+    /// Stops watching and waits for a reload in progress to finish.
+    pub async fn stop(self) {
+        let DirWatcher { _watcher, debouncer } = self;
+        // Dropping the OS watch drops its sender: the debouncer ends after its current batch.
+        drop(_watcher);
+        let _ = debouncer.await;
+    }
 }
 
 pub(crate) fn start(registry: Weak<Registry>, dir: PathBuf) -> anyhow::Result<DirWatcher> {
@@ -54,8 +65,8 @@ pub(crate) fn start(registry: Weak<Registry>, dir: PathBuf) -> anyhow::Result<Di
         }
     })?;
     watcher.watch(&dir, RecursiveMode::Recursive)?;
-    tokio::spawn(debounce_loop(registry, rx));
-    Ok(DirWatcher { _watcher: watcher })
+    let debouncer = tokio::spawn(debounce_loop(registry, rx));
+    Ok(DirWatcher { _watcher: watcher, debouncer })
 }
 
 /// The plugin directory name a path belongs to (`<dir>/<name>/...`).

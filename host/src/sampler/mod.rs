@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::SamplerConfig;
 use crate::secrets::SecretBox;
@@ -83,25 +84,32 @@ impl Sampler {
         self
     }
 
-    /// Starts supervising on the current runtime. Aborting the handle stops every instance task.
+    /// Starts supervising on the current runtime. Aborting the handle stops every instance task
+    /// at once (tests); a server stops it with `run`'s token instead.
     pub fn spawn(self) -> JoinHandle<()> {
-        tokio::spawn(self.supervise())
+        tokio::spawn(self.run(CancellationToken::new()))
     }
 
-    async fn supervise(self) {
+    /// Supervises until `stop` is cancelled, then lets every instance task finish its current
+    /// tick (and hand it to storage) before returning.
+    pub async fn run(self, stop: CancellationToken) {
         let ctx = Arc::new(task::Context {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
             batches: self.batches.clone(),
             config: self.config.clone(),
             max_backoff: self.max_backoff,
+            stop: stop.clone(),
         });
         // Dropping the set (when this future is aborted) aborts every instance task.
         let mut tasks = JoinSet::new();
         let mut running: HashMap<i64, (i64, AbortHandle)> = HashMap::new();
         let mut ticker = tokio::time::interval(self.poll_interval);
         loop {
-            ticker.tick().await;
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
             while tasks.try_join_next().is_some() {}
             let instances = match self.store.list_enabled_instances().await {
                 Ok(list) => list,
@@ -124,6 +132,9 @@ impl Sampler {
                 if running.contains_key(&instance.id) {
                     continue;
                 }
+                if stop.is_cancelled() {
+                    break;
+                }
                 // At most ~100 new connections a second: a thousand instances registered at once
                 // (or a restart) must not storm the monitored servers nor Vigia's own storage.
                 if started > 0 {
@@ -136,6 +147,9 @@ impl Sampler {
                 }
             }
         }
+        let stopping = tasks.len();
+        while tasks.join_next().await.is_some() {}
+        tracing::info!(tasks = stopping, "sampler stopped");
     }
 
     /// Starts the task of one instance; `None` when it cannot run (an unreadable password), which

@@ -197,10 +197,62 @@ pub struct InstanceKey {
     pub instance_id: i64,
 }
 
+/// Why an instance has no ASH tick over a stretch of time: "no data", as opposed to a tick
+/// with no session ("no activity").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GapReason {
+    /// Vigia was not sampling the instance: stopped, crashed, or its sampling task was off.
+    HostDown,
+    /// The instance did not answer (connection refused, lost or timed out).
+    Unreachable,
+    /// A tick ran past its deadline; the sampler reconnected.
+    Deadline,
+    /// Ticks went missing while the sampling task ran (an overloaded host).
+    Skipped,
+}
+
+impl GapReason {
+    pub const ALL: [GapReason; 4] = [GapReason::HostDown, GapReason::Unreachable, GapReason::Deadline, GapReason::Skipped];
+
+    /// The stored and shown name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GapReason::HostDown => "host_down",
+            GapReason::Unreachable => "unreachable",
+            GapReason::Deadline => "deadline",
+            GapReason::Skipped => "skipped",
+        }
+    }
+
+    /// The reason of a stored name; `None` for a name this version does not know.
+    pub fn parse(name: &str) -> Option<GapReason> {
+        GapReason::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// No tick of an instance strictly between `start_ts` and `end_ts` (epoch ms), and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    pub start_ts: i64,
+    pub end_ts: i64,
+    pub reason: GapReason,
+}
+
+/// Sent by an instance's sampling task when it starts: the cadence its ticks will follow, so
+/// storage can tell a missing tick from a slow one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cadence {
+    pub interval_ms: i64,
+}
+
 /// Unit of work from the sampler to storage.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Batch {
     Ash(InstanceKey, AshTick),
+    /// A sampling task started (or restarted) for the instance.
+    Cadence(InstanceKey, Cadence),
+    /// An outage the sampler observed (unreachable instance, tick past its deadline).
+    Gap(InstanceKey, Gap),
     Statements(InstanceKey, StatementBatch),
     Relations(InstanceKey, RelationBatch),
     Inventory(InstanceKey, Inventory),

@@ -9,16 +9,18 @@ use sqlx::postgres::PgConnection;
 use sqlx::Connection;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
 
 use super::activity_metrics::{ActivitySampler, SampleSet, SessionStats};
 use super::ash::AshSampler;
 use super::conn::{self, Backoff, Target};
 use super::inventory;
 use super::locks::{self, LockReporter};
-use super::model::{Batch, InstanceKey};
+use super::model::{Batch, Cadence, Gap, GapReason, InstanceKey};
 use super::relations::RelationSampler;
 use super::statements::{Outcome, StatementSampler};
 use crate::config::SamplerConfig;
+use crate::lifecycle::sleep_or_stop;
 use crate::store::{now_ms, Instance, Store};
 use crate::timeseries::MetricWriter;
 
@@ -29,12 +31,22 @@ pub(crate) struct Context {
     pub batches: mpsc::Sender<Batch>,
     pub config: SamplerConfig,
     pub max_backoff: Duration,
+    /// Cancelled when the server stops: loops end between ticks and cycles.
+    pub stop: CancellationToken,
 }
 
-/// Runs until aborted (the supervisor aborts it when the instance changes or goes away).
+/// Runs until the server stops, or until aborted (the supervisor aborts it when the instance
+/// changes or goes away).
 pub(crate) async fn run(ctx: Arc<Context>, instance: Instance, target: Target) {
     let stats = Mutex::new(SessionStats::default());
-    tokio::join!(ash_loop(&ctx, &instance, &target, &stats), slow_loop(&ctx, &instance, &target, &stats));
+    let slow = async {
+        // A slow cycle in progress is cut short at stop: it stores nothing a tick needs.
+        tokio::select! {
+            _ = ctx.stop.cancelled() => {}
+            _ = slow_loop(&ctx, &instance, &target, &stats) => {}
+        }
+    };
+    tokio::join!(ash_loop(&ctx, &instance, &target, &stats), slow);
 }
 
 fn key(instance: &Instance) -> InstanceKey {
@@ -56,21 +68,26 @@ async fn open(target: &Target) -> Result<(PgConnection, i64), String> {
     }
 }
 
+/// An outage in progress, as the ASH loop sees it: since when, and why.
+type Outage = Option<(i64, GapReason)>;
+
 async fn ash_loop(ctx: &Context, instance: &Instance, target: &Target, stats: &Mutex<SessionStats>) {
     let every = Duration::from_secs(if instance.collection_rate == "high" { 1 } else { 10 });
-    // A tick slower than this would run into the next one: the connection is presumed stuck.
-    let deadline = every.mul_f64(0.8);
-    // Instances are spread over the interval so 1,000 of them do not all query at once.
-    let offset = Duration::from_millis((instance.id as u64).wrapping_mul(7919) % every.as_millis() as u64);
-    let min_wait = instance.lock_monitoring_delay as f64;
+    // Storage learns the cadence first, so it can tell a missing tick from a slow one.
+    send(ctx, Batch::Cadence(key(instance), Cadence { interval_ms: every.as_millis() as i64 })).await;
     let mut backoff = Backoff::new(Duration::from_secs(1), ctx.max_backoff);
     let mut connected: Option<bool> = None;
     let mut ash: Option<(i64, AshSampler)> = None;
-    let mut reporter = LockReporter::default();
+    let mut outage: Outage = None;
     loop {
-        let (mut conn, version) = match open(target).await {
+        let opened = tokio::select! {
+            _ = ctx.stop.cancelled() => break,
+            opened = open(target) => opened,
+        };
+        let (mut conn, version) = match opened {
             Ok(c) => c,
             Err(e) => {
+                outage.get_or_insert((now_ms(), GapReason::Unreachable));
                 if connected != Some(false) {
                     tracing::warn!(instance = %instance.name, error = %e, "sampler lost the instance");
                     set_status(ctx, instance, false, Some(&e)).await;
@@ -84,7 +101,9 @@ async fn ash_loop(ctx: &Context, instance: &Instance, target: &Target, stats: &M
                 };
                 down.push("pg.up", None, None, 0.0);
                 ctx.metrics.write(down.samples, "sampler").await;
-                tokio::time::sleep(backoff.next_delay()).await;
+                if !sleep_or_stop(&ctx.stop, backoff.next_delay()).await {
+                    break;
+                }
                 continue;
             }
         };
@@ -98,32 +117,75 @@ async fn ash_loop(ctx: &Context, instance: &Instance, target: &Target, stats: &M
             ash = Some((version, AshSampler::new(version, ctx.config.max_query_text)));
         }
         let sampler = &mut ash.as_mut().expect("just set").1;
-        let mut ticker = tokio::time::interval_at(Instant::now() + offset, every);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        loop {
-            ticker.tick().await;
-            let ts = now_ms();
-            match tokio::time::timeout(deadline, sampler.tick(&mut conn, ts)).await {
-                Ok(Ok(tick)) => {
-                    stats.lock().expect("stats lock").record(&tick);
-                    if instance.lock_monitoring {
-                        if let Some(snapshot) = reporter.observe(locks::build_trees(&tick, min_wait), ts) {
-                            send(ctx, Batch::Locks(key(instance), snapshot)).await;
-                        }
+        if let TickEnd::Stopped = tick_loop(ctx, instance, every, &mut conn, sampler, stats, &mut outage).await {
+            // Politely, so the monitored server does not log an unexpected EOF.
+            let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
+            break;
+        }
+    }
+    // An outage still going on at stop ends here; the next start accounts from this point.
+    if let Some((start_ts, reason)) = outage {
+        send(ctx, Batch::Gap(key(instance), Gap { start_ts, end_ts: now_ms(), reason })).await;
+    }
+}
+
+/// Why the ticks of one connection ended.
+enum TickEnd {
+    Stopped,
+    Reconnect,
+}
+
+/// Ticks on one connection until it breaks or the server stops. A tick in progress always
+/// completes and is handed to storage; an outage ends with the first good tick.
+async fn tick_loop(
+    ctx: &Context,
+    instance: &Instance,
+    every: Duration,
+    conn: &mut PgConnection,
+    sampler: &mut AshSampler,
+    stats: &Mutex<SessionStats>,
+    outage: &mut Outage,
+) -> TickEnd {
+    // A tick slower than this would run into the next one: the connection is presumed stuck.
+    let deadline = every.mul_f64(0.8);
+    // Instances are spread over the interval so 1,000 of them do not all query at once.
+    let offset = Duration::from_millis((instance.id as u64).wrapping_mul(7919) % every.as_millis() as u64);
+    let min_wait = instance.lock_monitoring_delay as f64;
+    let mut reporter = LockReporter::default();
+    let mut ticker = tokio::time::interval_at(Instant::now() + offset, every);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            biased;
+            _ = ctx.stop.cancelled() => return TickEnd::Stopped,
+            _ = ticker.tick() => {}
+        }
+        let ts = now_ms();
+        match tokio::time::timeout(deadline, sampler.tick(conn, ts)).await {
+            Ok(Ok(tick)) => {
+                if let Some((start_ts, reason)) = outage.take() {
+                    send(ctx, Batch::Gap(key(instance), Gap { start_ts, end_ts: ts, reason })).await;
+                }
+                stats.lock().expect("stats lock").record(&tick);
+                if instance.lock_monitoring {
+                    if let Some(snapshot) = reporter.observe(locks::build_trees(&tick, min_wait), ts) {
+                        send(ctx, Batch::Locks(key(instance), snapshot)).await;
                     }
-                    send(ctx, Batch::Ash(key(instance), tick)).await;
                 }
-                Ok(Err(e)) if !conn::connection_broken(&e) => {
-                    tracing::warn!(instance = %instance.name, error = %e, "ASH tick failed");
-                }
-                Ok(Err(e)) => {
-                    tracing::info!(instance = %instance.name, error = %e, "ASH connection lost; reconnecting");
-                    break;
-                }
-                Err(_) => {
-                    tracing::warn!(instance = %instance.name, "ASH tick exceeded its deadline; reconnecting");
-                    break;
-                }
+                send(ctx, Batch::Ash(key(instance), tick)).await;
+            }
+            Ok(Err(e)) if !conn::connection_broken(&e) => {
+                tracing::warn!(instance = %instance.name, error = %e, "ASH tick failed");
+            }
+            Ok(Err(e)) => {
+                tracing::info!(instance = %instance.name, error = %e, "ASH connection lost; reconnecting");
+                outage.get_or_insert((ts, GapReason::Unreachable));
+                return TickEnd::Reconnect;
+            }
+            Err(_) => {
+                tracing::warn!(instance = %instance.name, "ASH tick exceeded its deadline; reconnecting");
+                outage.get_or_insert((ts, GapReason::Deadline));
+                return TickEnd::Reconnect;
             }
         }
     }

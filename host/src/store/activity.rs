@@ -441,6 +441,7 @@ impl Store {
     pub async fn purge_activity(&self, raw_before: i64, minute_before: i64, hour_before: i64) -> StoreResult<u64> {
         let statements = [
             ("DELETE FROM ash_chunks WHERE end_ts < $1", raw_before),
+            ("DELETE FROM ash_gaps WHERE end_ts < $1", raw_before),
             ("DELETE FROM statement_deltas WHERE resolution = 0 AND ts < $1", raw_before),
             ("DELETE FROM table_activity WHERE ts < $1", raw_before),
             ("DELETE FROM index_activity WHERE ts < $1", raw_before),

@@ -92,7 +92,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Stores chunks and adds their rollup rows, in one transaction.
+    /// Stores chunks and adds their rollup rows, in one transaction that also deletes the tail
+    /// segments the chunks now hold.
     pub async fn write_ash(&self, chunks: &[StoredAshChunk], rollups: &[AshRollupRow]) -> StoreResult<()> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -103,6 +104,10 @@ impl Store {
                 )
                 .bind(c.instance_id).bind(c.start_ts).bind(c.end_ts).bind(c.ticks).bind(c.sessions).bind(&c.data)
                 .execute(&mut *tx).await?;
+                // The tail segments of this chunk are in it now (see `ash_tail`).
+                sqlx::query("DELETE FROM ash_tail WHERE instance_id = $1 AND start_ts <= $2")
+                    .bind(c.instance_id).bind(c.end_ts)
+                    .execute(&mut *tx).await?;
             }
             for chunk in rollups.chunks(CHUNK) {
                 let mut q = QueryBuilder::new(

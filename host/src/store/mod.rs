@@ -4,6 +4,7 @@
 mod activity;
 mod alerts;
 mod ash;
+mod ash_tail;
 mod groups;
 mod instances;
 mod metrics;
@@ -61,6 +62,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A stored value this version cannot read (an enum name it does not know): never guessed.
+    #[error("unreadable stored value {value:?} in {column}")]
+    Unreadable { column: &'static str, value: String },
 }
 
 impl StoreError {

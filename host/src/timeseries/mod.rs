@@ -7,7 +7,7 @@ mod writer;
 use std::collections::BTreeMap;
 
 pub use query::{history, parse_range, HistoryQuery, HistorySeries, QueryError, DEFAULT_MAX_POINTS};
-pub use writer::MetricWriter;
+pub use writer::{Flushed, MetricWriter};
 
 /// One measurement on its way to storage.
 #[derive(Debug, Clone, PartialEq)]

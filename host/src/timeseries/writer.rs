@@ -16,7 +16,14 @@ const MAX_DELAY: Duration = Duration::from_millis(200);
 
 enum Command {
     Write(Vec<Sample>, String),
-    Flush(oneshot::Sender<()>),
+    Flush(oneshot::Sender<Flushed>),
+}
+
+/// What one flush stored, and what it could not (storage failed; the samples are dropped).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Flushed {
+    pub written: usize,
+    pub failed: usize,
 }
 
 /// Handle to the ingestion task; cheap to clone.
@@ -44,12 +51,14 @@ impl MetricWriter {
         }
     }
 
-    /// Waits until everything queued before this call is stored.
-    pub async fn flush(&self) {
+    /// Waits until everything queued before this call is stored; returns what that last write
+    /// held (nothing when the writer had stopped).
+    pub async fn flush(&self) -> Flushed {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Command::Flush(done)).await.is_ok() {
-            let _ = wait.await;
+        if self.tx.send(Command::Flush(done)).await.is_err() {
+            return Flushed::default();
         }
+        wait.await.unwrap_or_default()
     }
 }
 
@@ -62,7 +71,7 @@ enum Event {
 async fn run(store: Store, mut rx: mpsc::Receiver<Command>) {
     let mut series: HashMap<SeriesKey, i64> = HashMap::new();
     let mut pending: Vec<(Sample, String)> = Vec::new();
-    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut waiters: Vec<oneshot::Sender<Flushed>> = Vec::new();
     // The oldest pending sample waits at most MAX_DELAY, however steadily others arrive.
     let mut deadline = tokio::time::Instant::now();
     loop {
@@ -106,17 +115,24 @@ async fn flush_pending(
     store: &Store,
     series: &mut HashMap<SeriesKey, i64>,
     pending: &mut Vec<(Sample, String)>,
-    waiters: &mut Vec<oneshot::Sender<()>>,
+    waiters: &mut Vec<oneshot::Sender<Flushed>>,
 ) {
+    let mut outcome = Flushed::default();
     if !pending.is_empty() {
-        if let Err(e) = write_batch(store, series, std::mem::take(pending)).await {
-            tracing::error!(error = %e, "writing metric samples failed");
-            // Cached series ids may be stale (e.g. rows deleted): intern again next time.
-            series.clear();
+        let batch = std::mem::take(pending);
+        let n = batch.len();
+        match write_batch(store, series, batch).await {
+            Ok(()) => outcome.written = n,
+            Err(e) => {
+                outcome.failed = n;
+                tracing::error!(error = %e, "writing metric samples failed");
+                // Cached series ids may be stale (e.g. rows deleted): intern again next time.
+                series.clear();
+            }
         }
     }
     for w in waiters.drain(..) {
-        let _ = w.send(());
+        let _ = w.send(outcome);
     }
 }
 

@@ -199,7 +199,7 @@ pub(super) async fn server(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
             servers.iter().map(|s| s.as_ref()).collect::<Vec<_>>().join(", ")
         )
     });
-    Ok(Answer { table, notice })
+    Ok(Answer { table, notice, gaps: None })
 }
 
 pub(super) async fn data_size(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {

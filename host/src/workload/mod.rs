@@ -36,11 +36,27 @@ pub type WorkloadResult<T> = Result<T, WorkloadError>;
 pub struct Answer {
     pub table: Table,
     pub notice: Option<String>,
+    /// Sampling gaps over the range (session-history with `gaps: true`): rendered beside the
+    /// rows as `{"rows": …, "gaps": …}`.
+    pub gaps: Option<Table>,
 }
 
 impl From<Table> for Answer {
     fn from(table: Table) -> Answer {
-        Answer { table, notice: None }
+        Answer { table, notice: None, gaps: None }
+    }
+}
+
+impl Answer {
+    /// The JSON body: the rows, or `{"rows": …, "gaps": …}` when gaps were asked for.
+    pub fn to_json(&self) -> Vec<u8> {
+        let Some(gaps) = &self.gaps else { return self.table.to_json() };
+        let mut out = b"{\"rows\":".to_vec();
+        out.extend(self.table.to_json());
+        out.extend(b",\"gaps\":");
+        out.extend(gaps.to_json());
+        out.push(b'}');
+        out
     }
 }
 
@@ -124,6 +140,9 @@ pub async fn run(
     q: &Query,
 ) -> WorkloadResult<Answer> {
     let ctx = Ctx { store, tenant_id, sel, q };
+    if q.gaps && endpoint != Endpoint::SessionHistory {
+        return Err(WorkloadError::Invalid("\"gaps\" is only answered by session-history".into()));
+    }
     match endpoint {
         Endpoint::SessionHistory => sessions::history(&ctx).await,
         Endpoint::TopQueries => statements::top_queries(&ctx).await,

@@ -62,6 +62,14 @@ pub struct WorkloadBody {
     #[schema(value_type = Option<i64>)]
     #[param(value_type = Option<i64>)]
     pub bucket: Option<i64>,
+    /// Vigia extension for `session-history`, JSON only: answer `{"rows": […], "gaps": […]}`
+    /// instead of the bare array of rows, `gaps` listing the stretches of the range with no
+    /// sample and why (`host_down`, `unreachable`, `deadline`, `skipped`), so "no data" is
+    /// told from "no activity". Off by default: Datasentinel's row shape is unchanged.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    #[schema(value_type = Option<bool>)]
+    #[param(value_type = Option<bool>)]
+    pub gaps: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
@@ -126,6 +134,8 @@ pub struct Query {
     pub query_md5_id: Option<String>,
     pub queryid: Option<i64>,
     pub bucket_seconds: Option<i64>,
+    /// Answer sampling gaps beside the rows (session-history, JSON).
+    pub gaps: bool,
 }
 
 impl WorkloadBody {
@@ -170,6 +180,10 @@ impl WorkloadBody {
             Some(b) if (1..=86_400).contains(&b) => Some(b),
             Some(b) => return Err(format!("invalid \"bucket\" {b}: expected 1 to 86400 seconds")),
         };
+        let gaps = self.gaps.unwrap_or(false);
+        if gaps && output == Output::Csv {
+            return Err("\"gaps\" is answered in JSON only (a CSV holds one table); ask without it for CSV".into());
+        }
         let filters = self.filters.unwrap_or_default();
         if let Some(f) = filters.iter().find(|f| f.tag.trim().is_empty()) {
             return Err(format!("invalid filter {{\"tag\": {:?}, \"value\": {:?}}}: the tag is empty", f.tag, f.value));
@@ -190,6 +204,7 @@ impl WorkloadBody {
             query_md5_id: trim(self.query_md5_id),
             queryid,
             bucket_seconds,
+            gaps,
         })
     }
 }

@@ -33,14 +33,39 @@ const SAMPLE_COLUMNS: [&str; 17] = [
 const BUCKET_COLUMNS: [&str; 7] =
     ["time", "pg_instance", "server", "wait_event_type", "wait_event", "active_sessions", "samples"];
 
+const GAP_COLUMNS: [&str; 6] = ["from", "to", "pg_instance", "server", "reason", "seconds"];
+
 pub(super) async fn history(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
-    match ctx.q.compute.as_deref() {
-        None | Some("details") | Some("samples") => samples(ctx).await,
-        Some("wait-events") | Some("wait_events") => wait_events(ctx).await,
-        Some(other) => Err(WorkloadError::Invalid(format!(
-            "invalid \"compute\" {other:?} for session-history: expected samples or wait-events"
-        ))),
+    let mut answer = match ctx.q.compute.as_deref() {
+        None | Some("details") | Some("samples") => samples(ctx).await?,
+        Some("wait-events") | Some("wait_events") => wait_events(ctx).await?,
+        Some(other) => {
+            return Err(WorkloadError::Invalid(format!(
+                "invalid \"compute\" {other:?} for session-history: expected samples or wait-events"
+            )))
+        }
+    };
+    if ctx.q.gaps {
+        answer.gaps = Some(gaps(ctx).await?);
     }
+    Ok(answer)
+}
+
+/// The recorded sampling gaps of the selection overlapping the range, oldest first.
+async fn gaps(ctx: &Ctx<'_>) -> WorkloadResult<Table> {
+    let mut table = Table::new(GAP_COLUMNS);
+    for (instance_id, gap) in ctx.store.ash_gaps(&ctx.sel.instance_ids(), ctx.q.from, ctx.q.to).await? {
+        let Some(target) = ctx.sel.target(instance_id) else { continue };
+        let mut row = table.blank();
+        table.set(&mut row, "from", ctx.time(gap.start_ts));
+        table.set(&mut row, "to", ctx.time(gap.end_ts));
+        table.set(&mut row, "pg_instance", target.pg_instance.clone());
+        table.set(&mut row, "server", target.server.clone());
+        table.set(&mut row, "reason", gap.reason.as_str());
+        table.set(&mut row, "seconds", Cell::number((gap.end_ts - gap.start_ts) as f64 / 1000.0));
+        table.rows.push(row);
+    }
+    Ok(table)
 }
 
 /// Decoded chunks of the selection in the range (a corrupt chunk is logged and skipped).
