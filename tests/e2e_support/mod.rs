@@ -47,7 +47,10 @@ impl Server {
             .env("VIGIA_ADMIN_PASSWORD", PASSWORD)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // Appended across restarts of one data dir, for a failing test to show.
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new().create(true).append(true).open(dir.join("vigia.log")).unwrap(),
+            ))
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
