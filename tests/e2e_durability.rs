@@ -64,7 +64,8 @@ impl Client {
     /// Session history of `busy` with gaps, over `[from, to]`.
     async fn history(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Value {
         let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
-        let body = json!({"from": fmt(from), "to": fmt(to), "gaps": true, "filters": [{"tag": "name", "value": "busy"}]});
+        let body =
+            json!({"from": fmt(from), "to": fmt(to), "gaps": true, "filters": [{"tag": "name", "value": "busy"}]});
         self.send(reqwest::Method::POST, "/api/v1/activity/session-history", Some(body)).await
     }
 }

@@ -129,7 +129,12 @@ async fn shutdown(
     }
     match tokio::time::timeout_at(deadline.into(), writers.activity.shutdown()).await {
         Ok(Some(d)) => {
-            tracing::info!(queued_batches = d.batches, open_chunks = d.chunks, ticks = d.ticks, "activity writer drained");
+            tracing::info!(
+                queued_batches = d.batches,
+                open_chunks = d.chunks,
+                ticks = d.ticks,
+                "activity writer drained"
+            );
             if d.failed_chunks > 0 {
                 problems.push(format!("{} open ASH chunks could not be stored", d.failed_chunks));
             }
@@ -253,7 +258,8 @@ async fn start_alerting(
     let schedule = a.retry_schedule_seconds.iter().map(|s| Duration::from_secs(*s)).collect();
     let delivery = Delivery::new(store.clone(), plugins.clone(), secrets.clone(), schedule);
     delivery.requeue_in_flight().await.context("starting the notification delivery worker")?;
-    background.spawn("notification delivery", delivery.run(Duration::from_millis(a.delivery_poll_ms), background.token()));
+    background
+        .spawn("notification delivery", delivery.run(Duration::from_millis(a.delivery_poll_ms), background.token()));
     let evaluator = Arc::new(Evaluator::new(store.clone(), Duration::from_secs(a.stale_after_seconds)));
     background.every("alert evaluator", Duration::from_secs(a.evaluation_interval_seconds), move || {
         let evaluator = evaluator.clone();

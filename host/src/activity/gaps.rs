@@ -118,9 +118,17 @@ mod tests {
             ("steady ticks", vec![Start(1000, None), Tick(1000), Tick(2000), Tick(3000)], vec![]),
             ("jitter below 1.5 intervals", vec![Start(1000, None), Tick(1000), Tick(2400), Tick(3100)], vec![]),
             ("new instance: nothing before its first tick", vec![Start(1000, None), Tick(50_000)], vec![]),
-            ("restart after a stop", vec![Start(1000, Some(10_000)), Tick(40_000)], vec![gap(10_000, 40_000, HostDown)]),
+            (
+                "restart after a stop",
+                vec![Start(1000, Some(10_000)), Tick(40_000)],
+                vec![gap(10_000, 40_000, HostDown)],
+            ),
             ("restart right away is no gap", vec![Start(1000, Some(10_000)), Tick(11_000)], vec![]),
-            ("ticks lost while running", vec![Start(1000, None), Tick(1000), Tick(5000)], vec![gap(1000, 5000, Skipped)]),
+            (
+                "ticks lost while running",
+                vec![Start(1000, None), Tick(1000), Tick(5000)],
+                vec![gap(1000, 5000, Skipped)],
+            ),
             (
                 "task restarted in-process",
                 vec![Start(1000, None), Tick(1000), Start(1000, None), Tick(8000)],
@@ -147,7 +155,11 @@ mod tests {
                 vec![Start(10_000, None), Tick(3000), Start(1000, None), Tick(9000), Tick(10_000), Tick(13_000)],
                 vec![gap(10_000, 13_000, Skipped)],
             ),
-            ("10 s cadence", vec![Start(10_000, None), Tick(0), Tick(14_000), Tick(40_000)], vec![gap(14_000, 40_000, Skipped)]),
+            (
+                "10 s cadence",
+                vec![Start(10_000, None), Tick(0), Tick(14_000), Tick(40_000)],
+                vec![gap(14_000, 40_000, Skipped)],
+            ),
         ];
         for (name, steps, expected) in cases {
             assert_eq!(&run(steps), expected, "{name}");

@@ -107,12 +107,8 @@ mod tests {
 
     #[test]
     fn merge_joins_segments_per_instance_and_window() {
-        let segments = vec![
-            (1, chunk(&[60_000, 61_000])),
-            (1, chunk(&[62_000])),
-            (1, chunk(&[120_000])),
-            (2, chunk(&[61_000])),
-        ];
+        let segments =
+            vec![(1, chunk(&[60_000, 61_000])), (1, chunk(&[62_000])), (1, chunk(&[120_000])), (2, chunk(&[61_000]))];
         let merged = merge(segments, 60_000);
         assert_eq!(merged.len(), 3);
         assert_eq!(merged[0], (1, chunk(&[60_000, 61_000, 62_000])));

@@ -90,7 +90,10 @@ pub(super) async fn run(
     // Before anything new: what a crash left in the tail becomes closed chunks.
     match tail::recover(&ingest.store, chunk_ms).await {
         Ok(r) if r.ticks > 0 || r.unreadable > 0 => tracing::warn!(
-            instances = r.instances, chunks = r.chunks, ticks = r.ticks, unreadable = r.unreadable,
+            instances = r.instances,
+            chunks = r.chunks,
+            ticks = r.ticks,
+            unreadable = r.unreadable,
             "recovered ASH ticks persisted before an unclean stop"
         ),
         Ok(_) => {}
@@ -336,7 +339,9 @@ impl Ingest {
                 for segment in &due {
                     match self.store.write_ash_tail(std::slice::from_ref(segment)).await {
                         Ok(()) => ok.push(segment.instance_id),
-                        Err(e) => tracing::warn!(instance_id = segment.instance_id, error = %e, "persisting an ASH tail failed"),
+                        Err(e) => {
+                            tracing::warn!(instance_id = segment.instance_id, error = %e, "persisting an ASH tail failed")
+                        }
                     }
                 }
                 ok

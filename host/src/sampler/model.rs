@@ -212,7 +212,8 @@ pub enum GapReason {
 }
 
 impl GapReason {
-    pub const ALL: [GapReason; 4] = [GapReason::HostDown, GapReason::Unreachable, GapReason::Deadline, GapReason::Skipped];
+    pub const ALL: [GapReason; 4] =
+        [GapReason::HostDown, GapReason::Unreachable, GapReason::Deadline, GapReason::Skipped];
 
     /// The stored and shown name.
     pub fn as_str(self) -> &'static str {

@@ -35,7 +35,8 @@ impl Store {
 
     /// Every persisted tail segment, by instance then time (what a crash left behind).
     pub async fn ash_tail_segments(&self) -> StoreResult<Vec<StoredAshChunk>> {
-        let sql = "SELECT instance_id, start_ts, end_ts, ticks, sessions, data FROM ash_tail ORDER BY instance_id, start_ts";
+        let sql =
+            "SELECT instance_id, start_ts, end_ts, ticks, sessions, data FROM ash_tail ORDER BY instance_id, start_ts";
         let rows: Vec<(i64, i64, i64, i64, i64, Vec<u8>)> =
             on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
         Ok(rows
