@@ -2,6 +2,7 @@
 //! Administrative commands work directly on storage, with or without a running server.
 
 mod plugin;
+mod plugin_sources;
 
 use std::io::BufRead;
 use std::path::PathBuf;

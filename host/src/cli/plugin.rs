@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
 use sha2::{Digest, Sha256};
 
+use super::plugin_sources::{self, Part};
 use crate::config::Config;
 use crate::plugins::{self, Manifest, PluginKind};
 
@@ -81,12 +82,6 @@ pub async fn run(cmd: PluginCommand, config: &Config) -> anyhow::Result<()> {
     }
 }
 
-/// Where this binary's source tree keeps the SDK and WIT, when it was built from one.
-fn source_root() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.to_path_buf();
-    root.join("wit").is_dir().then_some(root)
-}
-
 fn scaffold(name: &str, kind: KindArg, lang: Lang, dir: &Path) -> anyhow::Result<()> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
         bail!("plugin name {name:?} must use lowercase letters, digits and dashes");
@@ -100,7 +95,6 @@ fn scaffold(name: &str, kind: KindArg, lang: Lang, dir: &Path) -> anyhow::Result
     if project.exists() {
         bail!("{} already exists", project.display());
     }
-    let root = source_root().context("scaffolding needs the Vigia source tree (for the SDK and WIT)")?;
     std::fs::create_dir_all(&project)?;
     let fill = |text: &str| text.replace("{{name}}", name);
     let (wasm, default_config) = (format!("{name}.wasm"), if kind_name == "collector" { "value = 1\n" } else { "" });
@@ -114,21 +108,18 @@ fn scaffold(name: &str, kind: KindArg, lang: Lang, dir: &Path) -> anyhow::Result
         Lang::Rust => {
             std::fs::create_dir_all(project.join("src"))?;
             std::fs::write(project.join("src/lib.rs"), fill(rust_src))?;
-            let cargo = format!(
-                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
-                 [lib]\ncrate-type = [\"cdylib\"]\n\n\
-                 [target.'cfg(target_arch = \"wasm32\")'.dependencies]\nvigia-sdk = {{ path = {:?} }}\n\
-                 serde = {{ version = \"1\", features = [\"derive\"] }}\n\n\
-                 # A standalone project, even when created inside another workspace.\n[workspace]\n",
-                root.join("sdk").display().to_string()
-            );
-            std::fs::write(project.join("Cargo.toml"), cargo)?;
+            std::fs::write(project.join("Cargo.toml"), fill(include_str!("templates/Cargo.toml.tmpl")))?;
+            // Pins the SDK's dependencies (wit-bindgen above all) to the versions this binary was
+            // tested with; cargo drops the entries the project does not use on its first build.
+            std::fs::write(project.join("Cargo.lock"), plugin_sources::CARGO_LOCK)?;
+            plugin_sources::vendor_sdk(&project)?;
         }
         Lang::Python => {
             if kind_name != "collector" {
                 bail!("the Python template is a collector; write the other kinds from examples/python-collector");
             }
             std::fs::write(project.join("app.py"), fill(include_str!("templates/collector.py")))?;
+            plugin_sources::write(Part::Wit, &project.join("wit"))?;
         }
         Lang::Js => bail!("JavaScript scaffolding is not available yet: use --lang rust or --lang python"),
     }
@@ -223,22 +214,29 @@ fn build_rust(path: &Path) -> anyhow::Result<PathBuf> {
         .context("cargo produced no .wasm file (is crate-type = [\"cdylib\"] set?)")
 }
 
+/// Runs componentize-py inside the project, against the project's `wit/` or else the WIT
+/// this binary carries.
 fn build_python(path: &Path, kind: &str) -> anyhow::Result<PathBuf> {
-    let wit = source_root().context("building Python plugins needs the Vigia WIT directory")?.join("wit");
-    let out = path.join("dist").join("plugin.wasm");
+    let packed_wit = tempfile::tempdir()?;
+    let wit = if path.join("wit").is_dir() {
+        PathBuf::from("wit")
+    } else {
+        plugin_sources::write(Part::Wit, packed_wit.path())?;
+        packed_wit.path().to_path_buf()
+    };
     std::fs::create_dir_all(path.join("dist"))?;
+    // Paths handed to the tool are relative to the project: it runs there, not where we were called.
     let status = Command::new("componentize-py")
         .arg("-d")
         .arg(&wit)
-        .args(["-w", kind, "componentize", "app", "-o"])
-        .arg(&out)
+        .args(["-w", kind, "componentize", "app", "-o", "dist/plugin.wasm"])
         .current_dir(path)
         .status()
         .context("running componentize-py (pip install componentize-py)")?;
     if !status.success() {
         bail!("componentize-py failed");
     }
-    Ok(out)
+    Ok(path.join("dist").join("plugin.wasm"))
 }
 
 /// The bundle bytes for a directory (plugin.toml + its wasm) or a .tar.gz file.
