@@ -2,7 +2,8 @@
 //! BENCHMARKS.md). Run: `cargo test -p vigia --release --test activity_bench -- --ignored --nocapture --test-threads 1`
 //! - bytes per instance-day of ASH at 1 s with 10 active sessions (SQLite file and chunk payload);
 //! - ingest rate of session samples through `ActivityWriter` into SQLite and PostgreSQL;
-//! - `session-history` over that instance-day: raw samples (JSON) and wait events per bucket.
+//! - `session-history` over that instance-day: raw samples (JSON) and wait events per bucket;
+//! - the writer's CPU per instance-second at 1 s ASH, with and without tail persistence.
 
 mod support;
 
@@ -15,6 +16,7 @@ use serde_json::json;
 use support::{Backend, TestApp};
 use tower::ServiceExt;
 use vigia::activity::ActivityWriter;
+use vigia::config::SamplerConfig;
 use vigia::sampler::model::{AshSession, AshTick, Batch, InstanceKey};
 
 const DAY_START: i64 = 1_768_003_200_000; // 2026-01-10 00:00:00 UTC
@@ -223,4 +225,52 @@ async fn ingest_rate_sqlite() {
 #[ignore = "benchmark"]
 async fn ingest_rate_postgres() {
     ingest_rate(Backend::Postgres).await;
+}
+
+/// Host CPU per instance-second of 1 s ASH through the real writer (1,000 instances of 10
+/// sessions, ticks paced in real time for 20 s), with the open chunks' tail persisted every
+/// `tail` seconds (0: never). The process CPU includes making the ticks, the same in every run:
+/// the difference between runs is the tail's cost.
+async fn writer_cpu(backend: Backend, tail: u64) {
+    const INSTANCES: usize = 1000;
+    const SECONDS: u64 = 20;
+    let app = TestApp::start(backend).await;
+    let mut keys = Vec::new();
+    for i in 0..INSTANCES {
+        keys.push(instance(&app, &format!("i{i}")).await);
+    }
+    let config = SamplerConfig { ash_tail_seconds: tail, ..SamplerConfig::default() };
+    let writer = ActivityWriter::start(app.store.clone(), &config);
+    let mut loads: Vec<Workload> = (0..INSTANCES as u64).map(|i| Workload::new(i + 1)).collect();
+    let tx = writer.sender();
+    let (cpu_before, started) = (support::cpu_seconds("self"), Instant::now());
+    for s in 0..SECONDS {
+        let now = vigia::store::now_ms();
+        for (key, load) in keys.iter().zip(loads.iter_mut()) {
+            tx.send(Batch::Ash(key.clone(), load.tick(now))).await.unwrap();
+        }
+        tokio::time::sleep_until((started + std::time::Duration::from_secs(s + 1)).into()).await;
+    }
+    writer.flush().await;
+    let cpu = support::cpu_seconds("self") - cpu_before;
+    let segments = app.store.ash_tail_segments().await.unwrap().len();
+    println!(
+        "{backend:?}, tail every {tail} s: {INSTANCES} instances × {SECONDS} s in {:?}: {cpu:.2} s CPU, {:.1} µs per instance-second ({segments} tail segments left after the flush)",
+        started.elapsed(),
+        cpu * 1e6 / (INSTANCES as f64 * SECONDS as f64)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn writer_cpu_with_and_without_tail_sqlite() {
+    writer_cpu(Backend::Sqlite, 0).await;
+    writer_cpu(Backend::Sqlite, 5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn writer_cpu_with_and_without_tail_postgres() {
+    writer_cpu(Backend::Postgres, 0).await;
+    writer_cpu(Backend::Postgres, 5).await;
 }

@@ -18,18 +18,6 @@ use vigia::store::{InstanceUpdate, NewInstance};
 use vigia::timeseries::MetricWriter;
 use vigia_testkit::PgCluster;
 
-/// Clock ticks per second of `/proc/*/stat` times (USER_HZ, 100 on Linux).
-const HZ: f64 = 100.0;
-
-/// utime + stime of a process in seconds.
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
-    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (tick(11) + tick(12)) / HZ
-}
-
 fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let kb: f64 =
@@ -100,14 +88,14 @@ async fn density_at_one_second_ash() {
     tokio::time::sleep(Duration::from_secs(20)).await;
     let window = Duration::from_secs(60);
     let backends: Vec<String> = clusters.iter().flat_map(sampler_backends).collect();
-    let server_before: f64 = backends.iter().map(|p| cpu_seconds(p)).sum();
-    let me_before = cpu_seconds("self");
+    let server_before: f64 = backends.iter().map(|p| support::cpu_seconds(p)).sum();
+    let me_before = support::cpu_seconds("self");
     let t0 = Instant::now();
     let from = vigia::store::now_ms();
     tokio::time::sleep(window).await;
     let to = vigia::store::now_ms();
-    let me = cpu_seconds("self") - me_before;
-    let server: f64 = backends.iter().map(|p| cpu_seconds(p)).sum::<f64>() - server_before;
+    let me = support::cpu_seconds("self") - me_before;
+    let server: f64 = backends.iter().map(|p| support::cpu_seconds(p)).sum::<f64>() - server_before;
     let wall = t0.elapsed().as_secs_f64();
     activity.flush().await;
     let ids: Vec<i64> = app.store.list_instances(tenant).await.unwrap().iter().map(|i| i.id).collect();

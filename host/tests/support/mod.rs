@@ -158,3 +158,14 @@ impl TestApp {
         (r.json["id"].as_i64().unwrap(), r.json["token"].as_str().unwrap().to_string())
     }
 }
+
+/// utime + stime of a process (`self` or a pid) in seconds, for benchmarks.
+pub fn cpu_seconds(pid: &str) -> f64 {
+    // Clock ticks per second of `/proc/*/stat` times (USER_HZ, 100 on Linux).
+    const HZ: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / HZ
+}
