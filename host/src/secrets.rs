@@ -54,7 +54,7 @@ impl SecretBox {
         }
         let key: [u8; 32] = XChaCha20Poly1305::generate_key(&mut OsRng).into();
         std::fs::create_dir_all(data_dir)?;
-        crate::server::write_private(&path, B64.encode(key).as_bytes())?;
+        crate::fsutil::write_private(&path, B64.encode(key).as_bytes())?;
         tracing::info!(path = %path.display(), "generated the host secret key; back it up with the database");
         Ok(SecretBox::from_key(&key))
     }

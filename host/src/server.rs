@@ -17,6 +17,7 @@ use crate::api::{self, AppContext};
 use crate::auth::Authenticator;
 use crate::bootstrap;
 use crate::config::{Config, TlsMode};
+use crate::fsutil::write_private;
 use crate::health::{Readiness, StorageCheck};
 use crate::lifecycle::Background;
 use crate::plugins::{HostServices, PluginHost, PluginHostOptions};
@@ -308,19 +309,6 @@ fn generate_self_signed(dir: &Path, cert: &Path, key: &Path) -> anyhow::Result<(
     let generated = rcgen::generate_simple_self_signed(names).context("generating a self-signed certificate")?;
     std::fs::write(cert, generated.cert.pem())?;
     write_private(key, generated.key_pair.serialize_pem().as_bytes())?;
-    Ok(())
-}
-
-/// Writes a file readable by its owner only.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    options.open(path)?.write_all(bytes)?;
     Ok(())
 }
 

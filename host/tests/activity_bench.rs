@@ -17,7 +17,7 @@ use support::{Backend, TestApp};
 use tower::ServiceExt;
 use vigia::activity::ActivityWriter;
 use vigia::config::SamplerConfig;
-use vigia::sampler::model::{AshSession, AshTick, Batch, InstanceKey};
+use vigia::model::{AshSession, AshTick, Batch, InstanceKey};
 
 const DAY_START: i64 = 1_768_003_200_000; // 2026-01-10 00:00:00 UTC
 

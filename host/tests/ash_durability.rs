@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use support::{Backend, TestApp};
 use vigia::activity::ActivityWriter;
 use vigia::config::SamplerConfig;
-use vigia::sampler::model::*;
+use vigia::model::*;
 
 backend_tests!(
     a_crash_keeps_the_persisted_tail,

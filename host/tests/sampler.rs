@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection, PgConnection};
 use support::{Backend, SECRET_KEY};
 use vigia::config::SamplerConfig;
+use vigia::model::{AshTick, Batch};
 use vigia::sampler::activity_metrics::{ActivitySampler, SampleSet, SessionStats};
 use vigia::sampler::ash::AshSampler;
 use vigia::sampler::conn::{self, Target};
-use vigia::sampler::model::{AshTick, Batch};
 use vigia::sampler::relations::RelationSampler;
 use vigia::sampler::statements::{Outcome, StatementSampler};
 use vigia::sampler::{inventory, locks, Sampler};
@@ -120,7 +120,7 @@ async fn probe(conn: &mut PgConnection, n: i32) {
     }
 }
 
-fn batch(outcome: Outcome) -> vigia::sampler::model::StatementBatch {
+fn batch(outcome: Outcome) -> vigia::model::StatementBatch {
     match outcome {
         Outcome::Batch(b) => {
             assert!(b.interval_ms >= 0);
@@ -134,7 +134,7 @@ fn batch(outcome: Outcome) -> vigia::sampler::model::StatementBatch {
     }
 }
 
-fn probe_calls(b: &vigia::sampler::model::StatementBatch, queryid: i64) -> i64 {
+fn probe_calls(b: &vigia::model::StatementBatch, queryid: i64) -> i64 {
     b.deltas.iter().filter(|d| d.queryid == queryid).map(|d| d.counters.calls).sum()
 }
 

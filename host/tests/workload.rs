@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use support::{Backend, Resp, TestApp};
 use vigia::activity::{self, ActivityWriter};
 use vigia::config::SamplerConfig;
-use vigia::sampler::model::*;
+use vigia::model::*;
 use vigia::timeseries::{MetricWriter, Sample};
 
 backend_tests!(

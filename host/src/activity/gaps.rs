@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::sampler::model::{Gap, GapReason};
+use crate::model::{Gap, GapReason};
 
 /// What is known of one instance's sampling.
 struct Watch {

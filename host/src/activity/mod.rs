@@ -1,9 +1,8 @@
-//! Storage side of the native sampler: `ActivityWriter` receives `sampler::model::Batch`es and
+//! Storage side of the native sampler: `ActivityWriter` receives `model::Batch`es and
 //! stores them through `store` (compact ASH chunks, statement and relation deltas, inventory,
 //! lock snapshots); a maintenance task keeps the hourly rollups and applies retention.
 
 pub mod codec;
-pub mod columns;
 mod gaps;
 mod tail;
 mod writer;
@@ -17,7 +16,7 @@ pub use tail::Recovered;
 pub use writer::{text_md5, Drained};
 
 use crate::config::SamplerConfig;
-use crate::sampler::model::{Batch, LockNode};
+use crate::model::{Batch, LockNode};
 use crate::store::{Store, StoreResult};
 
 const HOUR_MS: i64 = 3_600_000;

@@ -13,13 +13,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::codec::{AshChunk, AshRow};
-use super::columns;
 use super::gaps::GapTracker;
 use super::tail;
+use crate::model::{AshTick, Batch, Cadence, Gap, InstanceKey, Inventory, LockSnapshot, RelationBatch, StatementBatch};
 use crate::sampler::ash::command_of;
-use crate::sampler::model::{
-    AshTick, Batch, Cadence, Gap, InstanceKey, Inventory, LockSnapshot, RelationBatch, StatementBatch,
-};
+use crate::store::columns;
 use crate::store::{
     AshRollupRow, InventoryRow, RelationRow, StatementRow, StatementText, Store, StoreResult, StoredAshChunk,
 };

@@ -4,6 +4,7 @@
 
 use super::sandbox::HostCtx;
 use super::services::LogLevel as HostLogLevel;
+use super::smtp::{MailError, MailMessage, SmtpServer};
 
 pub mod collector {
     wasmtime::component::bindgen!({
@@ -44,6 +45,7 @@ pub mod reporter {
 
 use collector::vigia::plugin::host;
 pub use collector::vigia::plugin::types as wit;
+use notifier::vigia::plugin::smtp as wit_smtp;
 
 /// Longest state key in bytes.
 pub const MAX_STATE_KEY: usize = 256;
@@ -51,8 +53,6 @@ pub const MAX_STATE_KEY: usize = 256;
 pub const MAX_STATE_VALUE: usize = 1 << 20;
 /// Most keys one plugin may hold.
 pub const MAX_STATE_KEYS: u64 = 10_000;
-/// Log lines per call; later ones are dropped.
-pub const LOG_LINES_PER_CALL: u32 = 1000;
 
 /// A host capability failed (storage down): the call aborts and is worth retrying.
 #[derive(Debug, thiserror::Error)]
@@ -135,3 +135,34 @@ impl host::Host for HostCtx {
 }
 
 impl wit::Host for HostCtx {}
+
+impl From<wit_smtp::EmailMessage> for MailMessage {
+    fn from(m: wit_smtp::EmailMessage) -> MailMessage {
+        MailMessage { from: m.from, to: m.to, subject: m.subject, text_body: m.text_body, html_body: m.html_body }
+    }
+}
+
+fn plugin_error(kind: wit::ErrorKind, message: impl Into<String>) -> wit::PluginError {
+    wit::PluginError { kind, message: message.into() }
+}
+
+/// The `smtp` import of notifiers: the operator's server from the `smtp_*` config keys.
+impl wit_smtp::Host for HostCtx {
+    async fn send(&mut self, message: wit_smtp::EmailMessage) -> wasmtime::Result<Result<String, wit::PluginError>> {
+        let permanent = |m: String| Ok(Err(plugin_error(wit::ErrorKind::Permanent, m)));
+        let Some(mailer) = self.mailer.clone() else {
+            return permanent("smtp capability not granted: the manifest needs [capabilities] smtp = true".into());
+        };
+        let config: serde_json::Value = serde_json::from_str(&self.config_json).unwrap_or(serde_json::Value::Null);
+        let server = match SmtpServer::from_config(&config, self.smtp_timeout) {
+            Ok(server) => server,
+            Err(e) => return permanent(format!("invalid smtp settings: {e}")),
+        };
+        let message = MailMessage::from(message);
+        Ok(match mailer.send(&server, &message).await {
+            Ok(answer) => Ok(answer),
+            Err(MailError::Retryable(m)) => Err(plugin_error(wit::ErrorKind::Retryable, m)),
+            Err(MailError::Permanent(m)) => Err(plugin_error(wit::ErrorKind::Permanent, m)),
+        })
+    }
+}

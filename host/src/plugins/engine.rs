@@ -15,14 +15,12 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings;
+use super::manifest::MAX_PLUGIN_MEMORY_MB;
 use super::sandbox::{HostCtx, PluginState};
 
 /// One epoch tick. Deadlines are checked at tick granularity, so a call overruns its
 /// `timeout_ms` by at most this much; 5 ms keeps the ticker thread's cost negligible.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
-
-/// Largest `limits.memory_mb` a manifest may ask for: every pooled memory slot is sized for it.
-pub const MAX_PLUGIN_MEMORY_MB: u64 = 1024;
 
 /// Bytes of each linear memory kept resident between calls (only dirtied pages are reset).
 const KEEP_RESIDENT_BYTES: usize = 2 << 20;
@@ -199,7 +197,8 @@ impl PluginEngine {
             // SAFETY: `cache_dir` is private to this process (0700) and every file in it was
             // written by `store_cache` below from `Component::serialize` of this engine
             // configuration; the compatibility hash in the name rules out other wasmtime builds.
-            match unsafe { Component::deserialize_file(&self.engine, &path) } {
+            let cached = unsafe { Component::deserialize_file(&self.engine, &path) };
+            match cached {
                 Ok(component) => {
                     self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(sha256 = %sha, "plugin loaded from the compile cache");

@@ -3,6 +3,7 @@
 //! and caps the response body so a plugin cannot pull unbounded data into the host.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -169,6 +170,12 @@ impl Body for CappedBody {
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// `ip:port` (IPv6 as `[::1]:port`). Names are refused: plugins cannot resolve them anyway.
+pub fn parse_tcp_rule(rule: &str) -> Result<SocketAddr, String> {
+    rule.parse::<SocketAddr>()
+        .map_err(|_| format!("allowed_tcp entry {rule:?} must be ip:port, e.g. 127.0.0.1:6379 or [::1]:6379"))
 }
 
 #[cfg(test)]

@@ -11,13 +11,20 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, UpdateDeadline};
 
+use super::bindings::{collector::CollectorPre, notifier::NotifierPre, reporter::ReporterPre};
 use super::bindings::{wit, HostServiceError, QuotaError};
 use super::engine::{PluginEngine, EPOCH_TICK};
 use super::errors::InvokeError;
-use super::loader::KindPre;
 use super::sandbox::{PluginState, SandboxPolicy};
 use super::services::HostServices;
 use super::types::samples_size;
+
+/// The instantiation recipe of one plugin version, typed by world.
+pub(crate) enum KindPre {
+    Collector(CollectorPre<PluginState>),
+    Notifier(NotifierPre<PluginState>),
+    Reporter(ReporterPre<PluginState>),
+}
 
 /// Largest value a call may return (samples, receipt, rendered document).
 pub const MAX_OUTPUT_BYTES: usize = 16 << 20;

@@ -11,18 +11,11 @@ use wasmtime::component::Component;
 
 use super::bindings::{collector::CollectorPre, notifier::NotifierPre, reporter::ReporterPre};
 use super::engine::PluginEngine;
-use super::invoke::{invoke, Request, Response};
+use super::invoke::{invoke, KindPre, Request, Response};
 use super::manifest::{self, PluginKind, ValidManifest, HOST_WORLD_MAJOR, HOST_WORLD_MINOR, HOST_WORLD_VERSION};
-use super::sandbox::{PluginState, SandboxPolicy};
+use super::sandbox::SandboxPolicy;
 use super::services::HostServices;
 use super::types::PluginInfo;
-
-/// The instantiation recipe of one plugin version, typed by world.
-pub(crate) enum KindPre {
-    Collector(CollectorPre<PluginState>),
-    Notifier(NotifierPre<PluginState>),
-    Reporter(ReporterPre<PluginState>),
-}
 
 /// Identifies the bytes a version was loaded from, so the watcher can skip no-op reloads.
 pub(crate) type Fingerprint = [u8; 32];

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::engine::MAX_PLUGIN_MEMORY_MB;
+use super::http_policy::{parse_tcp_rule, OutboundRule};
 
 /// File name of the manifest inside a plugin directory.
 pub const MANIFEST_FILE: &str = "plugin.toml";
@@ -16,6 +16,9 @@ pub(crate) const HOST_WORLD_MINOR: u64 = 1;
 
 /// Longest call deadline a manifest may ask for.
 pub const MAX_TIMEOUT_MS: u64 = 300_000;
+
+/// Largest `limits.memory_mb` a manifest may ask for: every pooled memory slot is sized for it.
+pub const MAX_PLUGIN_MEMORY_MB: u64 = 1024;
 
 /// A plugin manifest (`plugin.toml`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -175,10 +178,10 @@ pub fn validate(manifest: Manifest, wasm: Option<&[u8]>) -> Result<ValidManifest
         return Err(format!("limits.timeout_ms = {} must be within 1..={MAX_TIMEOUT_MS}", m.limits.timeout_ms));
     }
     for host in &m.capabilities.allowed_outbound_hosts {
-        super::http_policy::OutboundRule::parse(host)?;
+        OutboundRule::parse(host)?;
     }
     for addr in &m.capabilities.allowed_tcp {
-        super::sandbox::parse_tcp_rule(addr)?;
+        parse_tcp_rule(addr)?;
     }
     for path in &m.capabilities.read_only_paths {
         if !std::path::Path::new(path).is_absolute() {
@@ -195,7 +198,7 @@ pub fn validate(manifest: Manifest, wasm: Option<&[u8]>) -> Result<ValidManifest
         add_scheduler_keys(&mut schema);
     }
     if m.capabilities.smtp {
-        super::smtp::add_smtp_keys(&mut schema);
+        add_smtp_keys(&mut schema);
     }
     let defaults = toml_to_json(m.config.default.as_ref());
     let validator =
@@ -285,6 +288,34 @@ pub fn secret_paths(schema: &serde_json::Value) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     walk(schema, &mut Vec::new(), &mut out);
     out
+}
+
+/// Declares the `smtp_*` keys in the schema of a plugin granted `smtp` (unless it declares them).
+fn add_smtp_keys(schema: &mut serde_json::Value) {
+    add_host_keys(
+        schema,
+        [
+            (
+                "smtp_host",
+                serde_json::json!({"type": "string", "minLength": 1, "description": "SMTP server (host smtp capability)"}),
+            ),
+            (
+                "smtp_port",
+                serde_json::json!({"type": "integer", "minimum": 1, "maximum": 65535,
+                "description": "SMTP port; default 25 (none), 587 (starttls), 465 (tls)"}),
+            ),
+            (
+                "smtp_tls",
+                serde_json::json!({"type": "string", "enum": ["none", "starttls", "tls"],
+                "description": "none, starttls (default) or tls (implicit TLS)"}),
+            ),
+            ("smtp_username", serde_json::json!({"type": "string", "description": "SMTP AUTH user"})),
+            (
+                "smtp_password",
+                serde_json::json!({"type": "string", "x-secret": true, "description": "SMTP AUTH password"}),
+            ),
+        ],
+    );
 }
 
 #[cfg(test)]

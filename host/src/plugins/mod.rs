@@ -9,11 +9,11 @@
 //! - `manifest`: `plugin.toml` parsing and validation.
 //! - `loader`: directory/bundle → compiled, type-checked, version-checked plugin.
 //! - `sandbox`, `http_policy`: per-call WASI context and outbound network policy.
-//! - `bindings`: generated WIT bindings and the host interface implementation.
+//! - `bindings`: generated WIT bindings and the host side of the `host` and `smtp` imports.
 //! - `invoke`: one call, deadline and error classification.
 //! - `registry`, `watcher`, `bundle`: the live set, hot reload, installs.
 //! - `services`: one trait per host capability (state, settings, logging, mail).
-//! - `smtp`: the `smtp` import (operator's server from `smtp_*` config keys) and `LettreMailer`.
+//! - `smtp`: mail for the `smtp` import (operator's server from `smtp_*` config keys), `LettreMailer`.
 //! - `config`: configuration merge/validation and secret sealing/masking.
 //! - `offline`: validation, install and listing without a server (the CLI).
 
@@ -38,18 +38,15 @@ mod watcher;
 
 pub use bundle::pack as pack_bundle;
 pub use config::MASK;
-pub use engine::{CALLS_PER_PLUGIN, EPOCH_TICK, MAX_PLUGIN_MEMORY_MB};
+pub use engine::{CALLS_PER_PLUGIN, EPOCH_TICK};
 pub use errors::{InvokeError, PluginError};
 pub use host::{CacheStats, PluginHost, PluginHostOptions};
 pub use invoke::{PhaseSamples, MAX_OUTPUT_BYTES};
-pub use manifest::{Capabilities, Limits, Manifest, PluginKind};
+pub use manifest::{Capabilities, Limits, Manifest, PluginKind, MAX_PLUGIN_MEMORY_MB};
 pub use offline::{scan_dir, validate_bundle, write_bundle};
 pub use registry::{LoadState, PluginStatus};
-pub use services::{
-    HostServices, LogLevel, MailError, MailMessage, MailSender, MemoryStore, PluginLogger, PluginSettingsStore,
-    PluginStateStore, SmtpServer, SmtpTls,
-};
-pub use smtp::LettreMailer;
+pub use services::{HostServices, LogLevel, MemoryStore, PluginLogger, PluginSettingsStore, PluginStateStore};
+pub use smtp::{LettreMailer, MailError, MailMessage, MailSender, SmtpServer, SmtpTls};
 pub use types::{
     Alert, CollectContext, ErrorKind, MetricSample, Notification, PluginInfo, Receipt, Rendered, ReportRequest, Series,
     Severity,

@@ -19,11 +19,13 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::bindings::LOG_LINES_PER_CALL;
-use super::http_policy::{OutboundPolicy, OutboundRule, MAX_RESPONSE_BYTES};
+use super::http_policy::{parse_tcp_rule, OutboundPolicy, OutboundRule, MAX_RESPONSE_BYTES};
 use super::manifest::Manifest;
-use super::services::{HostServices, MailSender, PluginLogger, PluginStateStore};
-use super::smtp::SMTP_TIMEOUT;
+use super::services::{HostServices, PluginLogger, PluginStateStore};
+use super::smtp::{MailSender, SMTP_TIMEOUT};
+
+/// Log lines per call; later ones are dropped.
+pub const LOG_LINES_PER_CALL: u32 = 1000;
 
 /// Bytes of stdout and of stderr kept per call; the rest is dropped (and counted), never an
 /// error, because a failing `print!` would turn chatty plugins into trapping ones.
@@ -123,12 +125,6 @@ impl SandboxPolicy {
         };
         (state, Captured { stdout, stderr })
     }
-}
-
-/// `ip:port` (IPv6 as `[::1]:port`). Names are refused: plugins cannot resolve them anyway.
-pub fn parse_tcp_rule(rule: &str) -> Result<SocketAddr, String> {
-    rule.parse::<SocketAddr>()
-        .map_err(|_| format!("allowed_tcp entry {rule:?} must be ip:port, e.g. 127.0.0.1:6379 or [::1]:6379"))
 }
 
 /// The `T` of `Store<T>` for a plugin call.

@@ -1,19 +1,17 @@
 //! Host capabilities offered to plugins, one trait each, so the runtime depends on behaviour, not
 //! on the database: `PluginStateStore` (state-get/set/delete), `PluginSettingsStore` (enabled
-//! flag and sealed configuration), `PluginLogger` (the `log` import), `MailSender` (the `smtp`
-//! import). `Store` implements the first two for production; `MemoryStore` serves tests and
+//! flag and sealed configuration), `PluginLogger` (the `log` import), and `smtp::MailSender` (the
+//! `smtp` import). `Store` implements the first two for production; `MemoryStore` serves tests and
 //! benchmarks; `smtp::LettreMailer` sends mail.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use super::smtp::LettreMailer;
+use super::smtp::{LettreMailer, MailSender};
 use crate::secrets::SecretBox;
 use crate::store::Store;
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use futures::future::BoxFuture;
 
 /// Plugin-scoped key/value state that survives calls and restarts.
 pub trait PluginStateStore: Send + Sync {
@@ -70,56 +68,6 @@ impl PluginLogger for TracingLogger {
             LogLevel::Error => tracing::error!(plugin, fields, "{message}"),
         }
     }
-}
-
-/// One email as a plugin hands it to the `smtp` capability (mirrors WIT `email-message`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MailMessage {
-    pub from: String,
-    pub to: Vec<String>,
-    pub subject: String,
-    pub text_body: String,
-    pub html_body: Option<String>,
-}
-
-/// How the connection to the SMTP server is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpTls {
-    /// Plain SMTP (a local relay, tests).
-    None,
-    /// Plain connection upgraded with STARTTLS, which the server must offer (usually port 587).
-    StartTls,
-    /// TLS from the first byte (SMTPS, usually port 465).
-    Tls,
-}
-
-/// The operator's SMTP server, as the host reads it from a plugin's `smtp_*` configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmtpServer {
-    pub host: String,
-    pub port: u16,
-    pub tls: SmtpTls,
-    /// Credentials for SMTP AUTH, when both are set.
-    pub credentials: Option<(String, String)>,
-    /// Bounds connecting and each command.
-    pub timeout: std::time::Duration,
-}
-
-/// Why mail could not be sent, classified like WIT `error-kind`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MailError {
-    /// The server is unreachable or answered 4xx: a later attempt may succeed.
-    #[error("{0}")]
-    Retryable(String),
-    /// Bad addresses, refused recipients, failed authentication (5xx): retrying will not help.
-    #[error("{0}")]
-    Permanent(String),
-}
-
-/// Sends mail for plugins granted `smtp`; returns the server's answer (`250 …`).
-pub trait MailSender: Send + Sync {
-    fn send<'a>(&'a self, server: &'a SmtpServer, message: &'a MailMessage)
-        -> BoxFuture<'a, Result<String, MailError>>;
 }
 
 /// The host services handed to `PluginHost::start`.

@@ -2,7 +2,7 @@
 //! through the operator's SMTP server. The server, TLS mode and credentials come from the plugin's
 //! `smtp_*` configuration keys (set by the operator; `smtp_password` is sealed like every secret),
 //! never from the guest, so a mail plugin reaches that server and nothing else. Sending is a
-//! `MailSender` (`services.rs`); `LettreMailer` is the real one.
+//! a `MailSender`; `LettreMailer` is the real one. The WIT side (`smtp::Host`) is in `bindings.rs`.
 
 use std::time::Duration;
 
@@ -10,12 +10,9 @@ use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::bindings::notifier::vigia::plugin::smtp;
-use super::bindings::wit;
-use super::sandbox::HostCtx;
-use super::services::{BoxFuture, MailError, MailMessage, MailSender, SmtpServer, SmtpTls};
+use futures::future::BoxFuture;
 
 /// Longest an SMTP exchange may take before it counts as unreachable (retryable); shortened for
 /// plugins whose call deadline is close so they still get a clean error instead of being killed.
@@ -24,29 +21,54 @@ pub const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most recipients of one message.
 pub const MAX_RECIPIENTS: usize = 100;
 
-/// Declares the `smtp_*` keys in the schema of a plugin granted `smtp` (unless it declares them).
-pub(crate) fn add_smtp_keys(schema: &mut Value) {
-    super::manifest::add_host_keys(
-        schema,
-        [
-            (
-                "smtp_host",
-                json!({"type": "string", "minLength": 1, "description": "SMTP server (host smtp capability)"}),
-            ),
-            (
-                "smtp_port",
-                json!({"type": "integer", "minimum": 1, "maximum": 65535,
-                "description": "SMTP port; default 25 (none), 587 (starttls), 465 (tls)"}),
-            ),
-            (
-                "smtp_tls",
-                json!({"type": "string", "enum": ["none", "starttls", "tls"],
-                "description": "none, starttls (default) or tls (implicit TLS)"}),
-            ),
-            ("smtp_username", json!({"type": "string", "description": "SMTP AUTH user"})),
-            ("smtp_password", json!({"type": "string", "x-secret": true, "description": "SMTP AUTH password"})),
-        ],
-    );
+/// One email as a plugin hands it to the `smtp` capability (mirrors WIT `email-message`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailMessage {
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: Option<String>,
+}
+
+/// How the connection to the SMTP server is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain SMTP (a local relay, tests).
+    None,
+    /// Plain connection upgraded with STARTTLS, which the server must offer (usually port 587).
+    StartTls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+}
+
+/// The operator's SMTP server, as the host reads it from a plugin's `smtp_*` configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpServer {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// Credentials for SMTP AUTH, when both are set.
+    pub credentials: Option<(String, String)>,
+    /// Bounds connecting and each command.
+    pub timeout: std::time::Duration,
+}
+
+/// Why mail could not be sent, classified like WIT `error-kind`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailError {
+    /// The server is unreachable or answered 4xx: a later attempt may succeed.
+    #[error("{0}")]
+    Retryable(String),
+    /// Bad addresses, refused recipients, failed authentication (5xx): retrying will not help.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Sends mail for plugins granted `smtp`; returns the server's answer (`250 …`).
+pub trait MailSender: Send + Sync {
+    fn send<'a>(&'a self, server: &'a SmtpServer, message: &'a MailMessage)
+        -> BoxFuture<'a, Result<String, MailError>>;
 }
 
 impl SmtpServer {
@@ -78,36 +100,6 @@ impl SmtpServer {
             _ => return Err("smtp_username and smtp_password must be set together".into()),
         };
         Ok(SmtpServer { host, port, tls, credentials, timeout })
-    }
-}
-
-impl From<smtp::EmailMessage> for MailMessage {
-    fn from(m: smtp::EmailMessage) -> MailMessage {
-        MailMessage { from: m.from, to: m.to, subject: m.subject, text_body: m.text_body, html_body: m.html_body }
-    }
-}
-
-fn plugin_error(kind: wit::ErrorKind, message: impl Into<String>) -> wit::PluginError {
-    wit::PluginError { kind, message: message.into() }
-}
-
-impl smtp::Host for HostCtx {
-    async fn send(&mut self, message: smtp::EmailMessage) -> wasmtime::Result<Result<String, wit::PluginError>> {
-        let permanent = |m: String| Ok(Err(plugin_error(wit::ErrorKind::Permanent, m)));
-        let Some(mailer) = self.mailer.clone() else {
-            return permanent("smtp capability not granted: the manifest needs [capabilities] smtp = true".into());
-        };
-        let config: Value = serde_json::from_str(&self.config_json).unwrap_or(Value::Null);
-        let server = match SmtpServer::from_config(&config, self.smtp_timeout) {
-            Ok(server) => server,
-            Err(e) => return permanent(format!("invalid smtp settings: {e}")),
-        };
-        let message = MailMessage::from(message);
-        Ok(match mailer.send(&server, &message).await {
-            Ok(answer) => Ok(answer),
-            Err(MailError::Retryable(m)) => Err(plugin_error(wit::ErrorKind::Retryable, m)),
-            Err(MailError::Permanent(m)) => Err(plugin_error(wit::ErrorKind::Permanent, m)),
-        })
     }
 }
 
@@ -176,6 +168,7 @@ fn build_message(m: &MailMessage) -> Result<Message, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn settings_come_from_the_smtp_keys_with_port_defaults_by_tls_mode() {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
 
-use super::model::AshTick;
+use crate::model::AshTick;
 use crate::timeseries::Sample;
 
 /// `pg_stat_database` counters, in the order of `DB_SQL`'s columns after `datname`.
@@ -216,7 +216,7 @@ impl ActivitySampler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sampler::model::AshSession;
+    use crate::model::AshSession;
 
     #[test]
     fn counters_that_went_down_were_reset() {

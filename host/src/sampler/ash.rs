@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
 
-use super::model::{AshSession, AshTick};
+use crate::model::{AshSession, AshTick};
 
 /// Query ids whose command keyword is remembered; beyond it the cache starts over rather than
 /// growing (and the array sent with every tick stays small).

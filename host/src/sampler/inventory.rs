@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sqlx::postgres::PgConnection;
 
-use super::model::Inventory;
+use crate::model::Inventory;
 
 /// Settings shown with an instance: memory, connections, WAL and checkpoints, planner costs,
 /// statistics collection. Anything else is a click away on the server itself.

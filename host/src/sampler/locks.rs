@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::model::{AshSession, AshTick, LockNode, LockSnapshot};
+use crate::model::{AshSession, AshTick, LockNode, LockSnapshot};
 
 /// How often persisting trees are sent again (they are sent at once when they change).
 const REPEAT_MS: i64 = 60_000;

@@ -1,6 +1,6 @@
 //! The native PostgreSQL sampler: one task per enabled instance connects to the monitored server
 //! and turns `pg_stat_activity`, `pg_stat_statements`, table/index statistics, locks and the
-//! inventory into `model::Batch`es for storage and metric samples for the metric store.
+//! inventory into `crate::model::Batch`es for storage and metric samples for the metric store.
 //!
 //! `Sampler` is the supervisor: every few seconds it lists the enabled instances of all tenants,
 //! starts a task for each new one, stops the tasks of instances disabled or deleted, and restarts
@@ -20,7 +20,6 @@ pub mod ash;
 pub mod conn;
 pub mod inventory;
 pub mod locks;
-pub mod model;
 pub mod relations;
 pub mod statements;
 mod task;
@@ -34,10 +33,10 @@ use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SamplerConfig;
+use crate::model::Batch;
 use crate::secrets::SecretBox;
 use crate::store::{Instance, Store};
 use crate::timeseries::MetricWriter;
-use model::Batch;
 
 /// Pause between two task starts of one supervision round.
 const START_SPACING: Duration = Duration::from_millis(10);

@@ -8,7 +8,7 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Connection, Row};
 
 use super::conn::{self, Target};
-use super::model::{IndexActivity, RelationBatch, TableActivity};
+use crate::model::{IndexActivity, RelationBatch, TableActivity};
 
 const TABLES_SQL: &str = "SELECT s.schemaname, s.relname, s.relid::int8, \
   CASE c.relkind WHEN 'p' THEN 'partitioned table' WHEN 'm' THEN 'materialized view' \

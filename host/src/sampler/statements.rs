@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
 
-use super::model::{StatementBatch, StatementCounters, StatementDelta};
+use crate::model::{StatementBatch, StatementCounters, StatementDelta};
 
 /// `(dbid, userid, queryid, toplevel)`.
 pub type StatementKey = (i64, i64, i64, bool);

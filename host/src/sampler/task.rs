@@ -16,11 +16,11 @@ use super::ash::AshSampler;
 use super::conn::{self, Backoff, Target};
 use super::inventory;
 use super::locks::{self, LockReporter};
-use super::model::{Batch, Cadence, Gap, GapReason, InstanceKey};
 use super::relations::RelationSampler;
 use super::statements::{Outcome, StatementSampler};
 use crate::config::SamplerConfig;
 use crate::lifecycle::sleep_or_stop;
+use crate::model::{Batch, Cadence, Gap, GapReason, InstanceKey};
 use crate::store::{now_ms, Instance, Store};
 use crate::timeseries::MetricWriter;
 

@@ -1,13 +1,13 @@
 //! The sampler's other data: statement deltas (raw and hourly) and texts, table and index
 //! activity, the latest inventory, lock snapshots, retention, and the metric-store reads the
-//! workload API needs. Counter columns come from `activity::columns`, so every counter is
+//! workload API needs. Counter columns come from `store::columns`, so every counter is
 //! inserted and summed by the same generic statements.
 
 use sqlx::{QueryBuilder, Row};
 
 use super::ash::push_ids;
 use super::{on_pool, Store, StoreResult};
-use crate::activity::columns::{self, is_gauge};
+use crate::store::columns::{self, is_gauge};
 
 /// One statement key's counters, in `columns::STATEMENT` order.
 #[derive(Debug, Clone, PartialEq)]

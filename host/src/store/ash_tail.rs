@@ -6,7 +6,7 @@ use sqlx::QueryBuilder;
 
 use super::ash::push_ids;
 use super::{on_pool, Store, StoreError, StoreResult, StoredAshChunk};
-use crate::sampler::model::{Gap, GapReason};
+use crate::model::{Gap, GapReason};
 
 /// Rows per multi-row INSERT (6 parameters each stays below SQLite's parameter limit).
 const CHUNK: usize = 1000;

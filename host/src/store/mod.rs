@@ -5,6 +5,7 @@ mod activity;
 mod alerts;
 mod ash;
 mod ash_tail;
+pub mod columns;
 mod groups;
 mod instances;
 mod metrics;

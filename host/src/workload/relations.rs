@@ -2,7 +2,7 @@
 //! largest), sorted by any of their columns.
 
 use super::{Answer, Cell, Ctx, Names, Table, WorkloadResult};
-use crate::activity::columns::{INDEX, TABLE};
+use crate::store::columns::{INDEX, TABLE};
 
 pub(super) async fn tables(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
     let mut sortable: Vec<&str> = TABLE.to_vec();

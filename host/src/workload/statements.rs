@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::{Answer, Cell, Ctx, Names, Table, WorkloadError, WorkloadResult};
-use crate::activity::columns::STATEMENT;
+use crate::store::columns::STATEMENT;
 use crate::store::{StatementGrouping, StatementSum, StatementText};
 
 pub(super) async fn top_queries(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {

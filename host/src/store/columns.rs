@@ -2,7 +2,7 @@
 //! store can insert and aggregate every counter with one generic code path (and the workload API
 //! can name its fields after them).
 
-use crate::sampler::model::{IndexActivity, StatementCounters, TableActivity};
+use crate::model::{IndexActivity, StatementCounters, TableActivity};
 
 /// `statement_deltas` counters, in column order.
 pub const STATEMENT: [&str; 16] = [
