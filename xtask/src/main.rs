@@ -4,6 +4,8 @@
 mod bundle;
 mod python;
 mod rust_guests;
+#[cfg(test)]
+mod tidy;
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
