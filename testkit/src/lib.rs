@@ -35,6 +35,7 @@ impl PgCluster {
         let bin = find_bindir()?;
         let dir = tempfile::Builder::new().prefix("vigia-pg-").tempdir().context("creating the cluster's temp dir")?;
         // SAFETY: geteuid has no preconditions and cannot fail.
+        #[allow(unsafe_code)]
         let as_postgres = unsafe { libc::geteuid() } == 0;
         if as_postgres {
             run(Command::new("chown").args(["-R", "postgres"]).arg(dir.path()))?;
@@ -170,6 +171,7 @@ pub fn shared() -> &'static PgCluster {
         let cluster = PgCluster::start().unwrap_or_else(|e| panic!("starting the shared test cluster: {e:#}"));
         // Statics are never dropped, so without this the postmaster would outlive the test process.
         // SAFETY: registering a plain `extern "C" fn()` has no preconditions.
+        #[allow(unsafe_code)]
         let registered = unsafe { libc::atexit(stop_shared) };
         assert_eq!(registered, 0, "atexit failed; refusing to leave a stray postmaster");
         cluster

@@ -197,6 +197,7 @@ impl PluginEngine {
             // SAFETY: `cache_dir` is private to this process (0700) and every file in it was
             // written by `store_cache` below from `Component::serialize` of this engine
             // configuration; the compatibility hash in the name rules out other wasmtime builds.
+            #[allow(unsafe_code)]
             let cached = unsafe { Component::deserialize_file(&self.engine, &path) };
             match cached {
                 Ok(component) => {
