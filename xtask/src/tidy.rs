@@ -27,10 +27,13 @@ const WASMTIME_ALLOWED: &[&str] = &["host/src/plugins/"];
 /// Who may run SQL: Vigia's storage, and the code that talks to *monitored* PostgreSQL servers.
 const SQL_ALLOWED: &[&str] = &["host/src/store/", "host/src/instances.rs", "host/src/sampler/"];
 
-/// File-level import cycles inside a host module that another change is removing (issue 12:
-/// typed alert states moves the shared types of `alerting/rules.rs` and `machine.rs`). Delete the
-/// entry when that lands; the test then keeps the module acyclic.
-const PENDING_FILE_CYCLES: &[(&str, &[&str])] = &[("alerting", &["machine", "rules"])];
+/// File-level import cycles inside a host module that are known and being removed; delete an
+/// entry when its fix lands, and the test then keeps the module acyclic.
+/// - `alerting`: typed alert states (issue 12) moves what `rules.rs` and `machine.rs` share.
+/// - `activity`: `tail.rs` uses `writer::minute_rollups`; it belongs below both (e.g. as
+///   `AshChunk::minute_rollups` in `codec.rs`), left to the branch that is editing `writer.rs`.
+const PENDING_FILE_CYCLES: &[(&str, &[&str])] =
+    &[("alerting", &["machine", "rules"]), ("activity", &["tail", "writer"])];
 
 /// One source file, `path` relative to the workspace root with `/` separators.
 struct Source {
