@@ -111,6 +111,11 @@ fn standalone_sdk_manifest(root: &Path) -> String {
             *spec = inherit_dependency(&workspace["dependencies"][name.as_str()], local);
         }
     }
+    // The workspace's lint rules are for developing Vigia; a scaffolded project's copy of the SDK
+    // is a dependency it builds, not code it maintains, so it does not carry them.
+    if sdk.get("lints").is_some_and(is_inherited) {
+        sdk.remove("lints");
+    }
     for section in ["dev-dependencies", "build-dependencies", "target", "lints"] {
         assert!(!sdk.contains_key(section), "sdk/Cargo.toml gained [{section}]: teach host/build.rs to resolve it");
     }
