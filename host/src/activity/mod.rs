@@ -4,6 +4,7 @@
 
 pub mod codec;
 mod gaps;
+mod rollups;
 mod tail;
 mod writer;
 

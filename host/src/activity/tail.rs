@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::codec::AshChunk;
-use super::writer::minute_rollups;
+use super::rollups::minute_rollups;
 use crate::store::{AshRollupRow, Store, StoreResult, StoredAshChunk};
 
 /// The ticks of `chunk` from `from_tick` on (and their rows, from `from_row`) as a segment;
