@@ -4,7 +4,7 @@
 //! silence until the restart is reported as a `host_down` gap; and a stop whose writers cannot
 //! reach storage exits with a failure status instead of pretending all went well.
 
-mod e2e_support;
+use crate::e2e_support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

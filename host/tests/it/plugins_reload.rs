@@ -1,6 +1,6 @@
 //! Hot reload, the compile cache, bundle installation and removal, for real components.
 
-mod plugins_support;
+use crate::plugins_support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! backends: known sampler batches go through the real `ActivityWriter` into SQLite or PostgreSQL,
 //! and each endpoint must give back exactly what they imply, in JSON and in CSV alike.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

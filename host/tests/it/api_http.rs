@@ -1,7 +1,7 @@
 //! HTTP conventions through the real stack on both backends: error shapes, body limits, request
 //! ids, health probes, the Datasentinel-compatible sign-in, and the endpoint table vs OpenAPI.
 
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};

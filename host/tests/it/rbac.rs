@@ -4,7 +4,7 @@
 //! metric history: out of scope is the same 404 as missing), and the Datasentinel forms
 //! `/ds-api/roles/{name}` and `/ds-api/users/{email}` request by request.
 
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};

@@ -3,7 +3,7 @@
 //! reach `top-queries`; the inventory reaches `pg-instance-infos`; stopping the cluster turns
 //! `connected` false and sampling resumes when it is back.
 
-mod e2e_support;
+use crate::e2e_support;
 
 use std::time::{Duration, Instant};
 

@@ -1,11 +1,11 @@
 //! Storage benchmarks of the native sampler's data (ignored by default; numbers go to
-//! BENCHMARKS.md). Run: `cargo test -p vigia --release --test activity_bench -- --ignored --nocapture --test-threads 1`
+//! BENCHMARKS.md). Run: `cargo test -p vigia --release --test it activity_bench:: -- --ignored --nocapture --test-threads 1`
 //! - bytes per instance-day of ASH at 1 s with 10 active sessions (SQLite file and chunk payload);
 //! - ingest rate of session samples through `ActivityWriter` into SQLite and PostgreSQL;
 //! - `session-history` over that instance-day: raw samples (JSON) and wait events per bucket;
 //! - the writer's CPU per instance-second at 1 s ASH, with and without tail persistence.
 
-mod support;
+use crate::support;
 
 use std::time::Instant;
 

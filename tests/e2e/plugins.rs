@@ -2,9 +2,8 @@
 //! metric store from a private `redis-server`, installs through the API, config validation,
 //! dry-run invocation and enable/disable.
 
-mod e2e_support;
-#[path = "../host/tests/plugins_support/mod.rs"]
-mod plugins_support;
+use crate::e2e_support;
+use crate::plugins_support;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,6 @@
 //! Authentication, tokens, scopes and tenant isolation through the real HTTP stack, on both backends.
 
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};

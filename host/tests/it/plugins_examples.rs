@@ -1,7 +1,7 @@
 //! The example plugins in `examples/` (Rust with vigia-sdk, Python with componentize-py) load
 //! and collect through the real runtime. `cargo xtask test` builds both bundles first.
 
-mod plugins_support;
+use crate::plugins_support;
 
 use plugins_support::{bundles_dir, Sandbox};
 use vigia::plugins::CollectContext;

@@ -1,7 +1,7 @@
 //! The first-party plugins (`plugins/{http-check,webhook,csv,redis}`) through the real plugin
 //! runtime: their built bundles, loopback servers written here, and the host's public API.
 
-mod plugins_support;
+use crate::plugins_support;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! slack against a loopback HTTP receiver, email against a real SMTP server (aiosmtpd, started
 //! here) reached through the host's `smtp` capability.
 
-mod plugins_support;
+use crate::plugins_support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -2,13 +2,9 @@
 //! and a notification in flight when the process is killed (`kill -9`) is delivered after the
 //! restart with the same idempotency key: nothing lost, the only duplicate is the one in flight.
 
-#[path = "../host/tests/alerting_support/mod.rs"]
-mod alerting_support;
-mod e2e_support;
-#[path = "../host/tests/plugins_support/mod.rs"]
-mod plugins_support;
-#[path = "../host/tests/support/mod.rs"]
-mod support;
+use crate::alerting_support;
+use crate::e2e_support;
+use crate::plugins_support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -6,12 +6,12 @@
 //! an ignored benchmark:
 //!
 //! ```text
-//! cargo test -p vigia --release --test alerting_delivery -- --ignored --nocapture
+//! cargo test -p vigia --release --test it alerting_delivery:: -- --ignored --nocapture
 //! ```
 
-mod alerting_support;
-mod plugins_support;
-mod support;
+use crate::alerting_support;
+use crate::plugins_support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! server restart, and the supervisor turns `connected` false while a server is down and resumes
 //! sampling when it is back.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

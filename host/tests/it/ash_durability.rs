@@ -3,7 +3,7 @@
 //! (rollups counted once); sampling gaps are inferred and recorded, and answered by
 //! `session-history` with `gaps: true` without changing the rows.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,8 @@
 //! Plugin settings and state on both storage backends, directly and through a `PluginHost`
 //! whose capabilities are backed by the real `Store` (secrets sealed at rest, state persisted).
 
-mod plugins_support;
-mod support;
+use crate::plugins_support;
+use crate::support;
 
 use plugins_support::{init_tracing, set, Sandbox};
 use serde_json::json;

@@ -3,9 +3,9 @@
 //! raised `max_connections`, each cluster with 10 sleeping "active" sessions to sample. Measures
 //! the CPU of this process (sampler + ingest into SQLite + metric writer) as % of one core, the
 //! ticks stored per second, and the CPU the monitored servers spend answering the sampler.
-//! Run: `VIGIA_BENCH_INSTANCES=1000 cargo test -p vigia --release --test sampler_bench -- --ignored --nocapture`
+//! Run: `VIGIA_BENCH_INSTANCES=1000 cargo test -p vigia --release --test it sampler_bench:: -- --ignored --nocapture`
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

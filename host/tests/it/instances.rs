@@ -2,7 +2,7 @@
 //! contract (seed 001) request by request, then the native `/api/v1/instances` twin, sealing of
 //! passwords, connection checks against real private clusters, tenancy, scopes, tags and toggles.
 
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};

@@ -3,11 +3,8 @@
 //! restarted on the same data directory. At the receiver: 0 notifications lost, and the only
 //! duplicates are deliveries that were in flight at a kill (at most one delivery pass per kill).
 
-mod e2e_support;
-#[path = "../host/tests/plugins_support/mod.rs"]
-mod plugins_support;
-#[path = "../host/tests/support/mod.rs"]
-mod support;
+use crate::e2e_support;
+use crate::plugins_support;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;

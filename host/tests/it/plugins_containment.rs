@@ -1,7 +1,7 @@
 //! Containment: a misbehaving plugin (the `misbehave` fixture, mode picked by its config) is
 //! stopped at each sandbox boundary while the host, and other plugins, keep working.
 
-mod plugins_support;
+use crate::plugins_support;
 
 use std::time::{Duration, Instant};
 

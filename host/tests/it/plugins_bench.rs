@@ -1,14 +1,14 @@
 //! Plugin runtime benchmark (criterion-free). Ignored by default; run in release:
 //!
 //! ```text
-//! cargo test -p vigia --release --test plugins_bench -- --ignored --nocapture --test-threads 1
+//! cargo test -p vigia --release --test it plugins_bench:: -- --ignored --nocapture --test-threads 1
 //! ```
 //!
 //! Prints: warm instantiate+trivial collect p50/p99 (full `PluginHost::collect` path and per
 //! phase), warm call overhead on a reused instance, cold compile vs cached load per plugin,
 //! hot-reload latency (manifest rename → new version serving), and RSS with 10 plugins loaded.
 
-mod plugins_support;
+use crate::plugins_support;
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! The storage suite, run against SQLite and a private PostgreSQL cluster alike.
 
-mod support;
+use crate::support;
 
 use support::{add_user, fresh_store, Backend};
 use vigia::store::{now_ms, NewToken, StoreError, TokenKind, UserUpdate};

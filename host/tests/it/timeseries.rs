@@ -1,6 +1,6 @@
 //! Metric store: batched ingestion, history with downsampling, tenant isolation, on both backends.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

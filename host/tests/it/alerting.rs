@@ -3,8 +3,8 @@
 //! auto-resolve, status counts. Evaluation is driven pass by pass (`evaluate_once(now)`) over
 //! points written through the real `MetricWriter`.
 
-mod alerting_support;
-mod support;
+use crate::alerting_support;
+use crate::support;
 
 use alerting_support::{tuple, Env};
 use axum::http::{Method, StatusCode};

@@ -1,0 +1,20 @@
+//! End-to-end tests of the real `vigia` binary (declared as a test target of the host package so
+//! Cargo builds the binary for them), as one test binary with a module per area:
+//! `cargo test -p vigia --test e2e durability::` runs one area.
+
+#[path = "../../host/tests/it/alerting_support/mod.rs"]
+mod alerting_support;
+mod e2e_support;
+#[path = "../../host/tests/it/plugins_support/mod.rs"]
+mod plugins_support;
+#[macro_use]
+#[path = "../../host/tests/it/support/mod.rs"]
+mod support;
+
+mod alerting;
+mod alerting_faults;
+mod durability;
+mod plugin_cli;
+mod plugins;
+mod sampler;
+mod serve;
