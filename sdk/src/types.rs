@@ -54,6 +54,26 @@ impl Severity {
 }
 
 impl Alert {
+    /// A sample alert for notifier tests (this SDK's, the first-party notifiers', yours):
+    /// `cpu-high` on `db1` at 97.5 with label `env=prod`, started 2023-11-14T22:13:20Z and, when
+    /// `state` is `resolved`, resolved ten minutes later. Change fields with `..Alert::example(…)`.
+    pub fn example(id: &str, severity: Severity, state: &str) -> Alert {
+        let started_at_ms = 1_700_000_000_000;
+        Alert {
+            id: id.into(),
+            rule: "cpu-high".into(),
+            resource: "db1".into(),
+            severity,
+            state: state.into(),
+            summary: "CPU at 97.5%".into(),
+            description: "cpu above 90% for 5m".into(),
+            labels: vec![("env".into(), "prod".into())],
+            value: Some(97.5),
+            started_at_ms,
+            resolved_at_ms: (state == "resolved").then_some(started_at_ms + 600_000),
+        }
+    }
+
     /// Whether this notification reports the alert's end (`state == "resolved"`).
     pub fn is_resolved(&self) -> bool {
         self.state == "resolved"
@@ -109,19 +129,7 @@ mod tests {
     use super::*;
 
     fn alert(rule: &str, severity: Severity, state: &str) -> Alert {
-        Alert {
-            id: "a".into(),
-            rule: rule.into(),
-            resource: "db1".into(),
-            severity,
-            state: state.into(),
-            summary: String::new(),
-            description: String::new(),
-            labels: vec![],
-            value: None,
-            started_at_ms: 0,
-            resolved_at_ms: None,
-        }
+        Alert { rule: rule.into(), ..Alert::example("a", severity, state) }
     }
 
     #[test]

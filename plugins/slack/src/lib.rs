@@ -109,17 +109,11 @@ mod tests {
 
     fn alert(id: &str, severity: Severity, state: &str) -> Alert {
         Alert {
-            id: id.into(),
-            rule: "cpu-high".into(),
-            resource: "db1".into(),
-            severity,
-            state: state.into(),
             summary: "CPU <hot> & busy".into(),
             description: "above 90% for 5m".into(),
-            labels: vec![("env".into(), "prod".into())],
-            value: Some(97.5),
+            // Milliseconds, which `ts` (seconds) drops.
             started_at_ms: 1_700_000_000_123,
-            resolved_at_ms: None,
+            ..Alert::example(id, severity, state)
         }
     }
 
