@@ -1,15 +1,16 @@
 //! The evaluator: every `[alerting] evaluation_interval_seconds` it reads the latest point of
-//! each series a rule covers from the metric store and runs it through `machine::step`; it also
-//! ends expired maintenance pauses and auto-resolves custom alerts whose time is up.
-//! `evaluate_once(now)` is one deterministic pass (what tests call).
+//! each series a rule covers from the metric store (`Store::latest_points`) and runs it through
+//! the state machine (`machine::observe`); it also ends expired maintenance pauses and
+//! auto-resolves custom alerts whose time is up. `evaluate_once(now)` is one deterministic pass
+//! (what tests call).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use super::machine::{self, AlertState, Open, Step};
+use super::machine::{self, AlertState, Severity, Transition};
 use super::notify::{record, resume};
 use super::rules::{applicable, RuleSpec};
-use crate::store::{AlertRow, Instance, RuleRow, Store, StoreError, StoreResult};
+use crate::store::{AlertRow, Instance, NamedPoint, RuleRow, Store, StoreError, StoreResult};
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,7 +61,7 @@ impl Evaluator {
         }
         for alert in self.store.open_alerts(None).await? {
             if alert.auto_resolve_at.is_some_and(|t| t <= now) {
-                self.apply(Some(&alert), &resolved(&alert, now), "resolved", now, &mut report).await?;
+                self.apply(Some(&alert), &machine::resolve(&alert, now), now, &mut report).await?;
             }
         }
         let mut by_tenant: BTreeMap<i64, Vec<Rule>> = BTreeMap::new();
@@ -81,6 +82,7 @@ impl Evaluator {
         Ok(report)
     }
 
+    /// One tenant: every series of a rule's metric, then the open alerts no rule covers anymore.
     async fn evaluate_tenant(
         &self,
         tenant: i64,
@@ -92,93 +94,18 @@ impl Evaluator {
         let instances: Vec<Instance> = self.store.list_instances(tenant).await?;
         let metrics: Vec<&str> =
             rules.iter().map(|r| r.spec.metric.as_str()).collect::<HashSet<_>>().into_iter().collect();
-        let from = now - self.stale_after.as_millis() as i64;
-        let latest = self.store.latest_points(tenant, &metrics, from, now).await?;
+        let from = now - i64::try_from(self.stale_after.as_millis()).unwrap_or(i64::MAX);
         let mut seen: HashSet<String> = HashSet::new();
-        for point in latest {
-            let (resource, metric, labels, value) = (point.resource, point.metric, point.labels, point.value);
-            let instance = instances.iter().find(|i| i.name == resource);
-            for rule in applicable(rules, |r| &r.spec, &resource, instance, &metric) {
-                let key = format!("rule:{}:{resource}:{labels}", rule.row.id);
-                seen.insert(key.clone());
+        for point in self.store.latest_points(tenant, &metrics, from, now).await? {
+            let instance = instances.iter().find(|i| i.name == point.resource);
+            for rule in applicable(rules, |r| &r.spec, &point.resource, instance, &point.metric) {
+                let key = format!("rule:{}:{}:{}", rule.row.id, point.resource, point.labels);
                 report.evaluated += 1;
                 let existing = open.remove(&key);
-                let Some(thresholds) = rule.spec.thresholds_for(&resource) else {
-                    // Turned off for this resource by an override: an open alert ends.
-                    if let Some(a) = existing {
-                        let kind = if a.state == "pending" { "" } else { "resolved" };
-                        self.apply(Some(&a), &resolved(&a, now), kind, now, report).await?;
-                    }
-                    continue;
-                };
-                let state = existing.as_ref().map(|a| Open {
-                    state: AlertState::parse(&a.state).unwrap_or(AlertState::Firing),
-                    severity: machine::Severity::parse(&a.severity).unwrap_or(machine::Severity::Warning),
-                    occurrences: a.occurrences.max(0) as u32,
-                });
-                let step = machine::step(&thresholds, state.as_ref(), value);
-                let base = || AlertRow {
-                    id: 0,
-                    tenant_id: tenant,
-                    dedup_key: key.clone(),
-                    rule_id: Some(rule.row.id),
-                    rule_name: rule.spec.name.clone(),
-                    resource: resource.clone(),
-                    metric: Some(metric.clone()),
-                    labels: labels.clone(),
-                    state: String::new(),
-                    severity: String::new(),
-                    summary: String::new(),
-                    value: Some(value),
-                    occurrences: 0,
-                    started_at: now,
-                    updated_at: now,
-                    acknowledged_at: None,
-                    resolved_at: None,
-                    auto_resolve_at: None,
-                };
-                let mut alert = existing.clone().unwrap_or_else(base);
-                alert.value = Some(value);
-                alert.updated_at = now;
-                let kind = match step {
-                    Step::Nothing => continue,
-                    Step::Open { severity, occurrences, fire } => {
-                        alert.severity = severity.as_str().into();
-                        alert.occurrences = occurrences.into();
-                        alert.state = if fire { "firing" } else { "pending" }.into();
-                        if fire {
-                            "firing"
-                        } else {
-                            "pending"
-                        }
-                    }
-                    Step::Count { severity, occurrences } => {
-                        alert.severity = severity.as_str().into();
-                        alert.occurrences = occurrences.into();
-                        ""
-                    }
-                    Step::Fire { severity, occurrences } => {
-                        alert.severity = severity.as_str().into();
-                        alert.occurrences = occurrences.into();
-                        alert.state = "firing".into();
-                        "firing"
-                    }
-                    Step::Severity { severity } => {
-                        alert.severity = severity.as_str().into();
-                        "severity"
-                    }
-                    Step::Same => "",
-                    Step::Resolve { notify } => {
-                        alert = resolved(&alert, now);
-                        if notify {
-                            "resolved"
-                        } else {
-                            ""
-                        }
-                    }
-                };
-                alert.summary = summary(&rule.spec, &alert, &resource, &labels, value);
-                self.apply(existing.as_ref(), &alert, kind, now, report).await?;
+                if let Some(change) = rule_step(tenant, rule, &point, &key, existing.as_ref(), now) {
+                    self.apply(existing.as_ref(), &change, now, report).await?;
+                }
+                seen.insert(key);
             }
         }
         // Alerts of rules deleted, or that no longer cover their instance, end.
@@ -191,32 +118,28 @@ impl Evaluator {
                     .any(|x| x.row.id == rule_id)
             });
             if !covered && !seen.contains(&key) {
-                let kind = if a.state == "pending" { "" } else { "resolved" };
-                self.apply(Some(&a), &resolved(&a, now), kind, now, report).await?;
+                self.apply(Some(&a), &machine::resolve(&a, now), now, report).await?;
             }
         }
         Ok(())
     }
-}
 
-impl Evaluator {
     /// Records one change; an alert changed meanwhile (acknowledged, cleared) is left alone until
     /// the next pass, which starts from its new state.
     async fn apply(
         &self,
         before: Option<&AlertRow>,
-        after: &AlertRow,
-        kind: &str,
+        change: &Transition,
         now: i64,
         report: &mut EvalReport,
     ) -> StoreResult<()> {
-        match record(&self.store, before, after, kind, now).await {
+        match record(&self.store, before, change, now).await {
             Ok(_) => {
-                report.events += usize::from(!kind.is_empty());
+                report.events += usize::from(change.event.is_some());
                 Ok(())
             }
             Err(StoreError::Conflict(why)) => {
-                tracing::debug!(alert = after.id, %why, "alert changed during evaluation; next pass");
+                tracing::debug!(alert = change.alert.id, %why, "alert changed during evaluation; next pass");
                 Ok(())
             }
             Err(e) => Err(e),
@@ -224,19 +147,53 @@ impl Evaluator {
     }
 }
 
-/// `a` resolved at `now`.
-pub fn resolved(a: &AlertRow, now: i64) -> AlertRow {
-    AlertRow { state: "resolved".into(), resolved_at: Some(now), updated_at: now, ..a.clone() }
+/// What `rule` does to the series of `point` (alert key `key`, open alert `existing`) at `now`:
+/// the state machine's transition with the rule's summary; a rule turned off for the resource by
+/// an override ends the open alert. `None`: nothing to store.
+fn rule_step(
+    tenant: i64,
+    rule: &Rule,
+    point: &NamedPoint,
+    key: &str,
+    existing: Option<&AlertRow>,
+    now: i64,
+) -> Option<Transition> {
+    let Some(thresholds) = rule.spec.thresholds_for(&point.resource) else {
+        return existing.map(|a| machine::resolve(a, now));
+    };
+    let new = || AlertRow {
+        id: 0,
+        tenant_id: tenant,
+        dedup_key: key.to_string(),
+        rule_id: Some(rule.row.id),
+        rule_name: rule.spec.name.clone(),
+        resource: point.resource.clone(),
+        metric: Some(point.metric.clone()),
+        labels: point.labels.clone(),
+        // `observe` sets the state, severity and occurrences of the alert it opens.
+        state: AlertState::Pending,
+        severity: Severity::Warning,
+        summary: String::new(),
+        value: Some(point.value),
+        occurrences: 0,
+        started_at: now,
+        updated_at: now,
+        acknowledged_at: None,
+        resolved_at: None,
+        auto_resolve_at: None,
+    };
+    let mut change = machine::observe(&thresholds, existing, new, point.value, now)?;
+    change.alert.summary = summary(&rule.spec, change.alert.severity, point);
+    Some(change)
 }
 
-fn summary(spec: &RuleSpec, a: &AlertRow, resource: &str, labels: &str, value: f64) -> String {
+/// `connections: pg.connections_pct = 93 on main, critical trigger 90`.
+fn summary(spec: &RuleSpec, severity: Severity, point: &NamedPoint) -> String {
+    let (resource, labels, value) = (&point.resource, &point.labels, point.value);
     let on = if labels == "{}" { resource.to_string() } else { format!("{resource} {labels}") };
-    let level = match a.severity.as_str() {
-        "critical" => spec.critical,
-        _ => spec.warning,
-    };
-    let bound =
-        spec.thresholds_for(resource).and_then(|t| if a.severity == "critical" { t.critical } else { t.warning });
-    let threshold = bound.or(level).map(|l| format!(", {} trigger {}", a.severity, l.trigger)).unwrap_or_default();
+    let pick = |warning, critical| if severity == Severity::Critical { critical } else { warning };
+    let level = pick(spec.warning, spec.critical);
+    let bound = spec.thresholds_for(resource).and_then(|t| pick(t.warning, t.critical));
+    let threshold = bound.or(level).map(|l| format!(", {severity} trigger {}", l.trigger)).unwrap_or_default();
     format!("{}: {} = {value} on {on}{threshold}", spec.name, spec.metric)
 }

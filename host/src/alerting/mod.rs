@@ -1,12 +1,13 @@
-//! Alerting without HTTP: threshold rules (`rules`), the pure state machine (`machine`), the
-//! evaluator task reading the metric store (`evaluator`), alert transitions and their routing to
-//! notification channels (`notify`), grouping windows per channel (`grouping`), and the delivery
-//! worker draining the durable outbox (`delivery`).
+//! Alerting without HTTP: threshold rules (`rules`), the pure state machine (`machine`: every
+//! transition of an alert, threshold-driven or manual), the evaluator task reading the metric
+//! store (`evaluator`), storing transitions and routing them to notification channels
+//! (`notify`), grouping windows per channel (`grouping`), and the delivery worker draining the
+//! durable outbox (`delivery`). Dependencies point down: `machine` imports none of its siblings.
 //!
-//! Lifecycle: `pending → firing → (acknowledged) → resolved`. Every transition is an event
-//! (`pending`, `firing`, `severity`, `acknowledged`, `unacknowledged`, `resolved`, `cleared`,
-//! `resumed`); those that notify (`firing`, `severity`, `resolved`, `cleared`, `resumed`) write
-//! their outbox rows in the same transaction as the alert. Instances paused for maintenance
+//! Lifecycle: `pending → firing → (acknowledged) → resolved`. A transition records at most one
+//! event (`EventKind`: `pending`, `firing`, `severity`, `acknowledged`, `unacknowledged`,
+//! `resolved`, `cleared`, `dropped`, `resumed`); those that notify (`firing`, `severity`,
+//! `resolved`, `cleared`, `resumed`) write their outbox rows in the same transaction as the alert. Instances paused for maintenance
 //! are still evaluated, but their transitions write no outbox rows; resuming notifies each
 //! still-open firing alert once (`resumed`).
 
@@ -19,4 +20,4 @@ pub mod rules;
 
 pub use delivery::{Delivery, OutboxCheck};
 pub use evaluator::Evaluator;
-pub use machine::{AlertState, Severity};
+pub use machine::{AlertState, EventKind, Severity};

@@ -1,15 +1,16 @@
-//! Alert transitions as stored: `record` writes an alert change, its event and the outbox rows
-//! of the channels that should hear about it (routing filters, maintenance pauses) in one
-//! transaction; channels with grouping on get the alert in their group instead (`grouping`). Used by the evaluator and by the API (acknowledge, clear, custom alerts, resume).
+//! Alert transitions as stored: `record` writes a `machine::Transition` (the alert change and
+//! its event) with the outbox rows of the channels that should hear about it (routing filters,
+//! maintenance pauses) in one transaction; channels with grouping on get the alert in their
+//! group instead (`grouping`). The evaluator records its transitions through it; `act` (acknowledge,
+//! unacknowledge, clear), `raise` (custom alerts) and `resume` are the stored forms of the other
+//! transitions, used by the API and the evaluator. Which transition happens is always the state
+//! machine's decision (`machine`), never this module's.
 
-use super::machine::Severity;
+use super::machine::{self, Action, CustomRaise, EventKind, Refused, Transition};
 use crate::instances::Tags;
 use crate::plugins::Alert;
 use crate::rbac::instance_tags;
-use crate::store::{AlertRow, ChannelRow, EventWrite, Store, StoreResult};
-
-/// Event kinds that notify channels.
-pub const NOTIFYING: &[&str] = &["firing", "severity", "resolved", "cleared", "resumed"];
+use crate::store::{AlertRow, ChannelRow, EventWrite, Store, StoreError, StoreResult};
 
 /// Whether `resource` is paused at `now` among `pauses` (tenant, resource, until).
 pub fn is_paused(pauses: &[(i64, String, Option<i64>)], tenant_id: i64, resource: &str, now: i64) -> bool {
@@ -18,20 +19,20 @@ pub fn is_paused(pauses: &[(i64, String, Option<i64>)], tenant_id: i64, resource
 
 /// Whether `channel` routes `alert` (whose instance, if any, carries `tags`).
 pub fn routes(channel: &ChannelRow, alert: &AlertRow, tags: &[(String, String)]) -> bool {
-    let severity_ok = channel.severities.is_empty() || channel.severities.split(',').any(|s| s == alert.severity);
+    let severity_ok =
+        channel.severities.is_empty() || channel.severities.split(',').any(|s| s == alert.severity.as_str());
     let instance_ok = channel.instance.as_deref().is_none_or(|i| i == alert.resource);
     let wanted = Tags::parse(&channel.tags).unwrap_or_default();
     channel.enabled && severity_ok && instance_ok && Tags(tags.to_vec()).contains_all(&wanted)
 }
 
 /// The payload of an outbox row: the alert as a notifier sees it (`plugins::Alert` JSON).
-pub fn payload(a: &AlertRow, kind: &str) -> String {
-    let severity = Severity::parse(&a.severity).unwrap_or(Severity::Info);
+pub fn payload(a: &AlertRow, kind: EventKind) -> String {
     let mut labels: Vec<(String, String)> =
         serde_json::from_str::<std::collections::BTreeMap<String, String>>(&a.labels)
             .map(|m| m.into_iter().collect())
             .unwrap_or_default();
-    labels.push(("event".into(), kind.into()));
+    labels.push(("event".into(), kind.as_str().into()));
     if let Some(m) = &a.metric {
         labels.push(("metric".into(), m.clone()));
     }
@@ -39,8 +40,8 @@ pub fn payload(a: &AlertRow, kind: &str) -> String {
         id: a.id.to_string(),
         rule: a.rule_name.clone(),
         resource: a.resource.clone(),
-        severity,
-        state: a.state.clone(),
+        severity: a.severity,
+        state: a.state,
         summary: a.summary.clone(),
         description: format!("{kind}: {}", a.summary),
         labels,
@@ -51,22 +52,17 @@ pub fn payload(a: &AlertRow, kind: &str) -> String {
     serde_json::to_string(&alert).expect("alerts serialize")
 }
 
-/// Saves `alert` (inserted when `before` is `None`, else updated if still `before`) with event
-/// `kind` (none when empty); notifying kinds queue one delivery per routed channel unless the
+/// Saves `change` (its alert inserted when `before` is `None`, else updated if still `before`)
+/// with its event, if any; notifying events queue one delivery per routed channel unless the
 /// alert's instance is paused.
-pub async fn record(
-    store: &Store,
-    before: Option<&AlertRow>,
-    alert: &AlertRow,
-    kind: &str,
-    now: i64,
-) -> StoreResult<AlertRow> {
-    if kind.is_empty() {
+pub async fn record(store: &Store, before: Option<&AlertRow>, change: &Transition, now: i64) -> StoreResult<AlertRow> {
+    let alert = &change.alert;
+    let Some(kind) = change.event else {
         return store.save_alert(before, alert, None, now).await;
-    }
+    };
     let mut channels = Vec::new();
     let mut grouped = Vec::new();
-    if NOTIFYING.contains(&kind) {
+    if kind.notifies() {
         let pauses = store.list_pauses(Some(alert.tenant_id)).await?;
         if !is_paused(&pauses, alert.tenant_id, &alert.resource, now) {
             let tags = match store.instance_by_name(alert.tenant_id, &alert.resource).await? {
@@ -89,15 +85,40 @@ pub async fn record(
     Ok(saved)
 }
 
-/// Ends a pause of `resource` and notifies each of its open firing or acknowledged alerts once.
-/// Returns whether there was a pause.
+/// Why a manual action was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ActError {
+    /// The alert's state does not allow it.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Applies `action` to `alert` at `now` (`machine::manual`) and stores it.
+pub async fn act(store: &Store, alert: &AlertRow, action: Action, now: i64) -> Result<AlertRow, ActError> {
+    let change = machine::manual(alert, action, now)?;
+    Ok(record(store, Some(alert), &change, now).await?)
+}
+
+/// Raises a custom alert at `now` (`machine::raise`): the stored alert, and whether it was
+/// opened (`true`) rather than updated.
+pub async fn raise(store: &Store, custom: CustomRaise, now: i64) -> StoreResult<(AlertRow, bool)> {
+    let existing = store.open_alert_by_key(custom.tenant_id, &custom.key()).await?;
+    let change = machine::raise(existing.as_ref(), custom, now);
+    let saved = record(store, existing.as_ref(), &change, now).await?;
+    Ok((saved, existing.is_none()))
+}
+
+/// Ends a pause of `resource` and notifies each of its open firing or acknowledged alerts once
+/// (`machine::resumed`). Returns whether there was a pause.
 pub async fn resume(store: &Store, tenant_id: i64, resource: &str, now: i64) -> StoreResult<bool> {
     if !store.delete_pause(tenant_id, resource).await? {
         return Ok(false);
     }
-    for alert in store.open_alerts(Some(tenant_id)).await? {
-        if alert.resource == resource && (alert.state == "firing" || alert.state == "acknowledged") {
-            record(store, Some(&alert), &alert, "resumed", now).await?;
+    for alert in store.open_alerts(Some(tenant_id)).await?.iter().filter(|a| a.resource == resource) {
+        if let Some(change) = machine::resumed(alert) {
+            record(store, Some(alert), &change, now).await?;
         }
     }
     Ok(true)

@@ -16,28 +16,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::machine::Thresholds;
+pub use super::machine::{Direction, Level};
 use crate::instances::Tags;
 use crate::rbac::instance_tags;
 use crate::store::Instance;
-
-/// Which side of the thresholds is bad.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    /// Alert when the value rises above the trigger.
-    #[default]
-    Above,
-    /// Alert when the value falls below the trigger.
-    Below,
-}
-
-/// One level: entered when the value crosses `trigger`, left only when it crosses `clear` back.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Level {
-    pub trigger: f64,
-    pub clear: f64,
-}
 
 /// A level of an override: `-1` turns the level off for the resource.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::error::{or_not_found, ApiResult, AppError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, LenientJson};
 use super::{rfc3339, AppContext};
-use crate::alerting::evaluator::resolved;
-use crate::alerting::notify::{is_paused, record, resume as resume_pause};
-use crate::alerting::{AlertState, Severity};
+use crate::alerting::machine::{Action, CustomRaise};
+use crate::alerting::notify::{self, is_paused, resume as resume_pause, ActError};
+use crate::alerting::{AlertState, EventKind, Severity};
 use crate::auth::Principal;
 use crate::rbac::InstanceScope;
 use crate::store::{now_ms, AlertEvent, AlertFilter, AlertRow, Instance};
@@ -25,9 +25,9 @@ use crate::store::{now_ms, AlertEvent, AlertFilter, AlertRow, Instance};
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct EventView {
     pub ts: String,
-    /// pending, firing, severity, acknowledged, unacknowledged, resolved, cleared, resumed.
-    pub kind: String,
-    pub severity: String,
+    /// pending, firing, severity, acknowledged, unacknowledged, resolved, cleared, dropped, resumed.
+    pub kind: EventKind,
+    pub severity: Severity,
     pub value: Option<f64>,
 }
 
@@ -41,8 +41,8 @@ pub struct AlertView {
     pub metric: Option<String>,
     #[schema(value_type = Object)]
     pub labels: serde_json::Value,
-    pub state: String,
-    pub severity: String,
+    pub state: AlertState,
+    pub severity: Severity,
     pub summary: String,
     pub value: Option<f64>,
     pub occurrences: i64,
@@ -131,24 +131,13 @@ pub struct AlertQuery {
 }
 
 async fn listed(ctx: &AppContext, caller: &Principal, q: AlertQuery, open_only: bool) -> ApiResult<Vec<AlertView>> {
-    if let Some(s) = &q.state {
-        AlertState::parse(s).map_err(AppError::BadRequest)?;
-    }
-    if let Some(s) = &q.severity {
-        Severity::parse(s).map_err(AppError::BadRequest)?;
-    }
+    let state = q.state.as_deref().map(AlertState::parse).transpose().map_err(AppError::BadRequest)?;
+    let severity = q.severity.as_deref().map(Severity::parse).transpose().map_err(AppError::BadRequest)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) || q.offset.is_some_and(|o| o < 0) {
         return Err(AppError::BadRequest("limit must be 1 to 1000 and offset not negative".into()));
     }
-    let filter = AlertFilter {
-        state: q.state,
-        severity: q.severity,
-        resource: q.instance,
-        open_only,
-        limit,
-        offset: q.offset.unwrap_or(0),
-    };
+    let filter = AlertFilter { state, severity, resource: q.instance, open_only, limit, offset: q.offset.unwrap_or(0) };
     let visible = Visible::of(ctx, caller).await?;
     let rows = ctx.store.list_alerts(caller.tenant_id, &filter).await?;
     Ok(rows.into_iter().filter(|a| visible.allows(a)).map(AlertView::from).collect())
@@ -200,21 +189,14 @@ pub async fn get(
     Ok(Json(view))
 }
 
-/// Applies a manual transition allowed only from the states `from`.
-async fn transition(
-    ctx: &AppContext,
-    caller: &Principal,
-    id: i64,
-    from: &[&str],
-    change: impl FnOnce(AlertRow, i64) -> (AlertRow, &'static str),
-) -> ApiResult<Json<AlertView>> {
+/// Applies a manual action (`alerting::machine::manual`); refused in the alert's state: 409.
+async fn act(ctx: &AppContext, caller: &Principal, id: i64, action: Action) -> ApiResult<Json<AlertView>> {
     let alert = find(ctx, caller, id).await?;
-    if !from.contains(&alert.state.as_str()) {
-        return Err(AppError::Conflict(format!("alert {id} is {}; this needs it {}", alert.state, from.join(" or "))));
+    match notify::act(&ctx.store, &alert, action, now_ms()).await {
+        Ok(saved) => Ok(Json(saved.into())),
+        Err(ActError::Refused(refused)) => Err(AppError::Conflict(refused.to_string())),
+        Err(ActError::Store(e)) => Err(e.into()),
     }
-    let now = now_ms();
-    let (changed, kind) = change(alert.clone(), now);
-    Ok(Json(record(&ctx.store, Some(&alert), &changed, kind, now).await?.into()))
 }
 
 /// Acknowledges a firing alert (it stays open; no notification).
@@ -226,10 +208,7 @@ pub async fn acknowledge(
     caller: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<AlertView>> {
-    transition(&ctx, &caller, id, &["firing"], |a, now| {
-        (AlertRow { state: "acknowledged".into(), acknowledged_at: Some(now), updated_at: now, ..a }, "acknowledged")
-    })
-    .await
+    act(&ctx, &caller, id, Action::Acknowledge).await
 }
 
 /// Takes an acknowledgement back: the alert is firing again.
@@ -241,10 +220,7 @@ pub async fn unacknowledge(
     caller: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<AlertView>> {
-    transition(&ctx, &caller, id, &["acknowledged"], |a, now| {
-        (AlertRow { state: "firing".into(), acknowledged_at: None, updated_at: now, ..a }, "unacknowledged")
-    })
-    .await
+    act(&ctx, &caller, id, Action::Unacknowledge).await
 }
 
 /// Resolves an open alert by hand (a rule alert opens again if its condition persists).
@@ -256,12 +232,7 @@ pub async fn clear(
     caller: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<AlertView>> {
-    transition(&ctx, &caller, id, &["pending", "firing", "acknowledged"], |a, now| {
-        // A pending alert was never notified, so its end is not either.
-        let kind = if a.state == "pending" { "dropped" } else { "cleared" };
-        (resolved(&a, now), kind)
-    })
-    .await
+    act(&ctx, &caller, id, Action::Clear).await
 }
 
 #[derive(Serialize, Default, utoipa::ToSchema)]
@@ -272,11 +243,11 @@ pub struct SeverityCounts {
 }
 
 impl SeverityCounts {
-    fn add(&mut self, severity: &str) {
+    fn add(&mut self, severity: Severity) {
         match severity {
-            "critical" => self.critical += 1,
-            "warning" => self.warning += 1,
-            _ => self.info += 1,
+            Severity::Critical => self.critical += 1,
+            Severity::Warning => self.warning += 1,
+            Severity::Info => self.info += 1,
         }
     }
 }
@@ -307,16 +278,17 @@ pub async fn status(State(ctx): State<Arc<AppContext>>, caller: Principal) -> Ap
         paused: Vec::new(),
     };
     for a in ctx.store.open_alerts(Some(caller.tenant_id)).await?.iter().filter(|a| visible.allows(a)) {
-        match a.state.as_str() {
-            "pending" => {
+        match a.state {
+            AlertState::Pending => {
                 s.pending += 1;
                 continue;
             }
-            "acknowledged" => s.acknowledged += 1,
-            _ => s.firing += 1,
+            AlertState::Acknowledged => s.acknowledged += 1,
+            // Open alerts are never resolved.
+            AlertState::Firing | AlertState::Resolved => s.firing += 1,
         }
-        s.by_severity.add(&a.severity);
-        s.by_instance.entry(a.resource.clone()).or_default().add(&a.severity);
+        s.by_severity.add(a.severity);
+        s.by_instance.entry(a.resource.clone()).or_default().add(a.severity);
     }
     let pauses = ctx.store.list_pauses(Some(caller.tenant_id)).await?;
     let now = now_ms();
@@ -367,46 +339,17 @@ pub async fn raise(
         return bad("auto_resolve_seconds must be 1 to 2592000 (30 days)");
     }
     let now = now_ms();
-    let key = format!("custom:{}", body.dedup_key);
-    let auto_resolve_at = body.auto_resolve_seconds.map(|s| now + s as i64 * 1000);
-    let existing = ctx.store.open_alert_by_key(caller.tenant_id, &key).await?;
-    let (alert, kind, status) = match existing.clone() {
-        Some(a) => {
-            let kind = if a.severity != severity.as_str() { "severity" } else { "" };
-            let a = AlertRow {
-                severity: severity.as_str().into(),
-                summary: body.summary,
-                updated_at: now,
-                auto_resolve_at,
-                ..a
-            };
-            (a, kind, StatusCode::OK)
-        }
-        None => {
-            let a = AlertRow {
-                id: 0,
-                tenant_id: caller.tenant_id,
-                dedup_key: key,
-                rule_id: None,
-                rule_name: "custom".into(),
-                resource: body.resource,
-                metric: None,
-                labels: "{}".into(),
-                state: "firing".into(),
-                severity: severity.as_str().into(),
-                summary: body.summary,
-                value: None,
-                occurrences: 1,
-                started_at: now,
-                updated_at: now,
-                acknowledged_at: None,
-                resolved_at: None,
-                auto_resolve_at,
-            };
-            (a, "firing", StatusCode::CREATED)
-        }
+    let custom = CustomRaise {
+        tenant_id: caller.tenant_id,
+        dedup_key: body.dedup_key,
+        severity,
+        summary: body.summary,
+        resource: body.resource,
+        auto_resolve_at: body.auto_resolve_seconds.map(|s| now.saturating_add_unsigned(s * 1000)),
     };
-    Ok((status, Json(record(&ctx.store, existing.as_ref(), &alert, kind, now).await?.into())))
+    let (alert, opened) = notify::raise(&ctx.store, custom, now).await?;
+    let status = if opened { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(alert.into())))
 }
 
 /// Optional body of the pause.

@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::error::{or_not_found, ApiResult, AppError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, LenientJson};
 use super::{rfc3339, AppContext};
-use crate::alerting::Severity;
+use crate::alerting::{AlertState, Severity};
 use crate::instances::Tags;
 use crate::plugins::{Alert, InvokeError, Notification, PluginError, PluginHost, MASK};
 use crate::store::{now_ms, ChannelRow, ChannelWrite, Grouping, OutboxRow};
@@ -281,8 +281,8 @@ pub async fn test(
         id: "test".into(),
         rule: "test".into(),
         resource: "vigia".into(),
-        severity: crate::plugins::Severity::Info,
-        state: "firing".into(),
+        severity: Severity::Info,
+        state: AlertState::Firing,
         summary: format!("Test notification of channel {}", c.name),
         description: "Sent from POST /api/v1/notifications/channels/{id}/test".into(),
         labels: vec![("event".into(), "test".into())],

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::bindings::wit;
+use crate::store::AlertState;
 
 /// Handed to a collector's `collect`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -27,33 +28,9 @@ pub struct MetricSample {
     pub timestamp_ms: Option<i64>,
 }
 
-/// How bad an alert is; ordered (`Info < Warning < Critical`), as the alerting rules compare them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Severity, String> {
-        match s {
-            "info" => Ok(Severity::Info),
-            "warning" => Ok(Severity::Warning),
-            "critical" => Ok(Severity::Critical),
-            other => Err(format!("unknown severity {other:?}: use info, warning or critical")),
-        }
-    }
-}
+/// How bad an alert is (`Info < Warning < Critical`): the one severity type of the host, defined
+/// with the alert vocabulary in `store` (rows carry it typed) and seen here by notifiers.
+pub use crate::store::Severity;
 
 /// One alert as a notifier sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,8 +39,8 @@ pub struct Alert {
     pub rule: String,
     pub resource: String,
     pub severity: Severity,
-    /// `firing`, `acknowledged` or `resolved`.
-    pub state: String,
+    /// `firing`, `acknowledged` or `resolved` (`pending` alerts are never notified).
+    pub state: AlertState,
     pub summary: String,
     pub description: String,
     pub labels: Vec<(String, String)>,
@@ -159,7 +136,7 @@ impl From<&Alert> for wit::Alert {
                 Severity::Warning => wit::Severity::Warning,
                 Severity::Critical => wit::Severity::Critical,
             },
-            state: a.state.clone(),
+            state: a.state.as_str().into(),
             summary: a.summary.clone(),
             description: a.description.clone(),
             labels: a.labels.clone(),

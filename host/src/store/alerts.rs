@@ -4,7 +4,7 @@
 
 use sqlx::QueryBuilder;
 
-use super::{on_pool, Grouping, NamedPoint, Store, StoreError, StoreResult};
+use super::{on_pool, AlertState, EventKind, Grouping, NamedPoint, Severity, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RuleRow {
@@ -18,7 +18,7 @@ pub struct RuleRow {
     pub updated_at: i64,
 }
 
-/// A stored alert.
+/// A stored alert; `state` and `severity` are parsed when the row is read (unknown: `Unreadable`).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct AlertRow {
     pub id: i64,
@@ -29,8 +29,8 @@ pub struct AlertRow {
     pub resource: String,
     pub metric: Option<String>,
     pub labels: String,
-    pub state: String,
-    pub severity: String,
+    pub state: AlertState,
+    pub severity: Severity,
     pub summary: String,
     pub value: Option<f64>,
     pub occurrences: i64,
@@ -41,21 +41,48 @@ pub struct AlertRow {
     pub auto_resolve_at: Option<i64>,
 }
 
+#[cfg(test)]
+impl AlertRow {
+    /// A firing warning alert (id 7) of rule 1 on `db1`, for unit tests of alert transitions.
+    pub(crate) fn example() -> AlertRow {
+        AlertRow {
+            id: 7,
+            tenant_id: 1,
+            dedup_key: "rule:1:db1:{}".into(),
+            rule_id: Some(1),
+            rule_name: "connections".into(),
+            resource: "db1".into(),
+            metric: Some("pg.connections_pct".into()),
+            labels: "{}".into(),
+            state: AlertState::Firing,
+            severity: Severity::Warning,
+            summary: String::new(),
+            value: None,
+            occurrences: 1,
+            started_at: 0,
+            updated_at: 0,
+            acknowledged_at: None,
+            resolved_at: None,
+            auto_resolve_at: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct AlertEvent {
     pub id: i64,
     pub alert_id: i64,
     pub ts: i64,
-    pub kind: String,
-    pub severity: String,
+    pub kind: EventKind,
+    pub severity: Severity,
     pub value: Option<f64>,
 }
 
 /// Filters of the alert history; `None` matches everything.
 #[derive(Debug, Clone, Default)]
 pub struct AlertFilter {
-    pub state: Option<String>,
-    pub severity: Option<String>,
+    pub state: Option<AlertState>,
+    pub severity: Option<Severity>,
     pub resource: Option<String>,
     pub open_only: bool,
     pub limit: i64,
@@ -64,14 +91,14 @@ pub struct AlertFilter {
 
 /// An event to record with an alert change and the notifications it sends.
 pub struct EventWrite<'a> {
-    pub kind: &'a str,
+    pub kind: EventKind,
     /// Channels to notify at once (one outbox row each).
     pub channels: &'a [i64],
     /// Grouping channels: the alert joins (or updates) the channel's group, sent at its next
     /// flush (`Store::flush_group`).
     pub grouped: &'a [(i64, Grouping)],
     /// The payload of the outbox rows, from the saved alert and the event kind.
-    pub payload: &'a (dyn Fn(&AlertRow, &str) -> String + Sync),
+    pub payload: &'a (dyn Fn(&AlertRow, EventKind) -> String + Sync),
 }
 
 const ALERT_COLUMNS: &str = "id, tenant_id, dedup_key, rule_id, rule_name, resource, metric, labels, state, severity, \
@@ -211,14 +238,14 @@ impl Store {
             let mut tx = pool.begin().await?;
             let saved = if let Some(b) = before {
                 sqlx::query_as::<_, AlertRow>(&update)
-                    .bind(a.tenant_id).bind(b.id).bind(&a.state).bind(&a.severity).bind(&a.summary).bind(a.value)
+                    .bind(a.tenant_id).bind(b.id).bind(a.state.as_str()).bind(a.severity.as_str()).bind(&a.summary).bind(a.value)
                     .bind(a.occurrences).bind(a.updated_at).bind(a.acknowledged_at).bind(a.resolved_at)
-                    .bind(a.auto_resolve_at).bind(&b.state).bind(&b.severity).bind(b.updated_at)
+                    .bind(a.auto_resolve_at).bind(b.state.as_str()).bind(b.severity.as_str()).bind(b.updated_at)
                     .fetch_optional(&mut *tx).await
             } else {
                 sqlx::query_as::<_, AlertRow>(&insert)
                     .bind(a.tenant_id).bind(&a.dedup_key).bind(a.rule_id).bind(&a.rule_name).bind(&a.resource)
-                    .bind(&a.metric).bind(&a.labels).bind(&a.state).bind(&a.severity).bind(&a.summary).bind(a.value)
+                    .bind(&a.metric).bind(&a.labels).bind(a.state.as_str()).bind(a.severity.as_str()).bind(&a.summary).bind(a.value)
                     .bind(a.occurrences).bind(a.started_at).bind(a.updated_at).bind(a.acknowledged_at)
                     .bind(a.resolved_at).bind(a.auto_resolve_at)
                     .fetch_optional(&mut *tx).await
@@ -229,7 +256,7 @@ impl Store {
                 let event_id: i64 = sqlx::query_scalar(
                     "INSERT INTO alert_events (tenant_id, alert_id, ts, kind, severity, value) \
                      VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-                    .bind(saved.tenant_id).bind(saved.id).bind(now).bind(ev.kind).bind(&saved.severity).bind(saved.value)
+                    .bind(saved.tenant_id).bind(saved.id).bind(now).bind(ev.kind.as_str()).bind(saved.severity.as_str()).bind(saved.value)
                     .fetch_one(&mut *tx).await?;
                 if !ev.channels.is_empty() {
                     let payload = (ev.payload)(&saved, ev.kind);
@@ -309,5 +336,40 @@ impl Store {
         Ok(
             on_pool!(self, pool => sqlx::query_as::<_, (i64, String, Option<i64>)>(sql).bind(tenant_id).fetch_all(pool).await)?,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real (in-memory SQLite) store with one alert whose stored `column` is then overwritten
+    /// with `text`, as an older or foreign writer could have left it.
+    async fn stored_with(column: &str, text: &str) -> (Store, i64) {
+        let store = Store::connect("sqlite::memory:", 1).await.expect("in-memory sqlite");
+        store.migrate().await.expect("migrations");
+        let tenant = store.create_tenant("t").await.expect("tenant").id;
+        let alert = AlertRow { tenant_id: tenant, ..AlertRow::example() };
+        let saved = store.save_alert(None, &alert, None, 0).await.expect("saved");
+        let sql = format!("UPDATE alerts SET {column} = $1 WHERE id = $2");
+        on_pool!(store, pool => sqlx::query(&sql).bind(text).bind(saved.id).execute(pool).await.map(|_| ()))
+            .expect("updated");
+        (store, tenant)
+    }
+
+    #[tokio::test]
+    async fn an_unknown_stored_value_is_unreadable_not_a_default() {
+        for (column, text) in [("state", "burning"), ("severity", "fatal")] {
+            let (store, tenant) = stored_with(column, text).await;
+            match store.open_alerts(Some(tenant)).await {
+                Err(StoreError::Unreadable { column: c, value }) => {
+                    assert_eq!((c.as_str(), value.as_str()), (column, text))
+                }
+                other => panic!("{column} = {text:?} read as {other:?}"),
+            }
+        }
+        let (store, tenant) = stored_with("state", "acknowledged").await;
+        let read = store.open_alerts(Some(tenant)).await.expect("a known state reads");
+        assert_eq!((read[0].state, read[0].severity), (AlertState::Acknowledged, Severity::Warning));
     }
 }

@@ -90,7 +90,7 @@ impl Store {
         rows.into_iter()
             .map(|(instance_id, start_ts, end_ts, reason)| {
                 let reason = GapReason::parse(&reason)
-                    .ok_or(StoreError::Unreadable { column: "ash_gaps.reason", value: reason })?;
+                    .ok_or(StoreError::Unreadable { column: "ash_gaps.reason".into(), value: reason })?;
                 Ok((instance_id, Gap { start_ts, end_ts, reason }))
             })
             .collect()

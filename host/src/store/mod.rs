@@ -2,6 +2,7 @@
 //! PostgreSQL (for scale), chosen by the URL scheme, with the same migrations semantics on both.
 
 mod activity;
+mod alert_types;
 mod alerts;
 mod ash;
 mod ash_tail;
@@ -25,6 +26,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use activity::{
     InventoryRow, NamedPoint, RelationRow, RelationSum, StatementGrouping, StatementRow, StatementSum, StatementText,
 };
+pub use alert_types::{AlertState, EventKind, Severity, UnknownValue};
 pub use alerts::{idempotency_key, AlertEvent, AlertFilter, AlertRow, EventWrite, RuleRow};
 pub use ash::{AshRollupRow, StoredAshChunk};
 pub use groups::DueGroup;
@@ -62,10 +64,27 @@ pub enum StoreError {
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// A stored value this version cannot read (an enum name it does not know): never guessed.
+    Database(sqlx::Error),
+    /// A stored value this version cannot read (an enum name it does not know, such as an alert
+    /// state or a severity outside `alert_types`): never guessed, never read as a default.
     #[error("unreadable stored value {value:?} in {column}")]
-    Unreadable { column: &'static str, value: String },
+    Unreadable { column: String, value: String },
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// A column decoded into a vocabulary type (`alert_types`) that held an unknown value is
+    /// `Unreadable`, naming the column and the value; anything else is `Database`.
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::ColumnDecode { index, source } => match source.downcast::<UnknownValue>() {
+                Ok(unknown) => {
+                    StoreError::Unreadable { column: index.trim_matches('"').to_string(), value: unknown.value }
+                }
+                Err(source) => StoreError::Database(sqlx::Error::ColumnDecode { index, source }),
+            },
+            other => StoreError::Database(other),
+        }
+    }
 }
 
 impl StoreError {
@@ -73,7 +92,7 @@ impl StoreError {
     pub(crate) fn conflict_on_unique(err: sqlx::Error, what: impl Into<String>) -> Self {
         match err.as_database_error() {
             Some(db) if db.is_unique_violation() => StoreError::Conflict(what.into()),
-            _ => StoreError::Database(err),
+            _ => err.into(),
         }
     }
 }

@@ -202,6 +202,10 @@ async fn acknowledge_unacknowledge_and_clear(backend: Backend) {
     let r = e.call(Method::POST, &path("clear"), None).await;
     assert_eq!((r.status, r.json["state"].as_str()), (StatusCode::OK, Some("resolved")), "{}", r.text);
     assert_eq!(e.call(Method::POST, &path("clear"), None).await.status, StatusCode::CONFLICT);
+    // The state machine refuses to acknowledge a resolved alert; the answer names both states.
+    let refused = e.call(Method::POST, &path("acknowledge"), None).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    assert_eq!(refused.error().to_string(), format!("alert {id} is resolved; this needs it firing"));
     assert_eq!(e.events(id).await, ["firing", "acknowledged", "unacknowledged", "cleared"]);
     assert!(e.active().await.is_empty());
     // Still down: the next pass opens a new alert.

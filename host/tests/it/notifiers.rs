@@ -12,23 +12,8 @@ use std::time::{Duration, Instant};
 
 use plugins_support::*;
 use serde_json::{json, Value};
+use vigia::alerting::AlertState;
 use vigia::plugins::{Alert, ErrorKind, InvokeError, LoadState, Notification, PluginHost, Severity};
-
-fn alert(id: &str, severity: Severity, state: &str) -> Alert {
-    Alert {
-        id: id.into(),
-        rule: "cpu-high".into(),
-        resource: "db1".into(),
-        severity,
-        state: state.into(),
-        summary: "CPU at 97.5%".into(),
-        description: "cpu above 90% for 5m".into(),
-        labels: vec![("env".into(), "prod".into())],
-        value: Some(97.5),
-        started_at_ms: 1_700_000_000_000,
-        resolved_at_ms: (state == "resolved").then_some(1_700_000_600_000),
-    }
-}
 
 fn notification(key: &str, alerts: Vec<Alert>) -> Notification {
     Notification { idempotency_key: key.into(), channel: "ops".into(), attempt: 1, alerts }
@@ -61,7 +46,7 @@ async fn slack_posts_one_attachment_per_alert_with_the_idempotency_key() {
 
     let n = notification(
         "key-42",
-        vec![alert("a1", Severity::Critical, "firing"), alert("a2", Severity::Warning, "resolved")],
+        vec![alert("a1", Severity::Critical, AlertState::Firing), alert("a2", Severity::Warning, AlertState::Resolved)],
     );
     let receipt = host.deliver("slack", n).await.unwrap();
     assert_eq!(receipt.detail, "HTTP 200");
@@ -105,7 +90,7 @@ async fn slack_retries_server_errors_throttling_and_timeouts_but_not_client_erro
     });
     let sb = Sandbox::new();
     let host = slack(&sb, "http://127.0.0.1:*", json!({"webhook_url": server.url("/fail")})).await;
-    let n = || notification("k", vec![alert("a1", Severity::Critical, "firing")]);
+    let n = || notification("k", vec![alert("a1", Severity::Critical, AlertState::Firing)]);
 
     let (kind, message) = plugin_error(host.deliver("slack", n()).await);
     assert_eq!((kind, message.as_str()), (ErrorKind::Retryable, "HTTP 500"));
@@ -133,8 +118,9 @@ async fn slack_reaches_only_the_allow_listed_host_and_keeps_the_token_out_of_err
     let config = json!({"webhook_url": forbidden.url("/services/T1/B1/secret-token")});
     let host = slack(&sb, &allowed.origin(), config).await;
 
-    let (kind, message) =
-        plugin_error(host.deliver("slack", notification("k", vec![alert("a1", Severity::Info, "firing")])).await);
+    let (kind, message) = plugin_error(
+        host.deliver("slack", notification("k", vec![alert("a1", Severity::Info, AlertState::Firing)])).await,
+    );
     assert_eq!(kind, ErrorKind::Retryable);
     assert!(message.contains("HttpRequestDenied"), "{message}");
     assert!(!message.contains("secret-token"), "the token leaked into the error: {message}");
@@ -259,10 +245,10 @@ async fn email_sends_subject_recipients_and_bodies_through_the_operators_smtp_se
     assert_eq!(host.status("email").unwrap().status, LoadState::Loaded, "{:?}", host.status("email"));
     host.set_config("email", email_config(smtp.port)).await.unwrap();
 
-    let firing = notification("key-1", vec![alert("a1", Severity::Critical, "firing")]);
+    let firing = notification("key-1", vec![alert("a1", Severity::Critical, AlertState::Firing)]);
     let receipt = host.deliver("email", firing).await.unwrap();
     assert_eq!(receipt.detail, "250 OK stored as 1");
-    let resolved = notification("key-2", vec![alert("a1", Severity::Critical, "resolved")]);
+    let resolved = notification("key-2", vec![alert("a1", Severity::Critical, AlertState::Resolved)]);
     host.deliver("email", resolved).await.unwrap();
 
     let messages = smtp.messages();
@@ -309,8 +295,9 @@ async fn email_to_an_unreachable_smtp_server_is_retryable() {
     sb.install("email", "email", |_| {});
     let host = sb.start().await;
     host.set_config("email", email_config(free_port())).await.unwrap();
-    let (kind, message) =
-        plugin_error(host.deliver("email", notification("k", vec![alert("a1", Severity::Warning, "firing")])).await);
+    let (kind, message) = plugin_error(
+        host.deliver("email", notification("k", vec![alert("a1", Severity::Warning, AlertState::Firing)])).await,
+    );
     assert_eq!(kind, ErrorKind::Retryable, "{message}");
     assert!(message.contains("127.0.0.1"), "{message}");
 }
@@ -332,8 +319,9 @@ async fn smtp_without_the_capability_is_a_permanent_error_and_sends_nothing() {
     config.as_object_mut().unwrap().retain(|k, _| !k.starts_with("smtp_"));
     host.set_config("email", config).await.unwrap();
 
-    let (kind, message) =
-        plugin_error(host.deliver("email", notification("k", vec![alert("a1", Severity::Critical, "firing")])).await);
+    let (kind, message) = plugin_error(
+        host.deliver("email", notification("k", vec![alert("a1", Severity::Critical, AlertState::Firing)])).await,
+    );
     assert_eq!(kind, ErrorKind::Permanent);
     assert!(message.contains("smtp capability not granted"), "{message}");
     assert!(smtp.messages().is_empty());

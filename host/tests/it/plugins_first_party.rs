@@ -10,6 +10,7 @@ use std::time::Duration;
 use hmac::Mac;
 use plugins_support::*;
 use serde_json::json;
+use vigia::alerting::AlertState;
 use vigia::plugins::{
     Alert, CollectContext, ErrorKind, InvokeError, LoadState, MetricSample, Notification, PluginHost, ReportRequest,
     Series, Severity,
@@ -74,24 +75,12 @@ async fn http_check_reports_up_status_latency_and_is_confined_to_allowed_hosts()
 }
 
 fn notification(key: &str) -> Notification {
-    let alert = |id: &str, severity| Alert {
-        id: id.into(),
-        rule: "cpu-high".into(),
-        resource: "db1".into(),
-        severity,
-        state: "firing".into(),
-        summary: "CPU \"hot\"".into(),
-        description: "cpu above 90% for 5m".into(),
-        labels: vec![("env".into(), "prod".into())],
-        value: Some(97.5),
-        started_at_ms: 1_700_000_000_000,
-        resolved_at_ms: None,
-    };
+    let hot = |id: &str, severity| Alert { summary: "CPU \"hot\"".into(), ..alert(id, severity, AlertState::Firing) };
     Notification {
         idempotency_key: key.into(),
         channel: "ops".into(),
         attempt: 2,
-        alerts: vec![alert("alert-1", Severity::Critical), alert("alert-2", Severity::Warning)],
+        alerts: vec![hot("alert-1", Severity::Critical), hot("alert-2", Severity::Warning)],
     }
 }
 

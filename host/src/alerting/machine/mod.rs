@@ -1,43 +1,34 @@
-//! The pure state machine of a threshold alert: which level a value is at (with trigger/clear
-//! hysteresis) and what one evaluation does to the open alert of a series (occurrence counting,
-//! `pending → firing`, severity changes, resolution). No I/O, so every rule is unit-tested here.
+//! The pure state machine of alerts, the bottom layer of `alerting` (it imports nothing from
+//! its siblings): which level a value is at (with trigger/clear hysteresis) and what one
+//! evaluation does to the open alert of a series (occurrence counting, `pending → firing`,
+//! severity changes, resolution) here; `transitions` applies those steps, and the manual ones
+//! (acknowledge, unacknowledge, clear, custom raise, resume), to stored alerts. No I/O, so
+//! every rule is unit-tested here.
+
+mod transitions;
 
 use serde::{Deserialize, Serialize};
 
-use super::rules::{Direction, Level};
+pub use crate::store::{AlertState, EventKind, Severity};
+pub use transitions::{manual, observe, raise, resolve, resumed, Action, CustomRaise, Refused, Transition};
 
-/// How bad an alert is: the severity notifiers already see, ordered `Info < Warning < Critical`.
-pub use crate::plugins::Severity;
-
-/// Where an alert is in its lifecycle: `pending → firing → (acknowledged) → resolved`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// Which side of the thresholds is bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum AlertState {
-    Pending,
-    Firing,
-    Acknowledged,
-    Resolved,
+pub enum Direction {
+    /// Alert when the value rises above the trigger.
+    #[default]
+    Above,
+    /// Alert when the value falls below the trigger.
+    Below,
 }
 
-impl AlertState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertState::Pending => "pending",
-            AlertState::Firing => "firing",
-            AlertState::Acknowledged => "acknowledged",
-            AlertState::Resolved => "resolved",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<AlertState, String> {
-        match s {
-            "pending" => Ok(AlertState::Pending),
-            "firing" => Ok(AlertState::Firing),
-            "acknowledged" => Ok(AlertState::Acknowledged),
-            "resolved" => Ok(AlertState::Resolved),
-            other => Err(format!("unknown state {other:?}: use pending, firing, acknowledged or resolved")),
-        }
-    }
+/// One level: entered when the value crosses `trigger`, left only when it crosses `clear` back.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Level {
+    pub trigger: f64,
+    pub clear: f64,
 }
 
 /// The effective thresholds of one rule for one resource (overrides applied).
@@ -138,24 +129,16 @@ mod tests {
         }
     }
 
-    /// Runs values through the machine, returning the severity of the open alert after each.
+    /// Runs values through the production transition (`observe`), returning the state and
+    /// severity of the open alert after each.
     fn run(t: &Thresholds, values: &[f64]) -> Vec<Option<(AlertState, Severity)>> {
-        let mut open: Option<Open> = None;
+        let mut open: Option<crate::store::AlertRow> = None;
         let mut out = Vec::new();
-        for &v in values {
-            open = match step(t, open.as_ref(), v) {
-                Step::Nothing | Step::Resolve { .. } => None,
-                Step::Open { severity, occurrences, fire } => Some(Open {
-                    state: if fire { AlertState::Firing } else { AlertState::Pending },
-                    severity,
-                    occurrences,
-                }),
-                Step::Count { severity, occurrences } => Some(Open { severity, occurrences, ..open.unwrap() }),
-                Step::Fire { severity, occurrences } => Some(Open { state: AlertState::Firing, severity, occurrences }),
-                Step::Severity { severity } => Some(Open { severity, ..open.unwrap() }),
-                Step::Same => open,
-            };
-            out.push(open.map(|o| (o.state, o.severity)));
+        for (now, &v) in values.iter().enumerate() {
+            if let Some(change) = observe(t, open.as_ref(), crate::store::AlertRow::example, v, now as i64) {
+                open = (change.alert.state != AlertState::Resolved).then_some(change.alert);
+            }
+            out.push(open.as_ref().map(|o| (o.state, o.severity)));
         }
         out
     }
@@ -220,16 +203,5 @@ mod tests {
         assert_eq!(level(&down, None, 0.0), Some(Severity::Critical));
         assert_eq!(level(&down, Some(Severity::Critical), 0.5), Some(Severity::Critical));
         assert_eq!(level(&down, Some(Severity::Critical), 1.0), None);
-    }
-
-    #[test]
-    fn names_round_trip() {
-        for s in [Severity::Info, Severity::Warning, Severity::Critical] {
-            assert_eq!(Severity::parse(s.as_str()), Ok(s));
-        }
-        for s in [AlertState::Pending, AlertState::Firing, AlertState::Acknowledged, AlertState::Resolved] {
-            assert_eq!(AlertState::parse(s.as_str()), Ok(s));
-        }
-        assert!(Severity::parse("fatal").unwrap_err().contains("fatal"));
     }
 }

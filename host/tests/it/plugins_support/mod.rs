@@ -13,10 +13,31 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use vigia::plugins::{HostServices, PluginHost, PluginHostOptions, PluginStatus};
+use vigia::alerting::{AlertState, Severity};
+use vigia::plugins::{Alert, HostServices, PluginHost, PluginHostOptions, PluginStatus};
 use vigia::secrets::SecretBox;
 
 static BUNDLES: OnceLock<PathBuf> = OnceLock::new();
+
+/// The sample alert of the notifier tests, as the host hands it to a plugin (the same one as
+/// the SDK's `Alert::example`): `cpu-high` on `db1` at 97.5 with label `env=prod`, started
+/// 2023-11-14T22:13:20Z and, when resolved, resolved ten minutes later.
+pub fn alert(id: &str, severity: Severity, state: AlertState) -> Alert {
+    let started_at_ms = 1_700_000_000_000;
+    Alert {
+        id: id.into(),
+        rule: "cpu-high".into(),
+        resource: "db1".into(),
+        severity,
+        state,
+        summary: "CPU at 97.5%".into(),
+        description: "cpu above 90% for 5m".into(),
+        labels: vec![("env".into(), "prod".into())],
+        value: Some(97.5),
+        started_at_ms,
+        resolved_at_ms: (state == AlertState::Resolved).then_some(started_at_ms + 600_000),
+    }
+}
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
