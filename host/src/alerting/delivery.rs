@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::health::{CheckFuture, ReadinessCheck};
 use crate::plugins::{Alert, InvokeError, Notification, PluginHost};
 use crate::secrets::SecretBox;
-use crate::store::{now_ms, OutboxRow, Store, StoreResult};
+use crate::store::{now_ms, DeliveryState, OutboxRow, Store, StoreResult};
 
 /// Most rows claimed per pass.
 const BATCH: i64 = 32;
@@ -170,11 +170,11 @@ enum Outcome {
 }
 
 impl Outcome {
-    fn state(self) -> &'static str {
+    fn state(self) -> DeliveryState {
         match self {
-            Outcome::Delivered => "delivered",
-            Outcome::Retry => "pending",
-            Outcome::Dead => "dead",
+            Outcome::Delivered => DeliveryState::Delivered,
+            Outcome::Retry => DeliveryState::Pending,
+            Outcome::Dead => DeliveryState::Dead,
         }
     }
 }

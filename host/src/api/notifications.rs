@@ -17,7 +17,7 @@ use super::{rfc3339, AppContext};
 use crate::alerting::{AlertState, Severity};
 use crate::instances::Tags;
 use crate::plugins::{Alert, InvokeError, Notification, PluginError, PluginHost, MASK};
-use crate::store::{now_ms, ChannelRow, ChannelWrite, Grouping, OutboxRow};
+use crate::store::{now_ms, ChannelRow, ChannelWrite, DeliveryState, Grouping, OutboxRow};
 
 /// Body of a channel creation or replacement.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -311,7 +311,7 @@ pub struct DeliveryView {
     pub channel_id: i64,
     pub idempotency_key: String,
     /// pending, sending, delivered or dead.
-    pub state: String,
+    pub state: DeliveryState,
     pub attempts: i64,
     pub next_attempt_at: String,
     pub last_error: Option<String>,
@@ -351,12 +351,9 @@ pub struct HistoryQuery {
 async fn deliveries(
     ctx: &AppContext,
     tenant: i64,
-    state: Option<&str>,
+    state: Option<DeliveryState>,
     q: &HistoryQuery,
 ) -> ApiResult<Vec<DeliveryView>> {
-    if state.is_some_and(|s| !["pending", "sending", "delivered", "dead"].contains(&s)) {
-        return Err(AppError::BadRequest("state must be pending, sending, delivered or dead".into()));
-    }
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) || q.offset.is_some_and(|o| o < 0) {
         return Err(AppError::BadRequest("limit must be 1 to 1000 and offset not negative".into()));
@@ -373,7 +370,13 @@ pub async fn history(
     caller: crate::auth::Principal,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> ApiResult<Json<Vec<DeliveryView>>> {
-    Ok(Json(deliveries(&ctx, caller.tenant_id, q.state.as_deref(), &q).await?))
+    let state = q
+        .state
+        .as_deref()
+        .map(DeliveryState::parse)
+        .transpose()
+        .map_err(|_| AppError::BadRequest("state must be pending, sending, delivered or dead".into()))?;
+    Ok(Json(deliveries(&ctx, caller.tenant_id, state, &q).await?))
 }
 
 /// The dead-letter queue: deliveries that ran out of attempts or failed permanently.
@@ -384,7 +387,7 @@ pub async fn dlq(
     caller: crate::auth::Principal,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> ApiResult<Json<Vec<DeliveryView>>> {
-    Ok(Json(deliveries(&ctx, caller.tenant_id, Some("dead"), &q).await?))
+    Ok(Json(deliveries(&ctx, caller.tenant_id, Some(DeliveryState::Dead), &q).await?))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -1,5 +1,5 @@
-//! The alert vocabulary: `Severity`, `AlertState` and `EventKind`, each stored as its lowercase
-//! name. They live at the bottom (storage) so rows carry them typed: a stored value is parsed once,
+//! The alert vocabulary: `Severity`, `AlertState`, `EventKind` and the outbox's `DeliveryState`,
+//! each stored as its lowercase name. They live at the bottom (storage) so rows carry them typed: a stored value is parsed once,
 //! when the row is read, and an unknown one is `StoreError::Unreadable`, never a default. Every
 //! layer above (alerting, notifiers through `plugins::Severity`, the API) uses these types.
 
@@ -127,6 +127,17 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// Where a notification (an outbox row) is: `pending → sending → delivered`, or back to
+    /// `pending` for a retry, or `dead` (the dead-letter queue).
+    DeliveryState, "delivery state" {
+        Pending = "pending",
+        Sending = "sending",
+        Delivered = "delivered",
+        Dead = "dead",
+    }
+}
+
 impl EventKind {
     /// Whether the event notifies the channels routing the alert.
     pub fn notifies(self) -> bool {
@@ -154,6 +165,10 @@ mod tests {
         for k in EventKind::ALL {
             assert_eq!(EventKind::parse(k.as_str()), Ok(*k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        for d in DeliveryState::ALL {
+            assert_eq!(DeliveryState::parse(d.as_str()), Ok(*d));
+            assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
         }
         // The API answers these messages to clients: they must not change.
         assert_eq!(Severity::parse("fatal").unwrap_err(), "unknown severity \"fatal\": use info, warning or critical");

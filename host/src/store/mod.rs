@@ -26,7 +26,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use activity::{
     InventoryRow, NamedPoint, RelationRow, RelationSum, StatementGrouping, StatementRow, StatementSum, StatementText,
 };
-pub use alert_types::{AlertState, EventKind, Severity, UnknownValue};
+pub use alert_types::{AlertState, DeliveryState, EventKind, Severity, UnknownValue};
 pub use alerts::{idempotency_key, AlertEvent, AlertFilter, AlertRow, EventWrite, RuleRow};
 pub use ash::{AshRollupRow, StoredAshChunk};
 pub use groups::DueGroup;

@@ -5,7 +5,7 @@
 
 use sqlx::QueryBuilder;
 
-use super::{now_ms, on_pool, Store, StoreError, StoreResult};
+use super::{now_ms, on_pool, DeliveryState, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ChannelRow {
@@ -73,7 +73,7 @@ pub struct OutboxRow {
     pub event_id: Option<i64>,
     pub idempotency_key: String,
     pub payload: String,
-    pub state: String,
+    pub state: DeliveryState,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
@@ -182,7 +182,7 @@ impl Store {
     pub async fn finish_attempt(
         &self,
         id: i64,
-        state: &str,
+        state: DeliveryState,
         attempts: i64,
         next_attempt_at: i64,
         error: Option<&str>,
@@ -190,7 +190,7 @@ impl Store {
         let now = now_ms();
         let sql = "UPDATE notification_outbox SET state = $2, attempts = $3, next_attempt_at = $4, last_error = $5, \
                    updated_at = $6, delivered_at = CASE WHEN $2 = 'delivered' THEN $6 ELSE delivered_at END WHERE id = $1";
-        on_pool!(self, pool => sqlx::query(sql).bind(id).bind(state).bind(attempts).bind(next_attempt_at).bind(error)
+        on_pool!(self, pool => sqlx::query(sql).bind(id).bind(state.as_str()).bind(attempts).bind(next_attempt_at).bind(error)
             .bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
@@ -205,7 +205,7 @@ impl Store {
     pub async fn list_outbox(
         &self,
         tenant_id: i64,
-        state: Option<&str>,
+        state: Option<DeliveryState>,
         limit: i64,
         offset: i64,
     ) -> StoreResult<Vec<OutboxRow>> {
@@ -214,7 +214,7 @@ impl Store {
              ORDER BY id DESC LIMIT $3 OFFSET $4"
         );
         Ok(on_pool!(self, pool => sqlx::query_as::<_, OutboxRow>(&sql)
-            .bind(tenant_id).bind(state).bind(limit).bind(offset).fetch_all(pool).await)?)
+            .bind(tenant_id).bind(state.map(DeliveryState::as_str)).bind(limit).bind(offset).fetch_all(pool).await)?)
     }
 
     /// Counts by state, of a tenant or (`None`) of the whole host.
