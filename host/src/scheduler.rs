@@ -42,11 +42,6 @@ impl CollectorScheduler {
         }
     }
 
-    /// Spawns the scheduling loop; it runs until the runtime stops.
-    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(self.run(CancellationToken::new()))
-    }
-
     /// Schedules collections until `stop` is cancelled, then waits for the runs in progress
     /// (bounded by each plugin's timeout) so their samples reach the metric writer.
     pub async fn run(self, stop: CancellationToken) {

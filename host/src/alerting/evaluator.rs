@@ -37,20 +37,6 @@ impl Evaluator {
         Evaluator { store, stale_after }
     }
 
-    /// Runs `evaluate_once` every `interval` until the runtime stops.
-    pub fn spawn(self, interval: Duration) {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(e) = self.evaluate_once(crate::store::now_ms()).await {
-                    tracing::warn!(error = %e, "alert evaluation failed");
-                }
-            }
-        });
-    }
-
     /// One pass over pauses, custom alerts and every rule of every tenant, as of `now` (ms).
     pub async fn evaluate_once(&self, now: i64) -> StoreResult<EvalReport> {
         let mut report = EvalReport::default();
