@@ -15,6 +15,7 @@ use super::error::{or_not_found, ApiResult, AppError};
 use super::extract::{ApiJson, ApiPath, LenientJson};
 use super::instances::status;
 use super::{rfc3339, AppContext};
+use crate::auth::scopes::{stored_user_scopes, user_scopes};
 use crate::auth::{password, Principal, Privilege, Profile};
 use crate::store::{NewUser, User, UserUpdate};
 
@@ -96,6 +97,28 @@ async fn check_roles_exist(ctx: &AppContext, caller: &Principal, names: &[String
     }
 }
 
+/// 403 unless the caller holds every scope `privilege` × `profile` grants: `users:manage` alone
+/// must not mint an admin (or any user richer than the caller).
+fn check_may_grant(caller: &Principal, privilege: Privilege, profile: Profile) -> ApiResult<()> {
+    match user_scopes(privilege, profile).first_not_granted_by(caller.scopes) {
+        Some(scope) => Err(AppError::Forbidden(format!(
+            "cannot grant privilege {:?}: it needs scope {scope}, which you lack",
+            privilege.as_str()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// 403 when `user` holds a scope the caller lacks: nobody changes (password, privilege, roles,
+/// email) or deletes a user with more rights than itself, so a narrow token cannot take the
+/// admin account over.
+fn check_not_above_caller(caller: &Principal, user: &User) -> ApiResult<()> {
+    match stored_user_scopes(&user.privilege, &user.profile).first_not_granted_by(caller.scopes) {
+        Some(scope) => Err(AppError::Forbidden(format!("user {:?} has rights you lack ({scope})", user.login))),
+        None => Ok(()),
+    }
+}
+
 /// What a create asks for, from either form.
 struct UserRequest<'a> {
     login: &'a str,
@@ -113,6 +136,7 @@ async fn create_user(ctx: &AppContext, caller: &Principal, req: UserRequest<'_>)
     }
     let privilege = Privilege::parse(req.privilege.unwrap_or("read")).map_err(AppError::BadRequest)?;
     let profile = Profile::parse(req.profile.unwrap_or("data admin")).map_err(AppError::BadRequest)?;
+    check_may_grant(caller, privilege, profile)?;
     let roles = req.roles.unwrap_or_default();
     check_roles_exist(ctx, caller, &roles).await?;
     let hash = hash_password(req.password).await?;
@@ -131,9 +155,23 @@ struct UserChange<'a> {
     roles: Option<Vec<String>>,
 }
 
-async fn update_user(ctx: &AppContext, caller: &Principal, id: i64, change: UserChange<'_>) -> ApiResult<User> {
+async fn update_user(ctx: &AppContext, caller: &Principal, user: &User, change: UserChange<'_>) -> ApiResult<User> {
+    check_not_above_caller(caller, user)?;
     let privilege = change.privilege.map(Privilege::parse).transpose().map_err(AppError::BadRequest)?;
     let profile = change.profile.map(Profile::parse).transpose().map_err(AppError::BadRequest)?;
+    if privilege.is_some() || profile.is_some() {
+        let stored = |e: String| AppError::Internal(anyhow::anyhow!("stored user {:?}: {e}", user.login));
+        let new_privilege = match privilege {
+            Some(p) => p,
+            None => Privilege::parse(&user.privilege).map_err(stored)?,
+        };
+        let new_profile = match profile {
+            Some(p) => p,
+            None => Profile::parse(&user.profile).map_err(stored)?,
+        };
+        check_may_grant(caller, new_privilege, new_profile)?;
+    }
+    let id = user.id;
     if let Some(roles) = &change.roles {
         check_roles_exist(ctx, caller, roles).await?;
     }
@@ -160,6 +198,7 @@ async fn delete_user(ctx: &AppContext, caller: &Principal, user: &User) -> ApiRe
     if user.id == caller.user_id {
         return Err(AppError::Conflict("you cannot delete your own user".into()));
     }
+    check_not_above_caller(caller, user)?;
     ctx.store.delete_user(caller.tenant_id, user.id).await.map_err(or_not_found("user"))?;
     ctx.auth.forget_all();
     Ok(())
@@ -280,7 +319,7 @@ pub async fn update(
         profile: body.profile.as_deref(),
         roles: requested_roles(body.roles, body.role)?,
     };
-    let user = update_user(&ctx, &caller, user.id, change).await?;
+    let user = update_user(&ctx, &caller, &user, change).await?;
     Ok(Json(view(&ctx, user).await?))
 }
 
@@ -391,7 +430,7 @@ pub async fn ds_update(
         roles: requested_roles(body.roles, body.role)?,
         ..Default::default()
     };
-    update_user(&ctx, &caller, user.id, change).await?;
+    update_user(&ctx, &caller, &user, change).await?;
     Ok(status("User updated!"))
 }
 

@@ -14,6 +14,7 @@ mod alerting_delivery;
 mod api_auth;
 mod api_http;
 mod ash_durability;
+mod hardening;
 mod instances;
 mod notifiers;
 mod plugins_bench;

@@ -1,0 +1,6 @@
+//! Regression tests of issue 11's multi-tenant hardening, one module per hole: user management
+//! cannot escalate (`users`), monitored-instance passwords cannot be redirected and `sslmode`
+//! is applied (`instances`), channel overrides cannot redirect the notifier's secrets
+//! (`channels`).
+
+mod users;
