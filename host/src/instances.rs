@@ -1,11 +1,15 @@
 //! Monitored PostgreSQL instances outside storage and HTTP: the tag syntax (`key=value,…`),
-//! setting validation, and the connection check run on create/update/enable. The check talks to
-//! the *monitored* server, not to Vigia's storage, which is why its one query lives here.
+//! setting validation, TLS towards the instance (`Tls`, shared with the sampler), and the
+//! connection check run on create/update/enable. The check talks to the *monitored* server, not
+//! to Vigia's storage, which is why its one query lives here.
 
 use std::time::Duration;
 
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{ConnectOptions, Connection};
+
+use crate::store::Instance;
+pub use crate::store::SslMode;
 
 /// How long a connection check may take before the server counts as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -122,19 +126,66 @@ pub fn check_non_negative(what: &str, n: i64) -> Result<(), String> {
     Ok(())
 }
 
+/// A CA bundle path: absolute (the server's working directory is nobody's business), or empty
+/// to go back to the built-in roots.
+pub fn check_sslrootcert(path: &str) -> Result<(), String> {
+    let ok = path.is_empty()
+        || (std::path::Path::new(path).is_absolute() && path.len() <= 4096 && !path.contains(char::is_control));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid sslrootcert {path:?}: expected an absolute path to a CA bundle (PEM)"))
+    }
+}
+
+/// How a connection to a monitored server uses TLS: libpq's `sslmode` and, for `verify-ca` and
+/// `verify-full`, the CA bundle to trust (`None`: the built-in web PKI roots).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tls {
+    pub mode: SslMode,
+    pub root_cert: Option<String>,
+}
+
+impl Tls {
+    pub fn of(instance: &Instance) -> Tls {
+        let root_cert = Some(instance.sslrootcert.clone()).filter(|p| !p.is_empty());
+        Tls { mode: instance.sslmode, root_cert }
+    }
+
+    /// `options` connecting with this TLS setting (the connection check and the sampler both
+    /// build their connections through here, so they cannot disagree).
+    pub fn apply(&self, options: PgConnectOptions) -> PgConnectOptions {
+        let mode = match self.mode {
+            SslMode::Disable => PgSslMode::Disable,
+            SslMode::Prefer => PgSslMode::Prefer,
+            SslMode::Require => PgSslMode::Require,
+            SslMode::VerifyCa => PgSslMode::VerifyCa,
+            SslMode::VerifyFull => PgSslMode::VerifyFull,
+        };
+        let options = options.ssl_mode(mode);
+        match &self.root_cert {
+            Some(path) => options.ssl_root_cert(path),
+            None => options,
+        }
+    }
+}
+
 /// Where and as whom to connect.
 pub struct Target<'a> {
     pub host: &'a str,
     pub port: i64,
     pub user: &'a str,
     pub password: &'a str,
+    pub tls: &'a Tls,
 }
 
 /// Connects once (to the `postgres` database, as the sampler will) and returns the server
 /// version, or a reason fit to show the operator. Bounded by `CONNECT_TIMEOUT`.
 pub async fn check_connection(target: &Target<'_>) -> Result<String, String> {
     let port = u16::try_from(target.port).map_err(|_| format!("invalid port {}", target.port))?;
-    let options = PgConnectOptions::new()
+    let options = target
+        .tls
+        .apply(PgConnectOptions::new())
         .host(target.host)
         .port(port)
         .username(target.user)
@@ -187,5 +238,17 @@ mod tests {
         assert!(check_port(0).is_err() && check_port(5432).is_ok() && check_port(70000).is_err());
         assert!(check_collection_rate("high").is_ok() && check_collection_rate("fast").is_err());
         assert!(check_lock_delay(0).is_err() && check_lock_delay(30).is_ok());
+        assert!(check_sslrootcert("").is_ok() && check_sslrootcert("/etc/ssl/ca.pem").is_ok());
+        assert!(check_sslrootcert("ca.pem").is_err());
+    }
+
+    #[test]
+    fn sslmodes_parse_and_order_by_strength() {
+        for mode in SslMode::ALL {
+            assert_eq!(SslMode::parse(mode.as_str()), Ok(mode));
+        }
+        assert!(SslMode::parse("allow").unwrap_err().contains("verify-full"));
+        assert!(SslMode::Disable < SslMode::Prefer && SslMode::VerifyCa < SslMode::VerifyFull);
+        assert_eq!(SslMode::default(), SslMode::Prefer);
     }
 }

@@ -9,129 +9,18 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::error::{ApiResult, AppError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, LenientJson};
+use super::instance_body::{check_password_follows, port_number};
+pub use super::instance_body::{InstanceBody, PASSWORD_MASK};
 use super::{rfc3339, AppContext};
 use crate::auth::Principal;
-use crate::instances::{self as inst, Tags, Target};
+use crate::instances::{self as inst, SslMode, Tags, Target, Tls};
 use crate::rbac::InstanceScope;
 use crate::store::{Instance, InstanceUpdate, NewInstance, StoreError};
-
-/// What stands in for the password in every answer.
-pub const PASSWORD_MASK: &str = "********";
-
-/// Create and update body of both forms. On create `host`, `port`, `user` and `password` are
-/// required (and `tags` on the Datasentinel form, where it may be empty); on update all are
-/// optional. Settings accept Datasentinel's kebab-case names as well as snake_case.
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InstanceBody {
-    host: Option<String>,
-    /// A number; a numeric string is accepted too (Ansible templating often yields one).
-    #[serde(default, deserialize_with = "port_number")]
-    port: Option<i64>,
-    user: Option<String>,
-    /// Sealed at rest, never returned.
-    password: Option<String>,
-    /// `key=value,key=value`, may be empty.
-    tags: Option<String>,
-    enabled: Option<bool>,
-    /// `low` (activity every 10 s) or `high` (every second).
-    #[serde(alias = "collection-rate")]
-    collection_rate: Option<String>,
-    samples: Option<bool>,
-    #[serde(alias = "lock-monitoring")]
-    lock_monitoring: Option<bool>,
-    /// Seconds a lock wait must last before it is reported.
-    #[serde(alias = "lock-monitoring-delay")]
-    lock_monitoring_delay: Option<i64>,
-    #[serde(alias = "table-monitoring")]
-    table_monitoring: Option<bool>,
-    #[serde(alias = "query-monitoring")]
-    query_monitoring: Option<bool>,
-    #[serde(alias = "query-monitoring-optimize")]
-    query_monitoring_optimize: Option<bool>,
-    #[serde(alias = "query-monitoring-min-calls")]
-    query_monitoring_min_calls: Option<i64>,
-    /// Seconds of total execution time below which a statement is not collected.
-    #[serde(alias = "query-monitoring-min-time")]
-    query_monitoring_min_time: Option<i64>,
-}
-
-fn port_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => {
-            n.as_i64().map(Some).ok_or_else(|| serde::de::Error::custom("port must be an integer"))
-        }
-        Some(Value::String(s)) => {
-            s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("port {s:?} is not a number")))
-        }
-        Some(other) => Err(serde::de::Error::custom(format!("port must be a number, not {other}"))),
-    }
-}
-
-impl InstanceBody {
-    /// The validated change this body asks for (password sealed, tags canonical).
-    fn to_update(&self, ctx: &AppContext) -> ApiResult<InstanceUpdate> {
-        let bad = AppError::BadRequest;
-        if let Some(h) = &self.host {
-            inst::check_host(h).map_err(bad)?;
-        }
-        if let Some(p) = self.port {
-            inst::check_port(p).map_err(bad)?;
-        }
-        if let Some(u) = &self.user {
-            inst::check_user(u).map_err(bad)?;
-        }
-        let tags = self.tags.as_deref().map(Tags::parse).transpose().map_err(bad)?;
-        if let Some(r) = &self.collection_rate {
-            inst::check_collection_rate(r).map_err(bad)?;
-        }
-        if let Some(d) = self.lock_monitoring_delay {
-            inst::check_lock_delay(d).map_err(bad)?;
-        }
-        if let Some(n) = self.query_monitoring_min_calls {
-            inst::check_non_negative("query-monitoring-min-calls", n).map_err(bad)?;
-        }
-        if let Some(n) = self.query_monitoring_min_time {
-            inst::check_non_negative("query-monitoring-min-time", n).map_err(bad)?;
-        }
-        Ok(InstanceUpdate {
-            host: self.host.as_ref().map(|h| h.trim().to_string()),
-            port: self.port,
-            username: self.user.clone(),
-            password_sealed: self.password.as_deref().map(|p| ctx.secrets.seal(p)),
-            tags: tags.map(|t| t.canonical()),
-            enabled: self.enabled,
-            collection_rate: self.collection_rate.clone(),
-            samples: self.samples,
-            lock_monitoring: self.lock_monitoring,
-            lock_monitoring_delay: self.lock_monitoring_delay,
-            table_monitoring: self.table_monitoring,
-            query_monitoring: self.query_monitoring,
-            query_monitoring_optimize: self.query_monitoring_optimize,
-            query_monitoring_min_calls: self.query_monitoring_min_calls,
-            query_monitoring_min_time: self.query_monitoring_min_time,
-        })
-    }
-
-    fn has_settings(&self) -> bool {
-        self.enabled.is_some()
-            || self.collection_rate.is_some()
-            || self.samples.is_some()
-            || self.lock_monitoring.is_some()
-            || self.lock_monitoring_delay.is_some()
-            || self.table_monitoring.is_some()
-            || self.query_monitoring.is_some()
-            || self.query_monitoring_optimize.is_some()
-            || self.query_monitoring_min_calls.is_some()
-            || self.query_monitoring_min_time.is_some()
-    }
-}
 
 pub(super) fn not_found(name: &str) -> AppError {
     AppError::NotFound(format!("connection {name:?} not found"))
@@ -164,18 +53,7 @@ pub(super) async fn create(
     tags_required: bool,
 ) -> ApiResult<Instance> {
     inst::check_name(name).map_err(AppError::BadRequest)?;
-    let mut missing: Vec<&str> = Vec::new();
-    for (field, absent) in [
-        ("host", body.host.is_none()),
-        ("port", body.port.is_none()),
-        ("user", body.user.is_none()),
-        ("password", body.password.is_none()),
-        ("tags", tags_required && body.tags.is_none()),
-    ] {
-        if absent {
-            missing.push(field);
-        }
-    }
+    let missing = body.missing_on_create(tags_required);
     if !missing.is_empty() {
         return Err(AppError::BadRequest(format!("missing required field(s): {}", missing.join(", "))));
     }
@@ -183,7 +61,7 @@ pub(super) async fn create(
     let new = NewInstance {
         name,
         host: update.host.as_deref().unwrap_or_default(),
-        port: body.port.unwrap_or_default(),
+        port: update.port.unwrap_or_default(),
         username: update.username.as_deref().unwrap_or_default(),
         password_sealed: update.password_sealed.as_deref().unwrap_or_default(),
         tags: update.tags.as_deref().unwrap_or_default(),
@@ -204,7 +82,8 @@ pub(super) async fn update(
     update: &InstanceUpdate,
     recheck: bool,
 ) -> ApiResult<Instance> {
-    find(ctx, caller, name).await?;
+    let stored = find(ctx, caller, name).await?;
+    check_password_follows(&stored, update)?;
     let updated = ctx.store.update_instance(caller.tenant_id, name, update).await.map_err(instance_not_found(name))?;
     if recheck {
         refresh_status(ctx, updated).await
@@ -233,8 +112,14 @@ async fn refresh_status(ctx: &AppContext, instance: Instance) -> ApiResult<Insta
         match ctx.secrets.open(&instance.password_sealed) {
             Err(e) => (false, Some(format!("stored password unusable ({e}); set it again"))),
             Ok(password) => {
-                let target =
-                    Target { host: &instance.host, port: instance.port, user: &instance.username, password: &password };
+                let tls = Tls::of(&instance);
+                let target = Target {
+                    host: &instance.host,
+                    port: instance.port,
+                    user: &instance.username,
+                    password: &password,
+                    tls: &tls,
+                };
                 match inst::check_connection(&target).await {
                     Ok(_) => (true, None),
                     Err(reason) => (false, Some(reason)),
@@ -434,6 +319,10 @@ pub struct InstanceView {
     query_monitoring_optimize: bool,
     query_monitoring_min_calls: i64,
     query_monitoring_min_time: i64,
+    /// `disable`, `prefer`, `require`, `verify-ca` or `verify-full`.
+    sslmode: &'static str,
+    /// CA bundle trusted by `verify-ca`/`verify-full`; `null`: the built-in roots.
+    sslrootcert: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -460,6 +349,8 @@ impl From<Instance> for InstanceView {
             query_monitoring_optimize: i.query_monitoring_optimize,
             query_monitoring_min_calls: i.query_monitoring_min_calls,
             query_monitoring_min_time: i.query_monitoring_min_time,
+            sslmode: i.sslmode.as_str(),
+            sslrootcert: Some(i.sslrootcert).filter(|p| !p.is_empty()),
             created_at: rfc3339(i.created_at),
             updated_at: rfc3339(i.updated_at),
         }
@@ -569,6 +460,11 @@ pub struct TestConnection {
     port: Option<i64>,
     user: String,
     password: String,
+    /// Default `prefer`.
+    #[serde(default)]
+    sslmode: Option<String>,
+    #[serde(default)]
+    sslrootcert: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -588,7 +484,13 @@ pub async fn test_connection(ApiJson(body): ApiJson<TestConnection>) -> ApiResul
     inst::check_host(&body.host).map_err(AppError::BadRequest)?;
     inst::check_port(port).map_err(AppError::BadRequest)?;
     inst::check_user(&body.user).map_err(AppError::BadRequest)?;
-    let target = Target { host: body.host.trim(), port, user: &body.user, password: &body.password };
+    let mode = body.sslmode.as_deref().map(SslMode::parse).transpose().map_err(AppError::BadRequest)?;
+    let root_cert = body.sslrootcert.filter(|p| !p.is_empty());
+    if let Some(path) = &root_cert {
+        inst::check_sslrootcert(path).map_err(AppError::BadRequest)?;
+    }
+    let tls = Tls { mode: mode.unwrap_or_default(), root_cert };
+    let target = Target { host: body.host.trim(), port, user: &body.user, password: &body.password, tls: &tls };
     Ok(Json(match inst::check_connection(&target).await {
         Ok(version) => ConnectionTest { ok: true, server_version: Some(version), error: None },
         Err(reason) => ConnectionTest { ok: false, server_version: None, error: Some(reason) },

@@ -9,6 +9,7 @@ pub mod endpoints;
 pub mod error;
 mod extract;
 mod health;
+mod instance_body;
 mod instance_toggles;
 mod instances;
 mod meta;

@@ -7,6 +7,8 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::ConnectOptions;
 
+use crate::instances::Tls;
+
 /// `application_name` of every sampler connection; the ASH query excludes it.
 pub const APPLICATION_NAME: &str = "vigia-sampler";
 
@@ -20,6 +22,8 @@ pub struct Target {
     pub port: u16,
     pub user: String,
     pub password: String,
+    /// The instance's `sslmode` and CA bundle.
+    pub tls: Tls,
     /// `statement_timeout` of every query, in milliseconds (0 disables it, as in PostgreSQL).
     pub statement_timeout_ms: u64,
 }
@@ -34,7 +38,9 @@ impl std::fmt::Debug for Target {
 /// Connects to `database`. The timeout is a startup parameter rather than a `SET`, which saves a
 /// round trip per connection and cannot be forgotten on a code path.
 pub async fn connect(target: &Target, database: &str) -> Result<PgConnection, String> {
-    let options = PgConnectOptions::new()
+    let options = target
+        .tls
+        .apply(PgConnectOptions::new())
         .host(&target.host)
         .port(target.port)
         .username(&target.user)

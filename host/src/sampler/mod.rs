@@ -166,6 +166,7 @@ impl Sampler {
                     port,
                     user: instance.username.clone(),
                     password,
+                    tls: crate::instances::Tls::of(&instance),
                     statement_timeout_ms: self.config.statement_timeout_ms,
                 };
                 tracing::info!(instance = %instance.name, tenant = instance.tenant_id, "sampling");

@@ -25,6 +25,10 @@ pub struct Instance {
     pub query_monitoring_optimize: bool,
     pub query_monitoring_min_calls: i64,
     pub query_monitoring_min_time: i64,
+    #[sqlx(try_from = "String")]
+    pub sslmode: SslMode,
+    /// CA bundle (absolute path) for `verify-ca`/`verify-full`; empty: the built-in roots.
+    pub sslrootcert: String,
     pub connected: bool,
     pub last_error: Option<String>,
     pub checked_at: Option<i64>,
@@ -55,6 +59,8 @@ impl Instance {
             query_monitoring_optimize: false,
             query_monitoring_min_calls: 2,
             query_monitoring_min_time: 1,
+            sslmode: SslMode::Prefer,
+            sslrootcert: String::new(),
             connected: true,
             last_error: None,
             checked_at: None,
@@ -91,18 +97,70 @@ pub struct InstanceUpdate {
     pub query_monitoring_optimize: Option<bool>,
     pub query_monitoring_min_calls: Option<i64>,
     pub query_monitoring_min_time: Option<i64>,
+    pub sslmode: Option<SslMode>,
+    /// `Some("")` clears it.
+    pub sslrootcert: Option<String>,
 }
 
 impl InstanceUpdate {
     /// Whether the change touches how Vigia connects (so the connection is worth checking again).
     pub fn changes_connection(&self) -> bool {
-        self.host.is_some() || self.port.is_some() || self.username.is_some() || self.password_sealed.is_some()
+        self.host.is_some()
+            || self.port.is_some()
+            || self.username.is_some()
+            || self.password_sealed.is_some()
+            || self.sslmode.is_some()
+            || self.sslrootcert.is_some()
+    }
+}
+
+/// libpq's `sslmode` towards a monitored server, weakest first (the order is how strong the
+/// guarantee is: `Ord` answers "is this a downgrade?").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum SslMode {
+    Disable,
+    /// TLS when the server offers it, without checking its certificate; else plain.
+    #[default]
+    Prefer,
+    /// TLS or no connection; the certificate is not checked.
+    Require,
+    /// TLS with a certificate signed by a trusted CA.
+    VerifyCa,
+    /// `VerifyCa`, and the certificate names the host.
+    VerifyFull,
+}
+
+impl SslMode {
+    pub const ALL: [SslMode; 5] =
+        [SslMode::Disable, SslMode::Prefer, SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<SslMode, String> {
+        SslMode::ALL.into_iter().find(|m| m.as_str() == text).ok_or_else(|| {
+            format!("invalid sslmode {text:?}: expected disable, prefer, require, verify-ca or verify-full")
+        })
+    }
+}
+
+impl TryFrom<String> for SslMode {
+    type Error = String;
+    fn try_from(stored: String) -> Result<SslMode, String> {
+        SslMode::parse(&stored)
     }
 }
 
 const COLUMNS: &str = "id, tenant_id, name, host, port, username, password_sealed, tags, enabled, collection_rate, \
     samples, lock_monitoring, lock_monitoring_delay, table_monitoring, query_monitoring, query_monitoring_optimize, \
-    query_monitoring_min_calls, query_monitoring_min_time, connected, last_error, checked_at, created_at, updated_at";
+    query_monitoring_min_calls, query_monitoring_min_time, sslmode, sslrootcert, connected, last_error, checked_at, created_at, updated_at";
 
 impl Store {
     /// Inserts an instance with default settings; `Conflict` when the tenant already has the name.
@@ -148,7 +206,8 @@ impl Store {
              table_monitoring = COALESCE($13, table_monitoring), query_monitoring = COALESCE($14, query_monitoring), \
              query_monitoring_optimize = COALESCE($15, query_monitoring_optimize), \
              query_monitoring_min_calls = COALESCE($16, query_monitoring_min_calls), \
-             query_monitoring_min_time = COALESCE($17, query_monitoring_min_time), updated_at = $18 \
+             query_monitoring_min_time = COALESCE($17, query_monitoring_min_time), updated_at = $18, \
+             sslmode = COALESCE($19, sslmode), sslrootcert = COALESCE($20, sslrootcert) \
              WHERE tenant_id = $1 AND name = $2 RETURNING {COLUMNS}"
         );
         on_pool!(self, pool => sqlx::query_as::<_, Instance>(&sql)
@@ -156,7 +215,7 @@ impl Store {
             .bind(&u.tags).bind(u.enabled).bind(&u.collection_rate).bind(u.samples).bind(u.lock_monitoring)
             .bind(u.lock_monitoring_delay).bind(u.table_monitoring).bind(u.query_monitoring)
             .bind(u.query_monitoring_optimize).bind(u.query_monitoring_min_calls).bind(u.query_monitoring_min_time)
-            .bind(now_ms())
+            .bind(now_ms()).bind(u.sslmode.map(SslMode::as_str)).bind(&u.sslrootcert)
             .fetch_optional(pool).await)?
         .ok_or(StoreError::NotFound)
     }

@@ -30,7 +30,7 @@ pub use alert_types::{AlertState, DeliveryState, EventKind, Severity, UnknownVal
 pub use alerts::{idempotency_key, AlertEvent, AlertFilter, AlertRow, EventWrite, RuleRow};
 pub use ash::{AshRollupRow, StoredAshChunk};
 pub use groups::DueGroup;
-pub use instances::{Instance, InstanceUpdate, NewInstance};
+pub use instances::{Instance, InstanceUpdate, NewInstance, SslMode};
 pub use metrics::{BucketPoint, MetricStoreStats, Point, SeriesKey, SeriesRow};
 pub use outbox::{ChannelRow, ChannelWrite, Grouping, OutboxRow, OutboxStats};
 pub use plugins::PluginSettingsRow;

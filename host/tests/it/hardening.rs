@@ -3,4 +3,5 @@
 //! is applied (`instances`), channel overrides cannot redirect the notifier's secrets
 //! (`channels`).
 
+mod instances;
 mod users;

@@ -191,8 +191,10 @@ async fn unreachable_server_is_stored_but_not_connected_and_says_why(b: Backend)
     assert!(native["last_error"].as_str().unwrap().to_lowercase().contains("refused"), "{native}");
     assert!(native["checked_at"].is_string());
 
-    // Fixing the port through an update connects it and clears the reason.
-    let r = ds(&app, Method::PUT, &format!("{DS}/later"), t, &format!(r#"{{"port": {}}}"#, live_port())).await;
+    // Fixing the port through an update (a new destination: with the password) connects it and
+    // clears the reason.
+    let fix = format!(r#"{{"port": {}, "password": "pw"}}"#, live_port());
+    let r = ds(&app, Method::PUT, &format!("{DS}/later"), t, &fix).await;
     assert_eq!(only_status(&r), "Connection updated!");
     let native = app.get("/api/v1/instances/later", &app.admin).await.json;
     assert_eq!((native["connected"].clone(), native["last_error"].clone()), (json!(true), Value::Null));

@@ -29,6 +29,7 @@ fn target(port: u16) -> Target {
         port,
         user: "postgres".into(),
         password: String::new(),
+        tls: Default::default(),
         statement_timeout_ms: 2000,
     }
 }

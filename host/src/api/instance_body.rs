@@ -1,0 +1,177 @@
+//! The body both forms of the instances API take on create and update, its validation into a
+//! store `InstanceUpdate`, and the rule that keeps the sealed password with its destination.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use super::error::{ApiResult, AppError};
+use super::AppContext;
+use crate::instances::{self as inst, SslMode, Tags};
+use crate::store::{Instance, InstanceUpdate};
+
+/// What stands in for the password in every answer.
+pub const PASSWORD_MASK: &str = "********";
+
+/// Create and update body of both forms. On create `host`, `port`, `user` and `password` are
+/// required (and `tags` on the Datasentinel form, where it may be empty); on update all are
+/// optional. Settings accept Datasentinel's kebab-case names as well as snake_case.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceBody {
+    host: Option<String>,
+    /// A number; a numeric string is accepted too (Ansible templating often yields one).
+    #[serde(default, deserialize_with = "port_number")]
+    port: Option<i64>,
+    user: Option<String>,
+    /// Sealed at rest, never returned; `********` (what reads show) keeps the stored one. Required
+    /// again by an update that changes `host`, `port`, `user` or `sslrootcert`, or weakens `sslmode`.
+    password: Option<String>,
+    /// `key=value,key=value`, may be empty.
+    tags: Option<String>,
+    enabled: Option<bool>,
+    /// `low` (activity every 10 s) or `high` (every second).
+    #[serde(alias = "collection-rate")]
+    collection_rate: Option<String>,
+    samples: Option<bool>,
+    #[serde(alias = "lock-monitoring")]
+    lock_monitoring: Option<bool>,
+    /// Seconds a lock wait must last before it is reported.
+    #[serde(alias = "lock-monitoring-delay")]
+    lock_monitoring_delay: Option<i64>,
+    #[serde(alias = "table-monitoring")]
+    table_monitoring: Option<bool>,
+    #[serde(alias = "query-monitoring")]
+    query_monitoring: Option<bool>,
+    #[serde(alias = "query-monitoring-optimize")]
+    query_monitoring_optimize: Option<bool>,
+    #[serde(alias = "query-monitoring-min-calls")]
+    query_monitoring_min_calls: Option<i64>,
+    /// Seconds of total execution time below which a statement is not collected.
+    #[serde(alias = "query-monitoring-min-time")]
+    query_monitoring_min_time: Option<i64>,
+    /// TLS towards the instance: `disable`, `prefer` (default), `require`, `verify-ca` or
+    /// `verify-full` (libpq's meanings).
+    sslmode: Option<String>,
+    /// Absolute path of the CA bundle (PEM) `verify-ca`/`verify-full` trust; `""` goes back to
+    /// the built-in web PKI roots.
+    sslrootcert: Option<String>,
+}
+
+pub(super) fn port_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            n.as_i64().map(Some).ok_or_else(|| serde::de::Error::custom("port must be an integer"))
+        }
+        Some(Value::String(s)) => {
+            s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("port {s:?} is not a number")))
+        }
+        Some(other) => Err(serde::de::Error::custom(format!("port must be a number, not {other}"))),
+    }
+}
+
+impl InstanceBody {
+    /// The validated change this body asks for (password sealed, tags canonical).
+    pub(super) fn to_update(&self, ctx: &AppContext) -> ApiResult<InstanceUpdate> {
+        let bad = AppError::BadRequest;
+        if let Some(h) = &self.host {
+            inst::check_host(h).map_err(bad)?;
+        }
+        if let Some(p) = self.port {
+            inst::check_port(p).map_err(bad)?;
+        }
+        if let Some(u) = &self.user {
+            inst::check_user(u).map_err(bad)?;
+        }
+        let tags = self.tags.as_deref().map(Tags::parse).transpose().map_err(bad)?;
+        if let Some(r) = &self.collection_rate {
+            inst::check_collection_rate(r).map_err(bad)?;
+        }
+        if let Some(d) = self.lock_monitoring_delay {
+            inst::check_lock_delay(d).map_err(bad)?;
+        }
+        if let Some(n) = self.query_monitoring_min_calls {
+            inst::check_non_negative("query-monitoring-min-calls", n).map_err(bad)?;
+        }
+        if let Some(n) = self.query_monitoring_min_time {
+            inst::check_non_negative("query-monitoring-min-time", n).map_err(bad)?;
+        }
+        let sslmode = self.sslmode.as_deref().map(SslMode::parse).transpose().map_err(bad)?;
+        if let Some(path) = &self.sslrootcert {
+            inst::check_sslrootcert(path).map_err(bad)?;
+        }
+        // The mask a read shows stands for "unchanged", never for a new password.
+        let password = self.password.as_deref().filter(|p| *p != PASSWORD_MASK);
+        Ok(InstanceUpdate {
+            host: self.host.as_ref().map(|h| h.trim().to_string()),
+            port: self.port,
+            username: self.user.clone(),
+            password_sealed: password.map(|p| ctx.secrets.seal(p)),
+            tags: tags.map(|t| t.canonical()),
+            enabled: self.enabled,
+            collection_rate: self.collection_rate.clone(),
+            samples: self.samples,
+            lock_monitoring: self.lock_monitoring,
+            lock_monitoring_delay: self.lock_monitoring_delay,
+            table_monitoring: self.table_monitoring,
+            query_monitoring: self.query_monitoring,
+            query_monitoring_optimize: self.query_monitoring_optimize,
+            query_monitoring_min_calls: self.query_monitoring_min_calls,
+            query_monitoring_min_time: self.query_monitoring_min_time,
+            sslmode,
+            sslrootcert: self.sslrootcert.clone(),
+        })
+    }
+
+    /// The fields a create needs that this body lacks (the mask is no password).
+    pub(super) fn missing_on_create(&self, tags_required: bool) -> Vec<&'static str> {
+        [
+            ("host", self.host.is_none()),
+            ("port", self.port.is_none()),
+            ("user", self.user.is_none()),
+            ("password", self.password.as_deref().is_none_or(|p| p == PASSWORD_MASK)),
+            ("tags", tags_required && self.tags.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(field, absent)| absent.then_some(field))
+        .collect()
+    }
+
+    pub(super) fn has_settings(&self) -> bool {
+        self.enabled.is_some()
+            || self.collection_rate.is_some()
+            || self.samples.is_some()
+            || self.lock_monitoring.is_some()
+            || self.lock_monitoring_delay.is_some()
+            || self.table_monitoring.is_some()
+            || self.query_monitoring.is_some()
+            || self.query_monitoring_optimize.is_some()
+            || self.query_monitoring_min_calls.is_some()
+            || self.query_monitoring_min_time.is_some()
+            || self.sslmode.is_some()
+            || self.sslrootcert.is_some()
+    }
+}
+
+/// 400 when `change` would send the stored password somewhere it was not given for: another
+/// host, port or user, a weaker `sslmode` or another CA bundle (which would let a man in the
+/// middle answer). Restating a stored value is no change.
+pub(super) fn check_password_follows(stored: &Instance, change: &InstanceUpdate) -> ApiResult<()> {
+    if change.password_sealed.is_some() {
+        return Ok(());
+    }
+    let differs = |new: &Option<String>, old: &str| new.as_deref().is_some_and(|n| n != old);
+    let changed = [
+        ("host", differs(&change.host, &stored.host)),
+        ("port", change.port.is_some_and(|p| p != stored.port)),
+        ("user", differs(&change.username, &stored.username)),
+        ("sslmode", change.sslmode.is_some_and(|m| m < stored.sslmode)),
+        ("sslrootcert", differs(&change.sslrootcert, &stored.sslrootcert)),
+    ];
+    match changed.into_iter().find(|(_, changed)| *changed) {
+        Some((field, _)) => Err(AppError::BadRequest(format!(
+            "changing {field} needs the password again: the stored one is only sent where it was given for"
+        ))),
+        None => Ok(()),
+    }
+}
