@@ -168,8 +168,9 @@ fn write<'a>(b: &'a ChannelBody, checked: &'a Checked) -> ChannelWrite<'a> {
 /// Sealed config, severities, canonical tags, grouping.
 type Checked = (String, String, String, Grouping);
 
-/// Validates a body.
-fn checked(ctx: &AppContext, b: &ChannelBody, config: &Value) -> ApiResult<Checked> {
+/// Validates a body whose `config` replaces `previous` (`{}` for a new channel): secrets sent
+/// back as `********` keep what they stand for, unless the destination they are bound to changes.
+fn checked(ctx: &AppContext, b: &ChannelBody, config: &Value, previous: &Value) -> ApiResult<Checked> {
     let name = b.name.trim();
     if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control() || c == '/') {
         return Err(AppError::BadRequest(format!("invalid channel name {:?}: 1 to 100 characters, no '/'", b.name)));
@@ -179,7 +180,7 @@ fn checked(ctx: &AppContext, b: &ChannelBody, config: &Value) -> ApiResult<Check
     }
     let tags = Tags::parse(&b.tags).map_err(|e| AppError::BadRequest(format!("tags: {e}")))?.canonical();
     let grouping = b.grouping.map(GroupingBody::to_store).transpose()?.unwrap_or_default();
-    plugins(ctx)?.check_overrides(&b.plugin, config).map_err(plugin_error)?;
+    let config = plugins(ctx)?.resolve_overrides(&b.plugin, config, previous).map_err(plugin_error)?;
     Ok((ctx.secrets.seal(&config.to_string()), b.severities.join(","), tags, grouping))
 }
 
@@ -205,7 +206,7 @@ pub async fn create(
     ApiJson(b): ApiJson<ChannelBody>,
 ) -> ApiResult<(StatusCode, Json<ChannelView>)> {
     let config = b.config.clone().unwrap_or_else(|| Value::Object(Default::default()));
-    let checked = checked(&ctx, &b, &config)?;
+    let checked = checked(&ctx, &b, &config, &Value::Object(Default::default()))?;
     let row = ctx.store.create_channel(caller.tenant_id, &write(&b, &checked)).await?;
     Ok((StatusCode::CREATED, Json(view(&ctx, row))))
 }
@@ -233,13 +234,12 @@ pub async fn update(
     ApiJson(b): ApiJson<ChannelBody>,
 ) -> ApiResult<Json<ChannelView>> {
     let stored = ctx.store.channel(Some(caller.tenant_id), id).await.map_err(or_not_found("channel"))?;
-    let config = match &b.config {
-        Some(c) => c.clone(),
-        None => {
-            ctx.secrets.open(&stored.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
-        }
-    };
-    let checked = checked(&ctx, &b, &config)?;
+    let stored_config: Value =
+        ctx.secrets.open(&stored.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    // Another plugin's secrets stand for nothing here.
+    let previous = if stored.plugin == b.plugin { stored_config.clone() } else { Value::Object(Default::default()) };
+    let config = b.config.clone().unwrap_or(stored_config);
+    let checked = checked(&ctx, &b, &config, &previous)?;
     let row =
         ctx.store.update_channel(caller.tenant_id, id, &write(&b, &checked)).await.map_err(or_not_found("channel"))?;
     Ok(Json(view(&ctx, row)))

@@ -1,6 +1,11 @@
 //! Plugin configuration: defaults merged under the operator's values, validated against the
 //! manifest schema, secrets (`x-secret = true` properties) sealed at rest and masked on read.
 //! A secret is sealed as its JSON text, so secrets of any JSON type round-trip.
+//!
+//! A secret bound to destination keys (`x-bound-to = ["url"]`) is only ever used with the
+//! destination it was given with: a layer (a channel's overrides) that changes a bound
+//! destination without giving the secret drops the inherited one (`drop_redirected`), and the
+//! mask standing for a stored secret is refused next to a changed destination (`resolve_masks`).
 
 use serde_json::{Map, Value};
 
@@ -8,6 +13,69 @@ use crate::secrets::SecretBox;
 
 /// What a secret looks like when read back; writing it back keeps the stored secret.
 pub const MASK: &str = "********";
+
+/// A secret and the destination keys (property paths) it may only be sent with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub secret: Vec<String>,
+    pub destinations: Vec<Vec<String>>,
+}
+
+impl Binding {
+    /// The first bound destination whose value differs between two configurations.
+    fn changed_between(&self, from: &Value, to: &Value) -> Option<&[String]> {
+        self.destinations.iter().find(|d| get_path(from, d) != get_path(to, d)).map(Vec::as_slice)
+    }
+}
+
+/// Removes from `merged` (`base` with `overrides` merged over it) every secret `overrides` does
+/// not give itself while changing one of its bound destinations: an inherited secret never
+/// follows a channel to another server.
+pub fn drop_redirected(merged: &mut Value, base: &Value, overrides: &Value, bindings: &[Binding]) {
+    for binding in bindings {
+        if get_path(overrides, &binding.secret).is_none() && binding.changed_between(base, merged).is_some() {
+            remove_path(merged, &binding.secret);
+        }
+    }
+}
+
+/// `input`, a configuration merged over `base` that replaces `previous` (also merged over
+/// `base`), with each secret given as the mask replaced by what it stands for: `previous`'s
+/// value, else nothing (removed: `base`'s value, if any, applies). Refused when that secret is
+/// bound to a destination `input` changes from where the secret was set: the mask never carries a
+/// secret to another server.
+pub fn resolve_masks(
+    input: &Value,
+    previous: &Value,
+    base: &Value,
+    secret_paths: &[Vec<String>],
+    bindings: &[Binding],
+) -> Result<Value, String> {
+    let new_view = merge(base, input);
+    let previous_view = merge(base, previous);
+    let mut resolved = input.clone();
+    for path in secret_paths {
+        if get_path(input, path).and_then(Value::as_str) != Some(MASK) {
+            continue;
+        }
+        let kept = get_path(previous, path).cloned();
+        let origin = if kept.is_some() { &previous_view } else { base };
+        let binding = bindings.iter().find(|b| &b.secret == path);
+        if let Some(changed) =
+            binding.filter(|_| get_path(origin, path).is_some()).and_then(|b| b.changed_between(origin, &new_view))
+        {
+            let (secret, destination) = (path.join("."), changed.join("."));
+            return Err(format!(
+                "{secret} is bound to {destination}, which this configuration changes: give {secret} again"
+            ));
+        }
+        match kept {
+            Some(value) => set_path(&mut resolved, path, value),
+            None => remove_path(&mut resolved, path),
+        }
+    }
+    Ok(resolved)
+}
 
 /// `base` with `over` merged in: objects merge key by key, anything else is replaced.
 pub fn merge(base: &Value, over: &Value) -> Value {
@@ -100,23 +168,16 @@ pub fn prepare_update(
     stored_sealed: &Value,
     defaults: &Value,
     schema: &Value,
-    secret_paths: &[Vec<String>],
+    secrets_of: (&[Vec<String>], &[Binding]),
     secrets: &SecretBox,
 ) -> Result<(Value, Value), String> {
+    let (secret_paths, bindings) = secrets_of;
     if !input.is_object() {
         return Err("configuration must be a JSON object".into());
     }
     let stored_open = open_secrets(stored_sealed, secret_paths, secrets)?;
-    let mut resolved = input.clone();
-    for path in secret_paths {
-        if get_path(&resolved, path).and_then(Value::as_str) == Some(MASK) {
-            match get_path(&stored_open, path) {
-                Some(previous) => set_path(&mut resolved, path, previous.clone()),
-                // Nothing stored: the mask means "unset", so the default (if any) applies.
-                None => remove_path(&mut resolved, path),
-            }
-        }
-    }
+    // A masked secret keeps the stored value (nothing stored: unset, the default applies).
+    let resolved = resolve_masks(input, &stored_open, defaults, secret_paths, bindings)?;
     let effective = merge(defaults, &resolved);
     let validator = jsonschema::validator_for(schema).map_err(|e| format!("schema: {e}"))?;
     let errors: Vec<String> =
@@ -165,7 +226,7 @@ mod tests {
         let sb = SecretBox::from_key(&[1; 32]);
         let defaults = json!({"port": 80});
         let input = json!({"token": "hunter2", "smtp": {"password": "pw"}});
-        let (sealed, eff) = prepare_update(&input, &json!({}), &defaults, &schema(), &paths(), &sb).unwrap();
+        let (sealed, eff) = prepare_update(&input, &json!({}), &defaults, &schema(), (&paths(), &[]), &sb).unwrap();
         assert!(!sealed.to_string().contains("hunter2") && !sealed.to_string().contains("\"pw\""));
         assert_eq!(eff, json!({"port": 80, "token": "hunter2", "smtp": {"password": "pw"}}));
         assert_eq!(effective(&defaults, &sealed, &paths(), &sb).unwrap(), eff);
@@ -175,7 +236,7 @@ mod tests {
         // Writing back the masked view with a changed port keeps both secrets.
         let mut back = masked.clone();
         back["port"] = json!(8080);
-        let (sealed2, eff2) = prepare_update(&back, &sealed, &defaults, &schema(), &paths(), &sb).unwrap();
+        let (sealed2, eff2) = prepare_update(&back, &sealed, &defaults, &schema(), (&paths(), &[]), &sb).unwrap();
         assert_eq!(eff2["token"], "hunter2");
         assert_eq!(eff2["smtp"]["password"], "pw");
         assert_eq!(effective(&defaults, &sealed2, &paths(), &sb).unwrap()["port"], 8080);
@@ -184,11 +245,57 @@ mod tests {
     #[test]
     fn schema_violations_are_rejected_without_leaking_secrets() {
         let sb = SecretBox::from_key(&[1; 32]);
-        let err = prepare_update(&json!({"port": "x"}), &json!({}), &json!({}), &schema(), &paths(), &sb).unwrap_err();
-        assert!(err.contains("port") || err.contains("integer"), "{err}");
         let err =
-            prepare_update(&json!({"token": 12345}), &json!({}), &json!({}), &schema(), &paths(), &sb).unwrap_err();
+            prepare_update(&json!({"port": "x"}), &json!({}), &json!({}), &schema(), (&paths(), &[]), &sb).unwrap_err();
+        assert!(err.contains("port") || err.contains("integer"), "{err}");
+        let err = prepare_update(&json!({"token": 12345}), &json!({}), &json!({}), &schema(), (&paths(), &[]), &sb)
+            .unwrap_err();
         assert!(!err.contains("12345"), "{err}");
-        assert!(prepare_update(&json!([1]), &json!({}), &json!({}), &schema(), &paths(), &sb).is_err());
+        assert!(prepare_update(&json!([1]), &json!({}), &json!({}), &schema(), (&paths(), &[]), &sb).is_err());
+    }
+
+    fn token_bound_to_url() -> Vec<Binding> {
+        vec![Binding { secret: vec!["token".into()], destinations: vec![vec!["url".into()], vec!["port".into()]] }]
+    }
+
+    #[test]
+    fn overrides_changing_a_bound_destination_drop_the_inherited_secret() {
+        let base = json!({"url": "https://ops.example", "port": 443, "token": "operator"});
+        let drop = |overrides: Value| {
+            let mut merged = merge(&base, &overrides);
+            drop_redirected(&mut merged, &base, &overrides, &token_bound_to_url());
+            merged.get("token").cloned()
+        };
+        assert_eq!(drop(json!({})), Some(json!("operator")));
+        assert_eq!(drop(json!({"url": "https://ops.example", "x": 1})), Some(json!("operator")), "restated");
+        assert_eq!(drop(json!({"url": "https://evil.example"})), None);
+        assert_eq!(drop(json!({"port": 8443})), None);
+        assert_eq!(drop(json!({"url": "https://evil.example", "token": "own"})), Some(json!("own")));
+    }
+
+    #[test]
+    fn a_mask_never_carries_a_secret_to_a_changed_destination() {
+        let base = json!({"url": "https://ops.example", "token": "operator"});
+        let resolve = |input: Value, previous: Value| {
+            resolve_masks(&input, &previous, &base, &[vec!["token".to_string()]], &token_bound_to_url())
+        };
+        // Inherited: the mask is removed so the base's secret applies, with the base's url only.
+        assert_eq!(resolve(json!({"token": MASK}), json!({})).unwrap(), json!({}));
+        let err = resolve(json!({"url": "https://evil.example", "token": MASK}), json!({})).unwrap_err();
+        assert_eq!(err, "token is bound to url, which this configuration changes: give token again");
+        // Kept from `previous`, checked against where `previous` sent it.
+        let own = json!({"url": "https://mine.example", "token": "own"});
+        let same = json!({"url": "https://mine.example", "token": MASK});
+        assert_eq!(resolve(same, own.clone()).unwrap(), own);
+        assert!(resolve(json!({"token": MASK}), own).is_err(), "back to the base's url is a change too");
+        // Nothing to stand for: no secret moves, the mask just goes.
+        let empty = resolve_masks(
+            &json!({"url": "x", "token": MASK}),
+            &json!({}),
+            &json!({}),
+            &[vec!["token".into()]],
+            &token_bound_to_url(),
+        );
+        assert_eq!(empty.unwrap(), json!({"url": "x"}));
     }
 }

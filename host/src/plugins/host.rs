@@ -195,6 +195,31 @@ impl PluginHost {
     /// Checks per-call `overrides` for notifier `id` (as `deliver_with_config` will) and returns
     /// them with the plugin's secrets masked, for display.
     pub fn check_overrides(&self, id: &str, overrides: &serde_json::Value) -> Result<serde_json::Value, PluginError> {
+        let (plugin, effective) = self.notifier(id)?;
+        merge_overrides(&plugin, &effective, overrides).map_err(PluginError::Invalid)?;
+        Ok(config::mask(overrides, &plugin.secret_paths))
+    }
+
+    /// New per-call `overrides` for notifier `id` replacing `previous` (`{}` for a new channel):
+    /// secrets given as `********` resolved to what they stand for (refused with a changed bound
+    /// destination), then checked as `check_overrides` does. Returns what to store.
+    pub fn resolve_overrides(
+        &self,
+        id: &str,
+        overrides: &serde_json::Value,
+        previous: &serde_json::Value,
+    ) -> Result<serde_json::Value, PluginError> {
+        let (plugin, effective) = self.notifier(id)?;
+        let base: serde_json::Value =
+            serde_json::from_str(&effective).map_err(|e| PluginError::Invalid(e.to_string()))?;
+        let resolved = config::resolve_masks(overrides, previous, &base, &plugin.secret_paths, &plugin.valid.bindings)
+            .map_err(PluginError::Invalid)?;
+        merge_overrides(&plugin, &effective, &resolved).map_err(PluginError::Invalid)?;
+        Ok(resolved)
+    }
+
+    /// The serving version of notifier `id` and its effective configuration (JSON text).
+    fn notifier(&self, id: &str) -> Result<(Arc<super::loader::LoadedPlugin>, Arc<str>), PluginError> {
         let slot = self.registry.get(id).ok_or_else(|| PluginError::NotFound(id.to_string()))?;
         let plugin = slot
             .current
@@ -203,8 +228,8 @@ impl PluginHost {
         if plugin.kind() != PluginKind::Notifier {
             return Err(PluginError::Invalid(format!("plugin {id} is a {}, not a notifier", plugin.kind().as_str())));
         }
-        merge_overrides(&plugin, &slot.config.load().effective, overrides).map_err(PluginError::Invalid)?;
-        Ok(config::mask(overrides, &plugin.secret_paths))
+        let effective = slot.config.load().effective.clone();
+        Ok((plugin, effective))
     }
 
     pub async fn render(&self, id: &str, r: ReportRequest) -> Result<Rendered, InvokeError> {
@@ -258,7 +283,8 @@ impl PluginHost {
         let (schema, defaults, secret_paths) = schema_of(&plugin);
         let stored = slot.config.load().stored.clone();
         let secrets = &self.registry.services.secrets;
-        let (sealed, effective) = config::prepare_update(&new, &stored, defaults, schema, secret_paths, secrets)
+        let secrets_of = (secret_paths, plugin.valid.bindings.as_slice());
+        let (sealed, effective) = config::prepare_update(&new, &stored, defaults, schema, secrets_of, secrets)
             .map_err(PluginError::Invalid)?;
         self.registry
             .services
@@ -325,7 +351,8 @@ fn merge_overrides(
         return Err("channel configuration must be a JSON object".into());
     }
     let effective: serde_json::Value = serde_json::from_str(effective).map_err(|e| e.to_string())?;
-    let merged = config::merge(&effective, overrides);
+    let mut merged = config::merge(&effective, overrides);
+    config::drop_redirected(&mut merged, &effective, overrides, &plugin.valid.bindings);
     let (schema, _, _) = schema_of(plugin);
     let validator = jsonschema::validator_for(schema).map_err(|e| format!("schema: {e}"))?;
     let errors = |v: &serde_json::Value| -> Vec<String> {

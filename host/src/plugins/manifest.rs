@@ -125,7 +125,10 @@ impl Default for Limits {
 #[serde(deny_unknown_fields, default)]
 pub struct ConfigSpec {
     /// JSON Schema (written as TOML) the configuration must satisfy. A property with
-    /// `x-secret = true` is a secret: sealed at rest and masked when read back.
+    /// `x-secret = true` is a secret: sealed at rest and masked when read back. A secret's
+    /// `x-bound-to = ["url"]` names the destination keys (property paths, dotted) it may only be
+    /// sent with: configuration layered over it that changes one of them without giving the
+    /// secret again does not inherit it.
     pub schema: Option<toml::Table>,
     /// Values used for every key the operator did not set.
     pub default: Option<toml::Table>,
@@ -139,6 +142,8 @@ pub struct ValidManifest {
     pub schema: serde_json::Value,
     /// `config.default` as JSON (`{}` when absent).
     pub defaults: serde_json::Value,
+    /// Each secret with its `x-bound-to` destinations.
+    pub bindings: Vec<super::config::Binding>,
 }
 
 /// Parses and validates a manifest; `wasm` is the file it names, checked against `sha256`.
@@ -206,7 +211,8 @@ pub fn validate(manifest: Manifest, wasm: Option<&[u8]>) -> Result<ValidManifest
     if let Some(err) = validator.iter_errors(&defaults).next() {
         return Err(format!("config.default does not satisfy config.schema: {err} (at {})", err.instance_path()));
     }
-    Ok(ValidManifest { manifest, schema, defaults })
+    let bindings = secret_bindings(&schema)?;
+    Ok(ValidManifest { manifest, schema, defaults, bindings })
 }
 
 /// Config keys the host itself reads from every collector's config (the scheduler's interval and
@@ -316,10 +322,70 @@ fn add_smtp_keys(schema: &mut serde_json::Value) {
             ),
         ],
     );
+    // The operator's password goes to the operator's server only, whatever the plugin declared:
+    // a channel pointing `smtp_host` elsewhere does not inherit it.
+    if let Some(password) = schema.pointer_mut("/properties/smtp_password").and_then(|p| p.as_object_mut()) {
+        password.insert("x-secret".into(), serde_json::json!(true));
+        password.insert("x-bound-to".into(), serde_json::json!(SMTP_DESTINATION));
+    }
+}
+
+/// The keys that say where mail goes, and so where `smtp_password` may be sent.
+pub const SMTP_DESTINATION: [&str; 3] = ["smtp_host", "smtp_port", "smtp_tls"];
+
+/// The `x-bound-to` of every secret; an error names a misplaced binding or an unknown key.
+pub fn secret_bindings(schema: &serde_json::Value) -> Result<Vec<super::config::Binding>, String> {
+    let declared = |path: &[String]| {
+        path.iter().try_fold(schema, |node, key| node.get("properties").and_then(|p| p.get(key))).is_some()
+    };
+    let secrets = secret_paths(schema);
+    let mut out = Vec::new();
+    for (path, spec) in property_specs(schema) {
+        let Some(bound) = spec.get("x-bound-to") else { continue };
+        let at = path.join(".");
+        if !secrets.contains(&path) {
+            return Err(format!("config.schema: x-bound-to is for x-secret properties ({at} is not one)"));
+        }
+        let names = bound
+            .as_array()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| format!("config.schema: {at}.x-bound-to must be a non-empty array of property names"))?;
+        let mut destinations = Vec::new();
+        for name in names {
+            let key: Vec<String> = name.as_str().unwrap_or_default().split('.').map(String::from).collect();
+            if !declared(&key) || secrets.contains(&key) {
+                return Err(format!("config.schema: {at}.x-bound-to names {name}, not a declared non-secret property"));
+            }
+            destinations.push(key);
+        }
+        out.push(super::config::Binding { secret: path, destinations });
+    }
+    Ok(out)
+}
+
+/// Every property of the schema with its path, nested objects included.
+fn property_specs(schema: &serde_json::Value) -> Vec<(Vec<String>, &serde_json::Value)> {
+    fn walk<'a>(
+        node: &'a serde_json::Value,
+        prefix: &mut Vec<String>,
+        out: &mut Vec<(Vec<String>, &'a serde_json::Value)>,
+    ) {
+        let Some(props) = node.get("properties").and_then(|p| p.as_object()) else { return };
+        for (name, sub) in props {
+            prefix.push(name.clone());
+            out.push((prefix.clone(), sub));
+            walk(sub, prefix, out);
+            prefix.pop();
+        }
+    }
+    let mut out = Vec::new();
+    walk(schema, &mut Vec::new(), &mut out);
+    out
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::config;
     use super::*;
 
     const WASM: &[u8] = b"\0asm fake";
@@ -379,5 +445,32 @@ mod tests {
         let ok = schema.replace("\"eighty\"", "80");
         let v = parse_and_validate(&manifest(&ok), Some(WASM)).unwrap();
         assert_eq!(secret_paths(&v.schema), vec![vec!["token".to_string()]]);
+    }
+
+    #[test]
+    fn secrets_bind_to_declared_destinations_and_smtp_password_always_does() {
+        let bound = |binding: &str| {
+            let schema = format!(
+                "[config.schema]\ntype = \"object\"\n[config.schema.properties.url]\ntype = \"string\"\n\
+                 [config.schema.properties.token]\ntype = \"string\"\nx-secret = true\n{binding}"
+            );
+            parse_and_validate(&manifest(&schema), Some(WASM)).map(|v| v.bindings)
+        };
+        let url =
+            |secret: &str| config::Binding { secret: vec![secret.into()], destinations: vec![vec!["url".into()]] };
+        assert_eq!(bound("x-bound-to = [\"url\"]\n").unwrap(), [url("token")]);
+        assert_eq!(bound("").unwrap(), []);
+        assert!(bound("x-bound-to = [\"host\"]\n").unwrap_err().contains("names \"host\""));
+        assert!(bound("x-bound-to = [\"token\"]\n").unwrap_err().contains("non-secret"));
+        assert!(bound("x-bound-to = \"url\"\n").unwrap_err().contains("non-empty array"));
+        let on_url = "[config.schema]\n[config.schema.properties.url]\ntype = \"string\"\nx-bound-to = [\"url\"]\n";
+        assert!(parse_and_validate(&manifest(on_url), Some(WASM)).unwrap_err().contains("x-secret properties"));
+
+        // A notifier granted smtp cannot unbind the operator's password by declaring it itself.
+        let own = "[capabilities]\nsmtp = true\n[config.schema.properties.smtp_password]\ntype = \"string\"\n";
+        let v = parse_and_validate(&manifest(own).replace("collector", "notifier"), Some(WASM)).unwrap();
+        let smtp: Vec<Vec<String>> = SMTP_DESTINATION.iter().map(|k| vec![k.to_string()]).collect();
+        assert_eq!(v.bindings, [config::Binding { secret: vec!["smtp_password".into()], destinations: smtp }]);
+        assert_eq!(secret_paths(&v.schema), [["smtp_password"]]);
     }
 }

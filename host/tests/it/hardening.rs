@@ -3,5 +3,6 @@
 //! is applied (`instances`), channel overrides cannot redirect the notifier's secrets
 //! (`channels`).
 
+mod channels;
 mod instances;
 mod users;
