@@ -16,6 +16,15 @@ pub struct StoredAshChunk {
     pub data: Vec<u8>,
 }
 
+/// `instance_id, start_ts, end_ts, ticks, sessions, data` as selected from `ash_chunks` or `ash_tail`.
+pub(super) type ChunkRow = (i64, i64, i64, i64, i64, Vec<u8>);
+
+impl From<ChunkRow> for StoredAshChunk {
+    fn from((instance_id, start_ts, end_ts, ticks, sessions, data): ChunkRow) -> StoredAshChunk {
+        StoredAshChunk { instance_id, start_ts, end_ts, ticks, sessions, data }
+    }
+}
+
 /// Session samples of one wait event in one bucket. The row with `wait_event_type == 0` and
 /// `wait_event == 0` carries the bucket's totals: all sessions and the number of ticks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +143,7 @@ impl Store {
         if instance_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<(i64, i64, i64, i64, i64, Vec<u8>)> = on_pool!(self, pool => {
+        let rows: Vec<ChunkRow> = on_pool!(self, pool => {
             let mut q = QueryBuilder::new(
                 "SELECT instance_id, start_ts, end_ts, ticks, sessions, data FROM ash_chunks WHERE end_ts >= ",
             );
@@ -143,17 +152,7 @@ impl Store {
             q.push(") ORDER BY start_ts, instance_id");
             q.build_query_as().fetch_all(pool).await
         })?;
-        Ok(rows
-            .into_iter()
-            .map(|(instance_id, start_ts, end_ts, ticks, sessions, data)| StoredAshChunk {
-                instance_id,
-                start_ts,
-                end_ts,
-                ticks,
-                sessions,
-                data,
-            })
-            .collect())
+        Ok(rows.into_iter().map(StoredAshChunk::from).collect())
     }
 
     /// Rollup rows of one resolution with buckets starting in `[from, to]`.

@@ -4,7 +4,7 @@
 
 use sqlx::QueryBuilder;
 
-use super::ash::push_ids;
+use super::ash::{push_ids, ChunkRow};
 use super::{on_pool, Store, StoreError, StoreResult, StoredAshChunk};
 use crate::model::{Gap, GapReason};
 
@@ -37,19 +37,8 @@ impl Store {
     pub async fn ash_tail_segments(&self) -> StoreResult<Vec<StoredAshChunk>> {
         let sql =
             "SELECT instance_id, start_ts, end_ts, ticks, sessions, data FROM ash_tail ORDER BY instance_id, start_ts";
-        let rows: Vec<(i64, i64, i64, i64, i64, Vec<u8>)> =
-            on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
-        Ok(rows
-            .into_iter()
-            .map(|(instance_id, start_ts, end_ts, ticks, sessions, data)| StoredAshChunk {
-                instance_id,
-                start_ts,
-                end_ts,
-                ticks,
-                sessions,
-                data,
-            })
-            .collect())
+        let rows: Vec<ChunkRow> = on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(StoredAshChunk::from).collect())
     }
 
     /// Deletes one tail segment (an unreadable one; readable ones go with their chunk's cut).
