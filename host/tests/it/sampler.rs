@@ -19,7 +19,7 @@ use vigia::sampler::relations::RelationSampler;
 use vigia::sampler::statements::{Outcome, StatementSampler};
 use vigia::sampler::{inventory, locks, Sampler};
 use vigia::secrets::SecretBox;
-use vigia::store::{InstanceUpdate, NewInstance};
+use vigia::store::InstanceUpdate;
 use vigia::timeseries::MetricWriter;
 use vigia_testkit::PgCluster;
 
@@ -183,19 +183,9 @@ async fn stopped_server_turns_connected_false_and_sampling_resumes_after_restart
     let cluster = PgCluster::start().unwrap();
     let (store, _dir) = support::fresh_store(Backend::Sqlite).await;
     let tenant = store.ensure_tenant("default").await.unwrap();
-    let secrets = SecretBox::from_key(&SECRET_KEY);
-    let sealed = secrets.seal("any");
-    let new = NewInstance {
-        name: "pg1",
-        host: "127.0.0.1",
-        port: i64::from(cluster.port()),
-        username: "postgres",
-        password_sealed: &sealed,
-        tags: "",
-    };
-    store.create_instance(tenant.id, &new).await.unwrap();
     let high = InstanceUpdate { collection_rate: Some("high".into()), ..Default::default() };
-    let instance = store.update_instance(tenant.id, "pg1", &high).await.unwrap();
+    let instance = support::sampled_instance(&store, tenant.id, cluster.port(), &high).await;
+    let secrets = SecretBox::from_key(&SECRET_KEY);
 
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let received: Arc<Mutex<Vec<Batch>>> = Arc::default();

@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use vigia::config::SamplerConfig;
 use vigia::sampler::Sampler;
 use vigia::secrets::SecretBox;
-use vigia::store::{InstanceUpdate, NewInstance, SslMode};
+use vigia::store::{InstanceUpdate, SslMode};
 use vigia::timeseries::MetricWriter;
 
 use crate::support::{fresh_store, Backend, Resp, TestApp, SECRET_KEY};
@@ -195,19 +195,9 @@ backend_tests!(a_changed_destination_needs_the_password_again, sslmode_is_applie
 async fn the_sampler_applies_sslmode() {
     let (store, _dir) = fresh_store(Backend::Sqlite).await;
     let tenant = store.ensure_tenant("default").await.unwrap();
-    let secrets = SecretBox::from_key(&SECRET_KEY);
-    let sealed = secrets.seal("any");
-    let new = NewInstance {
-        name: "pg1",
-        host: "127.0.0.1",
-        port: i64::from(live_port()),
-        username: "postgres",
-        password_sealed: &sealed,
-        tags: "",
-    };
-    store.create_instance(tenant.id, &new).await.unwrap();
     let require = InstanceUpdate { sslmode: Some(SslMode::Require), ..Default::default() };
-    store.update_instance(tenant.id, "pg1", &require).await.unwrap();
+    crate::support::sampled_instance(&store, tenant.id, live_port(), &require).await;
+    let secrets = SecretBox::from_key(&SECRET_KEY);
 
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move { while rx.recv().await.is_some() {} });

@@ -169,3 +169,24 @@ pub fn cpu_seconds(pid: &str) -> f64 {
     let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (tick(11) + tick(12)) / HZ
 }
+
+/// Monitored instance `pg1` (user `postgres`, password sealed with `SECRET_KEY`) of `tenant_id`
+/// on a loopback `port`, with `update` applied: what sampler tests start a `Sampler` on.
+pub async fn sampled_instance(
+    store: &Store,
+    tenant_id: i64,
+    port: u16,
+    update: &vigia::store::InstanceUpdate,
+) -> vigia::store::Instance {
+    let sealed = SecretBox::from_key(&SECRET_KEY).seal("any");
+    let new = vigia::store::NewInstance {
+        name: "pg1",
+        host: "127.0.0.1",
+        port: i64::from(port),
+        username: "postgres",
+        password_sealed: &sealed,
+        tags: "",
+    };
+    store.create_instance(tenant_id, &new).await.unwrap();
+    store.update_instance(tenant_id, "pg1", update).await.unwrap()
+}
