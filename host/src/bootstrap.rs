@@ -37,6 +37,8 @@ pub async fn ensure_defaults(store: &Store) -> anyhow::Result<Option<FirstAdmin>
         password_hash: &hash,
         privilege: Privilege::Admin.as_str(),
         profile: Profile::DataAdmin.as_str(),
+        // The first admin of the first tenant is the host's operator (plugins, host-wide settings).
+        operator: true,
     };
     match store.create_user(tenant.id, &user).await {
         Ok(_) => Ok(Some(FirstAdmin { login: ADMIN_LOGIN.into(), generated_password: generated.then_some(pass) })),

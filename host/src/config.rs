@@ -33,6 +33,9 @@ pub struct Config {
     pub auth: AuthConfig,
     pub sampler: SamplerConfig,
     pub alerting: AlertingConfig,
+    /// The file this was read from (not a setting): plugins may never read it.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 /// `[server]`: the HTTP listener.
@@ -85,6 +88,8 @@ pub struct PluginsConfig {
     pub max_concurrent_collections: u32,
     /// Reload plugins when their files change (hot reload).
     pub watch: bool,
+    /// The most any plugin manifest may declare; installs and reloads asking for more are refused.
+    pub policy: crate::plugins::PluginPolicy,
 }
 
 /// `[log]`: what the host prints.
@@ -176,6 +181,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             sampler: SamplerConfig::default(),
             alerting: AlertingConfig::default(),
+            source: None,
         }
     }
 }
@@ -233,7 +239,13 @@ impl Default for StorageConfig {
 
 impl Default for PluginsConfig {
     fn default() -> Self {
-        PluginsConfig { dir: PathBuf::from("./plugins"), max_plugins: 32, max_concurrent_collections: 4, watch: true }
+        PluginsConfig {
+            dir: PathBuf::from("./plugins"),
+            max_plugins: 32,
+            max_concurrent_collections: 4,
+            watch: true,
+            policy: Default::default(),
+        }
     }
 }
 
@@ -274,7 +286,7 @@ impl Config {
             message: e.message().to_string(),
         })?;
         config.validate()?;
-        Ok(config)
+        Ok(Config { source: path.map(Path::to_path_buf), ..config })
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -291,6 +303,7 @@ impl Config {
         if self.server.tls.is_some() && self.server.tls_cert.is_some() {
             return invalid("[server] tls = \"self-signed\" conflicts with tls_cert/tls_key: choose one".into());
         }
+        self.plugin_bounds()?;
         if self.server.max_body_bytes == 0 {
             return invalid("[server] max_body_bytes must be positive".into());
         }
@@ -336,6 +349,21 @@ impl Config {
 
     pub fn listen_addr(&self) -> SocketAddr {
         self.server.listen.parse().expect("validated at load")
+    }
+
+    /// `[plugins.policy]` with the host's own files, which no plugin may ever read: the data
+    /// directory, this configuration file, the TLS key and a SQLite database kept elsewhere.
+    pub fn plugin_bounds(&self) -> Result<crate::plugins::CapabilityBounds, ConfigError> {
+        let mut protected: Vec<&Path> = vec![&self.data_dir];
+        protected.extend(self.source.as_deref());
+        protected.extend(self.server.tls_key.as_deref());
+        let url = self.storage_url();
+        let sqlite = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .map(|rest| Path::new(rest.split('?').next().unwrap_or(rest)));
+        protected.extend(sqlite);
+        crate::plugins::CapabilityBounds::new(&self.plugins.policy, &protected).map_err(ConfigError::Invalid)
     }
 
     /// The storage URL, defaulting to a SQLite file in `data_dir`.

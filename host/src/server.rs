@@ -278,6 +278,7 @@ pub async fn start_plugins(config: &Config, store: &Store, secrets: SecretBox) -
     let mut options = PluginHostOptions::new(&config.plugins.dir, &config.data_dir);
     options.max_plugins = config.plugins.max_plugins;
     options.watch = config.plugins.watch;
+    options.bounds = config.plugin_bounds()?;
     PluginHost::start(options, HostServices::with_store(store.clone(), secrets))
         .await
         .with_context(|| format!("starting the plugin runtime on {}", config.plugins.dir.display()))

@@ -122,7 +122,11 @@ async fn stop_and_restart(backend: &'static str, stop: Stop) {
     match stop {
         Stop::Clean => {
             let exit = server.terminate(Duration::from_secs(30)).expect("vigia exits within its grace period");
-            assert!(exit.success(), "a clean stop exits with success: {exit}");
+            assert!(
+                exit.success(),
+                "a clean stop exits with success: {exit}\n{}",
+                std::fs::read_to_string(dir.path().join("vigia.log")).unwrap_or_default()
+            );
         }
         Stop::Crash => server.crash(),
     }

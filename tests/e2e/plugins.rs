@@ -69,7 +69,8 @@ async fn redis_collector_samples_reach_the_metric_history() {
         // false) does not list them, and the host must accept them anyway.
         m["config"].as_table_mut().unwrap().insert("default".into(), default.into());
     });
-    let server = Server::start(dir.path(), "");
+    // The operator lets plugins reach loopback; the manifest then names the one port.
+    let server = Server::start(dir.path(), "[plugins.policy]\ntcp_networks = [\"127.0.0.0/8\"]\n");
     let token = server.admin_token().await;
     let http = reqwest::Client::new();
     let plugins = get_json(&http, &format!("{}/api/v1/plugins/redis", server.base), &token).await;

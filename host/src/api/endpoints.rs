@@ -65,14 +65,16 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(Method::GET, "/api/v1/roles/{name}", USERS),
     ep(Method::PUT, "/api/v1/roles/{name}", USERS),
     ep(Method::DELETE, "/api/v1/roles/{name}", USERS),
-    // Plugins: reading needs settings:read, changing needs plugins:manage.
+    // Plugins are host-wide: tenants may see which exist (to pick a notifier for a channel);
+    // their configuration (the operator's SMTP server, say) and every change need the operator's
+    // plugins:manage, which no tenant privilege implies.
     ep(Method::GET, "/api/v1/plugins", SETTINGS_READ),
     ep(Method::POST, "/api/v1/plugins", PLUGINS),
     ep(Method::GET, "/api/v1/plugins/{id}", SETTINGS_READ),
     ep(Method::DELETE, "/api/v1/plugins/{id}", PLUGINS),
     ep(Method::PATCH, "/api/v1/plugins/{id}/enable", PLUGINS),
     ep(Method::PATCH, "/api/v1/plugins/{id}/disable", PLUGINS),
-    ep(Method::GET, "/api/v1/plugins/{id}/config", SETTINGS_READ),
+    ep(Method::GET, "/api/v1/plugins/{id}/config", PLUGINS),
     ep(Method::PUT, "/api/v1/plugins/{id}/config", PLUGINS),
     ep(Method::POST, "/api/v1/plugins/{id}/invoke", PLUGINS),
     // Metric store.

@@ -114,7 +114,6 @@ impl From<AuthError> for AppError {
             AuthError::Expired | AuthError::Revoked | AuthError::BadCredentials => {
                 AppError::Unauthorized(e.to_string())
             }
-            AuthError::AmbiguousLogin(_) => AppError::BadRequest(e.to_string()),
             AuthError::Store(s) => s.into(),
             AuthError::Internal(i) => AppError::Internal(i),
         }

@@ -35,8 +35,10 @@ pub struct HistoryParams {
     to: Option<String>,
     /// `1h`, `6h`, `12h`, `24h`, `7d`, `30d`, `90d` or any `<n><s|m|h|d|w>`. Default `24h`.
     range: Option<String>,
-    /// Downsample each series to at most this many points (bucket averages).
+    /// Downsample each series to at most this many points (bucket averages). At most 10000; a
+    /// resource with many series shares 1,000,000 points among them.
     #[serde(rename = "maxPoints")]
+    #[param(minimum = 1, maximum = 10000)]
     max_points: Option<u32>,
 }
 
@@ -63,7 +65,10 @@ pub async fn history(
     let to = p.to.as_deref().map(|t| parse_time("to", t)).transpose()?.unwrap_or_else(now_ms);
     let from = match p.from.as_deref() {
         Some(f) => parse_time("from", f)?,
-        None => to - timeseries::parse_range(p.range.as_deref().unwrap_or("24h")).map_err(invalid)? + 1,
+        None => {
+            let range = timeseries::parse_range(p.range.as_deref().unwrap_or("24h")).map_err(invalid)?;
+            to.checked_sub(range - 1).ok_or_else(|| AppError::BadRequest(format!("to {to} is too early")))?
+        }
     };
     let query = HistoryQuery {
         tenant_id: caller.tenant_id,
@@ -122,7 +127,11 @@ fn invalid(e: QueryError) -> AppError {
 /// RFC 3339 or epoch milliseconds.
 fn parse_time(field: &str, text: &str) -> ApiResult<i64> {
     if let Ok(ms) = text.parse::<i64>() {
-        return Ok(ms);
+        // A time chrono cannot show would be answered as 1970.
+        return match chrono::DateTime::from_timestamp_millis(ms) {
+            Some(_) => Ok(ms),
+            None => Err(AppError::BadRequest(format!("{field} {text:?} is out of range for a time"))),
+        };
     }
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp_millis())

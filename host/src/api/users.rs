@@ -113,7 +113,7 @@ fn check_may_grant(caller: &Principal, privilege: Privilege, profile: Profile) -
 /// email) or deletes a user with more rights than itself, so a narrow token cannot take the
 /// admin account over.
 fn check_not_above_caller(caller: &Principal, user: &User) -> ApiResult<()> {
-    match stored_user_scopes(&user.privilege, &user.profile).first_not_granted_by(caller.scopes) {
+    match stored_user_scopes(&user.privilege, &user.profile, user.operator).first_not_granted_by(caller.scopes) {
         Some(scope) => Err(AppError::Forbidden(format!("user {:?} has rights you lack ({scope})", user.login))),
         None => Ok(()),
     }
@@ -141,7 +141,14 @@ async fn create_user(ctx: &AppContext, caller: &Principal, req: UserRequest<'_>)
     check_roles_exist(ctx, caller, &roles).await?;
     let hash = hash_password(req.password).await?;
     let email = req.email.or(login.contains('@').then_some(login));
-    let new = NewUser { login, email, password_hash: &hash, privilege: privilege.as_str(), profile: profile.as_str() };
+    let new = NewUser {
+        login,
+        email,
+        password_hash: &hash,
+        privilege: privilege.as_str(),
+        profile: profile.as_str(),
+        operator: false,
+    };
     Ok(ctx.store.create_user_with_roles(caller.tenant_id, &new, &roles).await?)
 }
 

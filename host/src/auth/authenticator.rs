@@ -36,10 +36,10 @@ pub enum AuthError {
     Expired,
     #[error("token revoked")]
     Revoked,
+    /// Also for a login that several organizations share, asked without one: a different answer
+    /// would tell a stranger that the login exists.
     #[error("invalid username or password")]
     BadCredentials,
-    #[error("login {0:?} exists in several organizations: name the organization")]
-    AmbiguousLogin(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -99,7 +99,7 @@ impl Authenticator {
         let Some(found) = self.store.token_by_hash(hash).await? else {
             return Ok(None);
         };
-        let owner_scopes = stored_user_scopes(&found.privilege, &found.profile);
+        let owner_scopes = stored_user_scopes(&found.privilege, &found.profile, found.operator);
         let scopes = match found.token.kind {
             TokenKind::User => owner_scopes,
             TokenKind::Api => ScopeSet::from_stored(&found.token.scopes).intersect(owner_scopes),
@@ -149,7 +149,8 @@ impl Authenticator {
     }
 
     /// Checks a password. With `organization`, the login is looked up in that tenant; without,
-    /// it must exist in exactly one tenant. Unknown logins cost as much as wrong passwords.
+    /// it must exist in exactly one tenant. Unknown and ambiguous logins cost as much as wrong
+    /// passwords and get the same answer.
     pub async fn sign_in(
         &self,
         organization: Option<&str>,
@@ -163,10 +164,10 @@ impl Authenticator {
             },
             None => {
                 let mut all = self.store.users_by_login_any_tenant(login).await?;
-                if all.len() > 1 {
-                    return Err(AuthError::AmbiguousLogin(login.to_string()));
+                match all.len() {
+                    1 => all.pop(),
+                    _ => None,
                 }
-                all.pop()
             }
         };
         let stored_hash =

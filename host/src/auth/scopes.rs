@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-/// A permission a token can hold. `Admin` implies every other scope.
+/// A permission a token can hold. `Admin` implies every other scope but `PluginsManage`, the
+/// host operator's: plugins are host-wide, so no tenant privilege may reach them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     ReadStatus,
@@ -113,15 +114,16 @@ impl ScopeSet {
         self.0 == 0
     }
 
-    /// Whether a holder of this set may use `scope` (`admin` implies everything).
+    /// Whether a holder of this set may use `scope` (`admin` implies everything but the
+    /// operator's `plugins:manage`).
     pub fn allows(self, scope: Scope) -> bool {
-        self.0 & (scope.bit() | Scope::Admin.bit()) != 0
+        self.0 & scope.bit() != 0 || (scope != Scope::PluginsManage && self.0 & Scope::Admin.bit() != 0)
     }
 
-    /// Every scope this set grants, with `admin` expanded to all of them.
+    /// Every scope this set grants, with `admin` expanded to all tenant scopes.
     fn expanded(self) -> u16 {
         if self.0 & Scope::Admin.bit() != 0 {
-            ScopeSet::of(&Scope::ALL).0
+            self.0 | (ScopeSet::of(&Scope::ALL).0 & !Scope::PluginsManage.bit())
         } else {
             self.0
         }
@@ -207,11 +209,16 @@ pub fn user_scopes(privilege: Privilege, profile: Profile) -> ScopeSet {
     }
 }
 
-/// Scopes of a stored user; unparsable stored values grant nothing (fail closed).
-pub fn stored_user_scopes(privilege: &str, profile: &str) -> ScopeSet {
-    match (Privilege::parse(privilege), Profile::parse(profile)) {
+/// Scopes of a stored user; unparsable stored values grant nothing (fail closed). The host's
+/// operator also holds `plugins:manage`, which no privilege implies.
+pub fn stored_user_scopes(privilege: &str, profile: &str, operator: bool) -> ScopeSet {
+    let scopes = match (Privilege::parse(privilege), Profile::parse(profile)) {
         (Ok(p), Ok(f)) => user_scopes(p, f),
-        _ => ScopeSet::EMPTY,
+        _ => return ScopeSet::EMPTY,
+    };
+    match operator {
+        true => ScopeSet(scopes.0 | Scope::PluginsManage.bit()),
+        false => scopes,
     }
 }
 
@@ -230,9 +237,16 @@ mod tests {
     }
 
     #[test]
-    fn admin_implies_all_and_intersection_never_widens() {
+    fn admin_implies_all_but_the_operators_scope_and_intersection_never_widens() {
         let admin = ScopeSet::of(&[Scope::Admin]);
-        assert!(Scope::ALL.iter().all(|s| admin.allows(*s)));
+        assert!(Scope::ALL.iter().filter(|s| **s != Scope::PluginsManage).all(|s| admin.allows(*s)));
+        assert!(!admin.allows(Scope::PluginsManage));
+        let operator = stored_user_scopes("admin", "data admin", true);
+        assert!(operator.allows(Scope::PluginsManage) && operator.allows(Scope::UsersManage));
+        assert!(!admin.intersect(operator).allows(Scope::PluginsManage), "an admin token of the operator");
+        let asked = ScopeSet::of(&[Scope::Admin, Scope::PluginsManage]);
+        assert!(asked.intersect(operator).allows(Scope::PluginsManage));
+        assert!(!asked.intersect(stored_user_scopes("admin", "data admin", false)).allows(Scope::PluginsManage));
         let read = user_scopes(Privilege::Read, Profile::DataAdmin);
         assert!(!read.allows(Scope::MonitoringWrite));
         assert_eq!(admin.intersect(read), read);
@@ -246,6 +260,6 @@ mod tests {
         assert!(!dev.allows(Scope::SettingsRead) && !dev.allows(Scope::WriteIncidents));
         assert!(user_scopes(Privilege::Admin, Profile::Developer).allows(Scope::UsersManage));
         assert_eq!(Privilege::parse("read_write").unwrap(), Privilege::ReadWrite);
-        assert!(stored_user_scopes("root", "developer").is_empty());
+        assert!(stored_user_scopes("root", "developer", true).is_empty());
     }
 }

@@ -80,6 +80,9 @@ pub enum UserCommand {
         /// Read the password from the first line of stdin.
         #[arg(long)]
         password_stdin: bool,
+        /// Make the user one of the host's operators (manages plugins; `default` tenant only).
+        #[arg(long)]
+        operator: bool,
         #[command(flatten)]
         tenant: TenantArg,
     },
@@ -191,8 +194,11 @@ fn obtain_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 
 async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
-        UserCommand::Add { login, email, privilege, profile, password_stdin, tenant } => {
+        UserCommand::Add { login, email, privilege, profile, password_stdin, operator, tenant } => {
             let tenant = tenant_named(store, &tenant).await?;
+            if operator && tenant.name != DEFAULT_TENANT {
+                anyhow::bail!("--operator: operators belong to the {DEFAULT_TENANT:?} tenant, the host's own");
+            }
             let privilege = Privilege::parse(&privilege).map_err(anyhow::Error::msg)?;
             let profile = Profile::parse(&profile).map_err(anyhow::Error::msg)?;
             let (pass, generated) = obtain_password(password_stdin)?;
@@ -203,6 +209,7 @@ async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
                 password_hash: &hash,
                 privilege: privilege.as_str(),
                 profile: profile.as_str(),
+                operator,
             };
             let user = store.create_user(tenant.id, &new).await?;
             println!("created user {:?} (id {}) in tenant {:?}", user.login, user.id, tenant.name);
@@ -253,7 +260,8 @@ async fn token(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
                 .await?
                 .with_context(|| format!("no user {user:?} in tenant {:?}", tenant.name))?;
             let scopes = ScopeSet::parse_list(scopes.iter().flat_map(|s| s.split(','))).map_err(anyhow::Error::msg)?;
-            let owner_scopes = crate::auth::scopes::stored_user_scopes(&owner.privilege, &owner.profile);
+            let owner_scopes =
+                crate::auth::scopes::stored_user_scopes(&owner.privilege, &owner.profile, owner.operator);
             if let Some(scope) = scopes.first_not_granted_by(owner_scopes) {
                 bail!("user {user:?} does not hold scope {scope}, so their token cannot either");
             }

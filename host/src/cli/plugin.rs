@@ -255,7 +255,7 @@ fn bundle_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
 /// Loads the bundle in a scratch runtime exactly as the server would.
 async fn validate(path: &Path, config: &Config) -> anyhow::Result<String> {
     let bundle = bundle_bytes(path)?;
-    let manifest: Manifest = plugins::validate_bundle(&bundle, &config.data_dir).await?;
+    let manifest: Manifest = plugins::validate_bundle(&bundle, &config.data_dir, config.plugin_bounds()?).await?;
     Ok(format!(
         "ok: {} {} ({}), world {}; capabilities: outbound HTTP {:?}, TCP {:?}, read-only paths {:?}, clocks {}, smtp {}",
         manifest.id,
@@ -298,7 +298,7 @@ async fn install(path: &Path, url: Option<&str>, token: Option<&str>, config: &C
             );
         }
         None => {
-            let manifest = plugins::validate_bundle(&bundle, &config.data_dir).await?;
+            let manifest = plugins::validate_bundle(&bundle, &config.data_dir, config.plugin_bounds()?).await?;
             plugins::write_bundle(&bundle, &config.plugins.dir)?;
             println!(
                 "installed {} {} into {} (a running server picks it up)",

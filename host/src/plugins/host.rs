@@ -16,6 +16,7 @@ use super::errors::{InvokeError, PluginError};
 use super::invoke::{invoke, ms, Request, Response};
 use super::loader;
 use super::manifest::PluginKind;
+use super::policy::{CapabilityBounds, PluginPolicy};
 use super::registry::{schema_of, ConfigView, LoadState, PluginStatus, Registry};
 use super::services::HostServices;
 use super::types::{CollectContext, MetricSample, Notification, Receipt, Rendered, ReportRequest};
@@ -33,11 +34,15 @@ pub struct PluginHostOptions {
     pub max_plugins: u32,
     /// Watch `dir` and hot-reload changes.
     pub watch: bool,
+    /// The operator's bound on manifests (`[plugins.policy]` plus the host's protected files).
+    pub bounds: CapabilityBounds,
 }
 
 impl PluginHostOptions {
     pub fn new(dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> PluginHostOptions {
-        PluginHostOptions { dir: dir.into(), data_dir: data_dir.into(), max_plugins: 32, watch: true }
+        let data_dir: PathBuf = data_dir.into();
+        let bounds = CapabilityBounds::new(&PluginPolicy::default(), &[&data_dir]).expect("the default policy parses");
+        PluginHostOptions { dir: dir.into(), data_dir, max_plugins: 32, watch: true, bounds }
     }
 }
 
@@ -66,7 +71,7 @@ impl PluginHost {
             EngineOptions { max_plugins: opts.max_plugins, cache_dir: opts.data_dir.join("plugin-cache") };
         let engine = tokio::task::spawn_blocking(move || PluginEngine::new(&engine_opts)).await??;
         let permits = Arc::new(Semaphore::new(engine.max_instances as usize));
-        let registry = Arc::new(Registry::new(engine, services, opts.dir.clone()));
+        let registry = Arc::new(Registry::new(engine, opts.bounds, services, opts.dir.clone()));
         // Watch before the initial scan so a change made during it is not missed.
         let watcher =
             if opts.watch { Some(watcher::start(Arc::downgrade(&registry), opts.dir.clone())?) } else { None };
@@ -301,9 +306,9 @@ impl PluginHost {
     /// `info()`), and only then writes it into the plugins directory and serves it.
     pub async fn install_bundle(&self, tar_gz: &[u8]) -> Result<PluginStatus, PluginError> {
         let bundle = bundle::unpack(tar_gz).map_err(PluginError::Invalid)?;
-        let engine = self.registry.engine.clone();
+        let (engine, bounds) = (self.registry.engine.clone(), self.registry.bounds.clone());
         let (bundle, prepared) = tokio::task::spawn_blocking(move || {
-            let prepared = loader::prepare(&engine, &bundle.manifest_text, &bundle.wasm);
+            let prepared = loader::prepare(&engine, &bounds, &bundle.manifest_text, &bundle.wasm);
             (bundle, prepared)
         })
         .await

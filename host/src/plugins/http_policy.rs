@@ -61,6 +61,11 @@ impl OutboundRule {
         Ok(OutboundRule { https, host: host.to_ascii_lowercase(), port })
     }
 
+    /// The lowercase host, with its leading `*.` when it has one.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     fn matches(&self, https: bool, host: &str, port: u16) -> bool {
         if self.https != https || self.port.is_some_and(|p| p != port) {
             return false;

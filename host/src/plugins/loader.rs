@@ -13,6 +13,7 @@ use super::bindings::{collector::CollectorPre, notifier::NotifierPre, reporter::
 use super::engine::PluginEngine;
 use super::invoke::{invoke, KindPre, Request, Response};
 use super::manifest::{self, PluginKind, ValidManifest, HOST_WORLD_MAJOR, HOST_WORLD_MINOR, HOST_WORLD_VERSION};
+use super::policy::CapabilityBounds;
 use super::sandbox::SandboxPolicy;
 use super::services::HostServices;
 use super::types::PluginInfo;
@@ -69,8 +70,14 @@ pub(crate) fn fingerprint(manifest_text: &str, wasm: &[u8]) -> Fingerprint {
 }
 
 /// Validates and compiles. Blocking (compilation): run on `spawn_blocking`.
-pub(crate) fn prepare(engine: &PluginEngine, manifest_text: &str, wasm: &[u8]) -> Result<Prepared, String> {
+pub(crate) fn prepare(
+    engine: &PluginEngine,
+    bounds: &CapabilityBounds,
+    manifest_text: &str,
+    wasm: &[u8],
+) -> Result<Prepared, String> {
     let valid = manifest::parse_and_validate(manifest_text, Some(wasm))?;
+    bounds.check(&valid.manifest.capabilities)?;
     let policy = SandboxPolicy::from_manifest(&valid.manifest)?;
     let component = engine.load_component(wasm).map_err(|e| format!("{e:#}"))?;
     check_component(engine, &component, &valid)?;

@@ -9,6 +9,7 @@
 //! - `manifest`: `plugin.toml` parsing and validation.
 //! - `loader`: directory/bundle → compiled, type-checked, version-checked plugin.
 //! - `sandbox`, `http_policy`: per-call WASI context and outbound network policy.
+//! - `policy`: the operator's `[plugins.policy]`, which bounds what any manifest may declare.
 //! - `bindings`: generated WIT bindings and the host side of the `host` and `smtp` imports.
 //! - `invoke`: one call, deadline and error classification.
 //! - `registry`, `watcher`, `bundle`: the live set, hot reload, installs.
@@ -28,6 +29,7 @@ mod invoke;
 mod loader;
 pub mod manifest;
 pub mod offline;
+pub mod policy;
 mod registry;
 mod sandbox;
 pub mod services;
@@ -44,6 +46,7 @@ pub use host::{CacheStats, PluginHost, PluginHostOptions};
 pub use invoke::{PhaseSamples, MAX_OUTPUT_BYTES};
 pub use manifest::{Capabilities, Limits, Manifest, PluginKind, MAX_PLUGIN_MEMORY_MB};
 pub use offline::{scan_dir, validate_bundle, write_bundle};
+pub use policy::{CapabilityBounds, PluginPolicy};
 pub use registry::{LoadState, PluginStatus};
 pub use services::{HostServices, LogLevel, MemoryStore, PluginLogger, PluginSettingsStore, PluginStateStore};
 pub use smtp::{LettreMailer, MailError, MailMessage, MailSender, SmtpServer, SmtpTls};

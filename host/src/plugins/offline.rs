@@ -5,18 +5,21 @@ use std::path::Path;
 
 use super::engine::{EngineOptions, PluginEngine};
 use super::manifest::{self, Manifest};
+use super::policy::CapabilityBounds;
 use super::services::HostServices;
 use super::{bundle, loader};
 use crate::secrets::SecretBox;
 
 /// Unpacks, checks the manifest and hash, compiles, type-checks the world and calls `info()`.
 /// Compiled artefacts go to `<data_dir>/plugin-cache`, so a later server start reuses them.
-pub async fn validate_bundle(tar_gz: &[u8], data_dir: &Path) -> anyhow::Result<Manifest> {
+/// `bounds` is the operator's policy: a bundle the server would refuse is refused here too.
+pub async fn validate_bundle(tar_gz: &[u8], data_dir: &Path, bounds: CapabilityBounds) -> anyhow::Result<Manifest> {
     let bundle = bundle::unpack(tar_gz).map_err(anyhow::Error::msg)?;
     let options = EngineOptions { max_plugins: 1, cache_dir: data_dir.join("plugin-cache") };
     let (engine, prepared) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let engine = PluginEngine::new(&options)?;
-        let prepared = loader::prepare(&engine, &bundle.manifest_text, &bundle.wasm).map_err(anyhow::Error::msg)?;
+        let prepared =
+            loader::prepare(&engine, &bounds, &bundle.manifest_text, &bundle.wasm).map_err(anyhow::Error::msg)?;
         Ok((engine, prepared))
     })
     .await??;

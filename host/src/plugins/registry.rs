@@ -16,6 +16,7 @@ use super::config;
 use super::engine::PluginEngine;
 use super::loader::{self, LoadedPlugin, Prepared};
 use super::manifest::{Capabilities, Limits, Manifest, PluginKind};
+use super::policy::CapabilityBounds;
 use super::services::HostServices;
 use super::stats::CallStats;
 
@@ -151,6 +152,8 @@ type LoadFailure = Box<(String, Option<Manifest>)>;
 
 pub(crate) struct Registry {
     pub engine: Arc<PluginEngine>,
+    /// What any manifest may declare; a reload asking for more keeps the old version serving.
+    pub bounds: CapabilityBounds,
     pub services: HostServices,
     pub dir: PathBuf,
     slots: RwLock<BTreeMap<String, Arc<Slot>>>,
@@ -163,8 +166,8 @@ pub(crate) fn is_plugin_name(name: &str) -> bool {
 }
 
 impl Registry {
-    pub fn new(engine: Arc<PluginEngine>, services: HostServices, dir: PathBuf) -> Registry {
-        Registry { engine, services, dir, slots: RwLock::new(BTreeMap::new()) }
+    pub fn new(engine: Arc<PluginEngine>, bounds: CapabilityBounds, services: HostServices, dir: PathBuf) -> Registry {
+        Registry { engine, bounds, services, dir, slots: RwLock::new(BTreeMap::new()) }
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Slot>> {
@@ -235,7 +238,7 @@ impl Registry {
         }
         let slot = self.slot_for(name).await;
         let _guard = slot.lock.lock().await;
-        let engine = self.engine.clone();
+        let (engine, bounds) = (self.engine.clone(), self.bounds.clone());
         let name_owned = name.to_string();
         let current_fp = slot.current.load().as_ref().map(|c| c.fingerprint);
         // Reading, hashing and compiling are blocking work: keep them off the async workers.
@@ -245,7 +248,8 @@ impl Registry {
                 return Ok(None);
             }
             let lenient = toml::from_str::<Manifest>(&text).ok();
-            let prepared = loader::prepare(&engine, &text, &wasm).map_err(|e| Box::new((e, lenient.clone())))?;
+            let prepared =
+                loader::prepare(&engine, &bounds, &text, &wasm).map_err(|e| Box::new((e, lenient.clone())))?;
             if prepared.valid.manifest.id != name_owned {
                 return Err(Box::new((
                     format!(

@@ -86,6 +86,7 @@ pub struct TokenWithOwner {
     pub email: Option<String>,
     pub privilege: String,
     pub profile: String,
+    pub operator: bool,
 }
 
 pub struct NewToken<'a> {
@@ -109,6 +110,7 @@ struct OwnerRow {
     email: Option<String>,
     privilege: String,
     profile: String,
+    operator: bool,
 }
 
 impl Store {
@@ -133,7 +135,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let owner_sql = "SELECT t.name AS tenant_name, u.login, u.email, u.privilege, u.profile \
+        let owner_sql = "SELECT t.name AS tenant_name, u.login, u.email, u.privilege, u.profile, u.operator \
                          FROM users u JOIN tenants t ON t.id = u.tenant_id WHERE u.id = $1";
         let owner = on_pool!(self, pool => sqlx::query_as::<_, OwnerRow>(owner_sql).bind(row.user_id).fetch_optional(pool).await)?;
         Ok(owner.map(|o| TokenWithOwner {
@@ -143,6 +145,7 @@ impl Store {
             email: o.email,
             privilege: o.privilege,
             profile: o.profile,
+            operator: o.operator,
         }))
     }
 

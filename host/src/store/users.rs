@@ -13,6 +13,8 @@ pub struct User {
     pub password_hash: String,
     pub privilege: String,
     pub profile: String,
+    /// The host's operator (plugins, host-wide settings): a right beyond any tenant privilege.
+    pub operator: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -23,6 +25,7 @@ pub struct NewUser<'a> {
     pub password_hash: &'a str,
     pub privilege: &'a str,
     pub profile: &'a str,
+    pub operator: bool,
 }
 
 /// Fields to change; `None` keeps the stored value.
@@ -34,7 +37,8 @@ pub struct UserUpdate<'a> {
     pub profile: Option<&'a str>,
 }
 
-const USER_COLUMNS: &str = "id, tenant_id, login, email, password_hash, privilege, profile, created_at, updated_at";
+const USER_COLUMNS: &str =
+    "id, tenant_id, login, email, password_hash, privilege, profile, operator, created_at, updated_at";
 
 impl Store {
     pub async fn create_user(&self, tenant_id: i64, user: &NewUser<'_>) -> StoreResult<User> {
@@ -52,14 +56,14 @@ impl Store {
     ) -> StoreResult<User> {
         let now = now_ms();
         let sql = format!(
-            "INSERT INTO users (tenant_id, login, email, password_hash, privilege, profile, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {USER_COLUMNS}"
+            "INSERT INTO users (tenant_id, login, email, password_hash, privilege, profile, operator, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $8, $7, $7) RETURNING {USER_COLUMNS}"
         );
         let created = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let created = sqlx::query_as::<_, User>(&sql)
                 .bind(tenant_id).bind(user.login).bind(user.email).bind(user.password_hash)
-                .bind(user.privilege).bind(user.profile).bind(now)
+                .bind(user.privilege).bind(user.profile).bind(now).bind(user.operator)
                 .fetch_one(&mut *tx).await
                 .map_err(|e| StoreError::conflict_on_unique(e, format!("user {:?} already exists", user.login)))?;
             replace_user_roles!(tx, tenant_id, created.id, roles)?;

@@ -3,8 +3,15 @@
 
 use crate::store::{Store, StoreError};
 
-/// Without `maxPoints`, a series returns at most this many points.
+/// Without `maxPoints`, a series returns at most this many points; also the largest `maxPoints`.
 pub const DEFAULT_MAX_POINTS: u32 = 10_000;
+/// Points one answer holds across all its series, whatever `maxPoints` says: ~16 bytes each in
+/// memory and ~30 of JSON, so no history request holds more than ~50 MiB in the host.
+pub const MAX_POINTS_PER_ANSWER: u32 = 1_000_000;
+/// Series one answer may hold; a resource with more is read a `metric` at a time.
+pub const MAX_SERIES: usize = 1_000;
+/// The longest `from`..`to` span: ten years.
+pub const MAX_SPAN_MS: i64 = 3650 * 86_400_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -63,16 +70,30 @@ pub async fn history(store: &Store, q: &HistoryQuery) -> Result<Vec<HistorySerie
     if q.from > q.to {
         return Err(QueryError::Invalid("from must not be after to".into()));
     }
-    if q.max_points == 0 {
-        return Err(QueryError::Invalid("maxPoints must be at least 1".into()));
+    // Checked: from = i64::MIN, to = i64::MAX must not wrap around into a small span.
+    let span = match q.to.checked_sub(q.from) {
+        Some(span) if span < MAX_SPAN_MS => span + 1,
+        _ => return Err(QueryError::Invalid("the span from \"from\" to \"to\" must be at most 3650 days".into())),
+    };
+    if !(1..=DEFAULT_MAX_POINTS).contains(&q.max_points) {
+        return Err(QueryError::Invalid(format!("maxPoints must be 1 to {DEFAULT_MAX_POINTS}")));
     }
+    let all = store.list_series(q.tenant_id, &q.resource, q.metric.as_deref()).await?;
+    if all.len() > MAX_SERIES {
+        return Err(QueryError::Invalid(format!(
+            "resource {:?} has {} series, more than the {MAX_SERIES} one answer holds: ask for one `metric`",
+            q.resource,
+            all.len()
+        )));
+    }
+    // Many series share the answer's point budget (at least one point each).
+    let per_series = q.max_points.min(MAX_POINTS_PER_ANSWER / all.len().max(1) as u32).max(1);
     let mut out = Vec::new();
-    for series in store.list_series(q.tenant_id, &q.resource, q.metric.as_deref()).await? {
+    for series in all {
         let count = store.count_points(series.id, q.from, q.to).await?;
-        let downsampled = count > i64::from(q.max_points);
-        // Buckets of equal width starting at `from`: ceil(span / max_points) ms each.
-        let span = q.to - q.from + 1;
-        let bucket = if downsampled { (span + i64::from(q.max_points) - 1) / i64::from(q.max_points) } else { 1 };
+        let downsampled = count > i64::from(per_series);
+        // Buckets of equal width starting at `from`: ceil(span / per_series) ms each.
+        let bucket = if downsampled { (span + i64::from(per_series) - 1) / i64::from(per_series) } else { 1 };
         let points = store.series_points(series.id, q.from, q.to, bucket).await?;
         out.push(HistorySeries {
             metric: series.metric,

@@ -39,11 +39,21 @@ impl Cell {
     fn csv(&self) -> String {
         match self {
             Cell::Null => String::new(),
-            Cell::Shared(s) => s.to_string(),
-            Cell::Text(s) => s.clone(),
+            Cell::Shared(s) => neutralised(s),
+            Cell::Text(s) => neutralised(s),
             Cell::Int(i) => i.to_string(),
             Cell::Float(f) => f.to_string(),
         }
+    }
+}
+
+/// Text as a spreadsheet cannot take for a formula: monitored clients choose what lands in text
+/// cells (`application_name`, query text), so one starting with `=`, `+`, `-`, `@`, tab or CR
+/// gets a leading `'` (OWASP's CSV injection advice). Numbers are numeric cells, never text.
+fn neutralised(text: &str) -> String {
+    match text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        true => format!("'{text}"),
+        false => text.to_string(),
     }
 }
 
@@ -189,6 +199,18 @@ mod tests {
         t.rows.push(r);
         assert_eq!(String::from_utf8(t.to_json()).unwrap(), r#"[{"a":"x,y","b":2},{"b":2.5,"c":7}]"#);
         assert_eq!(String::from_utf8(t.to_csv()).unwrap(), "a,b,c\n\"x,y\",2,\n,2.5,7\n");
+        let mut formulas = Table::new(["app", "n"]);
+        for text in ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx", "\rx", "psql = fine"] {
+            let mut r = formulas.blank();
+            formulas.set(&mut r, "app", text);
+            formulas.set(&mut r, "n", -3);
+            formulas.rows.push(r);
+        }
+        let csv = String::from_utf8(formulas.to_csv()).unwrap();
+        assert_eq!(
+            csv,
+            "app,n\n\"'=HYPERLINK(\"\"http://x\"\")\",-3\n'+1,-3\n'-2,-3\n'@SUM(A1),-3\n'\tx,-3\n\"'\rx\",-3\npsql = fine,-3\n"
+        );
         t.top("b", 1);
         assert_eq!(t.rows[0][t.col("b")], Cell::Float(2.5));
         assert_eq!(t.rows.len(), 1);

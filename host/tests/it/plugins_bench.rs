@@ -177,6 +177,11 @@ async fn rss_with_ten_plugins() {
         data_dir: root.join("data"),
         max_plugins: 16,
         watch: true,
+        bounds: vigia::plugins::CapabilityBounds::new(
+            &vigia::plugins::PluginPolicy { tcp_networks: vec!["127.0.0.0/8".into()], ..Default::default() },
+            &[&root.join("data")],
+        )
+        .unwrap(),
     };
     let services = vigia::plugins::HostServices::in_memory(vigia::secrets::SecretBox::from_key(&[1; 32]));
     let host = vigia::plugins::PluginHost::start(opts, services).await.unwrap();

@@ -57,6 +57,7 @@ async fn logins_are_unique_per_tenant_only(b: Backend) {
                 password_hash: "x",
                 privilege: "read",
                 profile: "developer",
+                operator: false,
             },
         )
         .await;

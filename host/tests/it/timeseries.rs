@@ -12,6 +12,7 @@ backend_tests!(
     written_samples_come_back_raw_through_the_api,
     history_downsamples_to_max_points_with_bucket_averages,
     history_is_tenant_scoped_and_validates_its_parameters,
+    a_resource_with_too_many_series_names_the_limit,
 );
 
 fn sample(tenant_id: i64, metric: &str, labels: &[(&str, &str)], ts: i64, value: f64) -> Sample {
@@ -113,7 +114,11 @@ async fn history_is_tenant_scoped_and_validates_its_parameters(b: Backend) {
         ("range=1h", "resource is required"),
         ("resource=x&range=1y", "range \"1y\""),
         ("resource=x&from=yesterday", "from \"yesterday\""),
-        ("resource=x&maxPoints=0", "maxPoints must be at least 1"),
+        ("resource=x&maxPoints=0", "maxPoints must be 1 to 10000"),
+        ("resource=x&maxPoints=10001", "maxPoints must be 1 to 10000"),
+        // An overflowing span used to wrap around into a window in 1970.
+        ("resource=x&from=-9223372036854775808&to=9223372036854775807", "out of range for a time"),
+        ("resource=x&from=0&to=9999999999999", "must be at most 3650 days"),
         ("resource=x&from=2000&to=1000", "from must not be after to"),
         ("resource=x&bogus=1", "unknown field `bogus`"),
     ] {
@@ -124,4 +129,25 @@ async fn history_is_tenant_scoped_and_validates_its_parameters(b: Backend) {
     let (_, status_only) = app.api_token(&app.admin, &["read:status"]).await;
     let r = app.get("/api/v1/metrics/history?resource=x", &status_only).await;
     assert_eq!(r.error(), "missing required scope: monitoring:read");
+}
+
+/// A resource with more series than one answer holds is read a metric at a time (hole 7).
+async fn a_resource_with_too_many_series_names_the_limit(b: Backend) {
+    let app = TestApp::start(b).await;
+    let writer = MetricWriter::start(app.store.clone());
+    let now = vigia::store::now_ms();
+    let tenant = app.admin_user.tenant_id;
+    let labels: Vec<String> = (0..=1000).map(|i| i.to_string()).collect();
+    let samples = labels.iter().map(|l| sample(tenant, "per.key", &[("key", l)], now, 1.0)).collect();
+    writer.write(samples, "test").await;
+    writer.write(vec![sample(tenant, "single", &[], now, 2.0)], "test").await;
+    writer.flush().await;
+    let r = app.get("/api/v1/metrics/history?resource=redis-main&range=1h", &app.admin).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(
+        r.error(),
+        "resource \"redis-main\" has 1002 series, more than the 1000 one answer holds: ask for one `metric`"
+    );
+    let one = app.get("/api/v1/metrics/history?resource=redis-main&metric=single&range=1h", &app.admin).await;
+    assert_eq!(one.json["series"][0]["points"][0][1], 2.0, "{}", one.text);
 }

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use vigia::alerting::{AlertState, Severity};
-use vigia::plugins::{Alert, HostServices, PluginHost, PluginHostOptions, PluginStatus};
+use vigia::plugins::{
+    Alert, CapabilityBounds, HostServices, PluginHost, PluginHostOptions, PluginPolicy, PluginStatus,
+};
 use vigia::secrets::SecretBox;
 
 static BUNDLES: OnceLock<PathBuf> = OnceLock::new();
@@ -129,6 +131,9 @@ pub struct Sandbox {
     pub dir: PathBuf,
     pub data: PathBuf,
     pub services: HostServices,
+    /// The operator policy the host starts with: loopback TCP and `/etc` reads (what the
+    /// fixtures ask for); the data directory stays protected whatever it says.
+    pub policy: PluginPolicy,
 }
 
 impl Sandbox {
@@ -139,7 +144,12 @@ impl Sandbox {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::create_dir_all(&data).unwrap();
         let services = HostServices::in_memory(SecretBox::from_key(&[9; 32]));
-        Sandbox { tmp, dir, data, services }
+        let policy = PluginPolicy {
+            read_only_paths: vec!["/etc".into()],
+            tcp_networks: vec!["127.0.0.0/8".into()],
+            ..PluginPolicy::default()
+        };
+        Sandbox { tmp, dir, data, services, policy }
     }
 
     /// Writes `<dir>/<id>/` with the manifest (id, wasm name and sha256 filled in) and wasm,
@@ -163,7 +173,8 @@ impl Sandbox {
     }
 
     pub fn options(&self) -> PluginHostOptions {
-        PluginHostOptions { dir: self.dir.clone(), data_dir: self.data.clone(), max_plugins: 16, watch: true }
+        let bounds = CapabilityBounds::new(&self.policy, &[&self.data]).unwrap();
+        PluginHostOptions { dir: self.dir.clone(), data_dir: self.data.clone(), max_plugins: 16, watch: true, bounds }
     }
 
     pub async fn start(&self) -> Arc<PluginHost> {

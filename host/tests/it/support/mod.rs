@@ -66,7 +66,20 @@ pub fn password_hash() -> &'static str {
 }
 
 pub async fn add_user(store: &Store, tenant_id: i64, login: &str, privilege: &str, profile: &str) -> User {
-    let new = NewUser { login, email: None, password_hash: password_hash(), privilege, profile };
+    let new = NewUser { login, email: None, password_hash: password_hash(), privilege, profile, operator: false };
+    store.create_user(tenant_id, &new).await.unwrap()
+}
+
+/// The host's operator, as the first start creates it (an admin who also manages plugins).
+pub async fn add_operator(store: &Store, tenant_id: i64, login: &str) -> User {
+    let new = NewUser {
+        login,
+        email: None,
+        password_hash: password_hash(),
+        privilege: "admin",
+        profile: "data admin",
+        operator: true,
+    };
     store.create_user(tenant_id, &new).await.unwrap()
 }
 
@@ -105,7 +118,7 @@ impl TestApp {
         let (store, dir) = fresh_store(backend).await;
         let default = store.ensure_tenant("default").await.unwrap();
         let other = store.ensure_tenant("other").await.unwrap();
-        let admin_user = add_user(&store, default.id, "admin", "admin", "data admin").await;
+        let admin_user = add_operator(&store, default.id, "admin").await;
         let other_user = add_user(&store, other.id, "admin", "admin", "data admin").await;
         let ctx = vigia::server::context(store.clone(), &config, None, SecretBox::from_key(&SECRET_KEY));
         let admin = ctx.auth.issue_user_token(&admin_user).await.unwrap().0;
