@@ -87,12 +87,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         signalled.cancel();
     });
     tokio::select! {
+        // A stop wins: serving also ends on it, and once both are ready an unbiased select could
+        // take that for a failure (and skip draining the writers).
+        biased;
+        _ = stop.cancelled() => {}
         // Serving ended by itself: it could not start (TLS files) or the listener failed.
         served = &mut serving => {
             served.context("the HTTP server task failed")??;
             anyhow::bail!("the HTTP server stopped unexpectedly");
         }
-        _ = stop.cancelled() => {}
     }
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     tracing::info!(grace_seconds = grace.as_secs(), "shutting down");

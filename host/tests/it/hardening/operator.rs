@@ -72,19 +72,20 @@ async fn installs_asking_for_more_than_the_policy_are_refused_naming_the_capabil
     sb.policy = PluginPolicy { read_only_paths: vec!["/".into()], ..sb.policy.clone() };
     let host = sb.start().await;
     let data = sb.data.display().to_string();
-    let cases: Vec<(Box<dyn FnOnce(&mut toml::Table)>, String)> = vec![
+    let cases = [
         // The data directory (secret key, SQLite file) even under a policy that allows "/".
-        (Box::new(|m| set(m, "capabilities.read_only_paths", vec![data.clone()])), "never readable by plugins".into()),
-        (Box::new(|m| set(m, "capabilities.read_only_paths", vec!["/"])), "never readable by plugins".into()),
+        ("capabilities.read_only_paths", data.as_str(), "never readable by plugins".to_string()),
+        ("capabilities.read_only_paths", "/", "never readable by plugins".to_string()),
         (
-            Box::new(|m| set(m, "capabilities.allowed_tcp", vec!["10.9.9.9:6379"])),
+            "capabilities.allowed_tcp",
+            "10.9.9.9:6379",
             "capability allowed_tcp \"10.9.9.9:6379\" exceeds the operator's policy: [plugins.policy] \
              tcp_networks allows \"127.0.0.0/8\""
-                .into(),
+                .to_string(),
         ),
     ];
-    for (edit, expected) in cases {
-        let (manifest, wasm) = manifest_asking(edit);
+    for (key, value, expected) in cases {
+        let (manifest, wasm) = manifest_asking(|m| set(m, key, vec![value]));
         let err = host.install_bundle(&tar_gz(&manifest, &wasm)).await.unwrap_err();
         assert!(matches!(&err, PluginError::Invalid(e) if e.contains(&expected)), "{err}");
     }
