@@ -168,6 +168,20 @@ pub struct AlertingConfig {
 pub struct AuthConfig {
     /// Lifetime of user tokens issued by a password sign-in, in hours.
     pub user_token_ttl_hours: u64,
+    /// Longest lifetime of an API token, in days: a token asked for without an expiry (or a
+    /// later one) gets this. 0 allows tokens that never expire.
+    pub max_token_lifetime_days: u64,
+    /// Minting an API token with a sign-in at least this old (in minutes) takes the password
+    /// again (`"password"` in the request), so a stolen sign-in cannot mint itself a lasting key.
+    pub sudo_after_minutes: u64,
+}
+
+impl AuthConfig {
+    pub fn lifetimes(&self) -> crate::auth::Lifetimes {
+        let hours = std::time::Duration::from_secs(self.user_token_ttl_hours * 3600);
+        let sudo = std::time::Duration::from_secs(self.sudo_after_minutes * 60);
+        crate::auth::Lifetimes::new(hours, self.max_token_lifetime_days, sudo)
+    }
 }
 
 impl Default for Config {
@@ -257,7 +271,7 @@ impl Default for LogConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { user_token_ttl_hours: 24 }
+        AuthConfig { user_token_ttl_hours: 24, max_token_lifetime_days: 365, sudo_after_minutes: 15 }
     }
 }
 

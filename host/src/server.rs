@@ -50,7 +50,7 @@ pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>, 
     }
     Arc::new(AppContext {
         plugins,
-        auth: Authenticator::new(store.clone(), Duration::from_secs(config.auth.user_token_ttl_hours * 3600)),
+        auth: Authenticator::new(store.clone(), config.auth.lifetimes()),
         store,
         secrets,
         readiness,
@@ -74,6 +74,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let background = Background::new();
     start_background(&background, &config, &store, &plugins, &secrets, &writers).await?;
     let ctx = context(store.clone(), &config, Some(plugins.clone()), secrets);
+    watch_revocations(&background, &ctx.auth);
     let app = api::app(ctx);
 
     let listener = TcpListener::bind(config.listen_addr())
@@ -100,6 +101,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
     shutdown(Instant::now() + grace, serving, &background, &writers, &store).await
+}
+
+/// Every second, drops the token cache when any process (another host on the same PostgreSQL
+/// too) revoked a token or changed a user's rights.
+fn watch_revocations(background: &Background, auth: &crate::auth::Authenticator) {
+    let auth = auth.clone();
+    background.every("token revocation sync", Duration::from_secs(1), move || {
+        let auth = auth.clone();
+        async move {
+            if let Err(e) = auth.sync_revocations().await {
+                tracing::warn!(error = %e, "reading the revocation epoch failed; retried in a second");
+            }
+        }
+    });
 }
 
 /// The writers every producer feeds; drained last at shutdown.

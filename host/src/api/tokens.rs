@@ -55,14 +55,30 @@ pub struct CreateToken {
     name: String,
     /// Scope names; you can only grant scopes you hold.
     scopes: Vec<String>,
-    /// RFC 3339 expiry; omit for a token that does not expire.
+    /// RFC 3339 expiry; omit for the longest allowed (`[auth] max_token_lifetime_days`, 365 days
+    /// by default). Never later than that, nor than the expiry of the API token minting it: the
+    /// answer's `expires_at` is the effective one.
     #[serde(default)]
     expires_at: Option<String>,
+    /// Your password again, when minting with a sign-in older than `[auth] sudo_after_minutes` (15).
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// What kind of token a listed token is.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenKindView {
+    /// Issued by a password sign-in (`vgu_…`), for a person's session.
+    SignIn,
+    /// Minted for automation (`vg_…`).
+    Api,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenView {
     id: i64,
+    kind: TokenKindView,
     name: String,
     prefix: String,
     user_id: i64,
@@ -74,10 +90,15 @@ pub struct TokenView {
 
 impl From<&TokenRecord> for TokenView {
     fn from(t: &TokenRecord) -> Self {
+        let (kind, marker) = match t.kind {
+            TokenKind::User => (TokenKindView::SignIn, secret::USER_TOKEN_MARKER),
+            TokenKind::Api => (TokenKindView::Api, secret::API_TOKEN_MARKER),
+        };
         TokenView {
             id: t.id,
+            kind,
             name: t.name.clone(),
-            prefix: format!("{}{}", secret::API_TOKEN_MARKER, t.prefix),
+            prefix: format!("{marker}{}", t.prefix),
             user_id: t.user_id,
             scopes: ScopeSet::from_stored(&t.scopes).names(),
             created_at: rfc3339(t.created_at),
@@ -95,10 +116,11 @@ pub struct CreatedToken {
     view: TokenView,
 }
 
-/// Mints an API token (`vg_…`) for the caller, with at most the caller's scopes.
+/// Mints an API token (`vg_…`) for the caller, with at most the caller's scopes and lifetime.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateToken,
     responses((status = 201, body = CreatedToken), (status = 400, description = "Bad name, scope or expiry"),
-        (status = 403, description = "A requested scope is not held by the caller")))]
+        (status = 401, description = "Wrong password confirming an old sign-in"),
+        (status = 403, description = "A requested scope is not held by the caller, or an old sign-in without password")))]
 pub async fn create(
     State(ctx): State<Arc<AppContext>>,
     caller: Principal,
@@ -115,18 +137,22 @@ pub async fn create(
     if let Some(scope) = scopes.first_not_granted_by(caller.scopes) {
         return Err(AppError::Forbidden(format!("cannot grant scope {scope}: the caller does not hold it")));
     }
-    let expires_at = match body.expires_at.as_deref() {
+    let now = now_ms();
+    let requested = match body.expires_at.as_deref() {
         None => None,
         Some(text) => {
             let at = chrono::DateTime::parse_from_rfc3339(text)
                 .map_err(|e| AppError::BadRequest(format!("expires_at {text:?} is not an RFC 3339 timestamp: {e}")))?
                 .timestamp_millis();
-            if at <= now_ms() {
+            if at <= now {
                 return Err(AppError::BadRequest("expires_at is in the past".into()));
             }
             Some(at)
         }
     };
+    confirm_old_sign_in(&ctx, &caller, body.password.as_deref(), now).await?;
+    let lifetimes = ctx.auth.lifetimes();
+    let expires_at = lifetimes.api_token_expiry(requested, Some((caller.token_kind, caller.expires_at)), now);
     let minted = secret::mint(secret::API_TOKEN_MARKER);
     let record = ctx
         .store
@@ -145,15 +171,34 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(CreatedToken { token: minted.token, view: TokenView::from(&record) })))
 }
 
+/// Sudo mode: an old sign-in (15 minutes by default) mints only with the password repeated, so a stolen
+/// sign-in token cannot turn itself into a long-lived key.
+async fn confirm_old_sign_in(ctx: &AppContext, caller: &Principal, password: Option<&str>, now: i64) -> ApiResult<()> {
+    if !ctx.auth.lifetimes().needs_password(caller.token_kind, caller.token_created_at, now) {
+        return Ok(());
+    }
+    let Some(password) = password else {
+        return Err(AppError::Forbidden(
+            "this sign-in is too old to mint a token unconfirmed: repeat your password in \"password\"".into(),
+        ));
+    };
+    Ok(ctx.auth.confirm_password(caller.tenant_id, caller.user_id, password).await?)
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenList {
     tokens: Vec<TokenView>,
 }
 
-/// Lists live API tokens: the caller's own, or the whole tenant's with `users:manage`. Never secrets.
+/// Lists live tokens, sign-ins (`"kind": "sign-in"`) and API tokens: the caller's own, or the
+/// whole tenant's with `users:manage`. Never secrets.
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])), responses((status = 200, body = TokenList)))]
 pub async fn list(State(ctx): State<Arc<AppContext>>, caller: Principal) -> ApiResult<Json<TokenList>> {
-    let tokens = ctx.store.list_tokens(caller.tenant_id, TokenKind::Api, owner_filter(&caller)).await?;
+    let mut tokens = Vec::new();
+    for kind in [TokenKind::User, TokenKind::Api] {
+        tokens.extend(ctx.store.list_tokens(caller.tenant_id, kind, owner_filter(&caller)).await?);
+    }
+    tokens.sort_by_key(|t| t.id);
     Ok(Json(TokenList { tokens: tokens.iter().map(TokenView::from).collect() }))
 }
 
@@ -162,7 +207,7 @@ pub struct Revoked {
     revoked: i64,
 }
 
-/// Revokes an API token; it stops working at once.
+/// Revokes a token (a sign-in too); it stops working at once, on every host within a second.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Token id")),
     responses((status = 200, body = Revoked), (status = 404, description = "No such live token in your tenant")))]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
+use super::lifetimes::Lifetimes;
 use super::scopes::{stored_user_scopes, ScopeSet};
 use super::{password, secret};
 use crate::store::{now_ms, NewToken, Store, StoreError, Tenant, TokenKind, User};
@@ -22,6 +23,8 @@ pub struct Principal {
     pub token_id: i64,
     pub token_prefix: String,
     pub token_kind: TokenKind,
+    /// When the token was issued (a sign-in's age decides whether minting needs the password).
+    pub token_created_at: i64,
     /// Effective scopes: for API tokens, those granted at creation that the owner still holds.
     pub scopes: ScopeSet,
     pub expires_at: Option<i64>,
@@ -54,7 +57,8 @@ struct CachedToken {
 }
 
 /// How long a token lookup stays cached. Revocation through this process is immediate (the entry
-/// is invalidated); another host sharing a PostgreSQL store sees it within this bound.
+/// is invalidated); another host sharing a PostgreSQL store sees it at its next
+/// `sync_revocations` (every second under `vigia serve`), and within this bound at worst.
 const CACHE_TTL: Duration = Duration::from_secs(30);
 const TOUCH_EVERY_MS: i64 = 60_000;
 
@@ -63,13 +67,47 @@ pub struct Authenticator {
     store: Store,
     /// `None` caches "no such token" too, so floods of bad tokens don't each reach the database.
     cache: Cache<String, Option<Arc<CachedToken>>>,
-    user_token_ttl: Duration,
+    lifetimes: Lifetimes,
+    /// The revocation epoch this cache reflects (see `sync_revocations`).
+    seen_epoch: Arc<AtomicI64>,
 }
 
 impl Authenticator {
-    pub fn new(store: Store, user_token_ttl: Duration) -> Authenticator {
+    pub fn new(store: Store, lifetimes: Lifetimes) -> Authenticator {
         let cache = Cache::builder().max_capacity(100_000).time_to_live(CACHE_TTL).build();
-        Authenticator { store, cache, user_token_ttl }
+        Authenticator { store, cache, lifetimes, seen_epoch: Arc::new(AtomicI64::new(i64::MIN)) }
+    }
+
+    pub fn lifetimes(&self) -> Lifetimes {
+        self.lifetimes
+    }
+
+    /// Drops the whole cache when the store's revocation epoch moved since the last call, i.e.
+    /// when any process revoked a token or changed a user's rights. True when it dropped it.
+    pub async fn sync_revocations(&self) -> Result<bool, AuthError> {
+        let epoch = self.store.auth_epoch().await?;
+        let seen = self.seen_epoch.swap(epoch, Ordering::Relaxed);
+        if seen == epoch {
+            return Ok(false);
+        }
+        self.cache.invalidate_all();
+        Ok(true)
+    }
+
+    /// Checks the password of an already authenticated user again (sudo mode): the same answer
+    /// and argon2 work as a sign-in.
+    pub async fn confirm_password(&self, tenant_id: i64, user_id: i64, pass: &str) -> Result<(), AuthError> {
+        let stored = self.store.user_by_id(tenant_id, user_id).await?.map(|u| u.password_hash);
+        let known = stored.is_some();
+        let stored_hash = stored.unwrap_or_else(|| dummy_hash().to_string());
+        let pass = pass.to_string();
+        let ok = tokio::task::spawn_blocking(move || password::verify(&pass, &stored_hash))
+            .await
+            .map_err(|e| anyhow::anyhow!("password check task failed: {e}"))?;
+        match known && ok {
+            true => Ok(()),
+            false => Err(AuthError::BadCredentials),
+        }
     }
 
     /// Resolves a presented token to its principal.
@@ -117,6 +155,7 @@ impl Authenticator {
                 token_id: t.id,
                 token_prefix: t.prefix,
                 token_kind: t.kind,
+                token_created_at: t.created_at,
                 scopes,
                 expires_at: t.expires_at,
             },
@@ -185,7 +224,7 @@ impl Authenticator {
     /// Issues a user token valid for the configured lifetime (24 h by default).
     pub async fn issue_user_token(&self, user: &User) -> Result<(String, i64), AuthError> {
         let minted = secret::mint(secret::USER_TOKEN_MARKER);
-        let expires_at = now_ms() + self.user_token_ttl.as_millis() as i64;
+        let expires_at = now_ms() + self.lifetimes.sign_in_ms;
         self.store
             .create_token(&NewToken {
                 tenant_id: user.tenant_id,

@@ -1,10 +1,12 @@
 //! Authentication and authorisation: scopes and the privilege mapping, password hashing, token
-//! minting and the cached token authenticator. Knows nothing of HTTP.
+//! minting and lifetimes, and the cached token authenticator. Knows nothing of HTTP.
 
 mod authenticator;
+pub mod lifetimes;
 pub mod password;
 pub mod scopes;
 pub mod secret;
 
 pub use authenticator::{AuthError, Authenticator, Principal};
+pub use lifetimes::Lifetimes;
 pub use scopes::{Privilege, Profile, Scope, ScopeSet};

@@ -113,7 +113,7 @@ pub enum TokenCommand {
         /// A scope to grant (repeat): read:status, monitoring:read, admin, …
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
-        /// Lifetime in days; omit for no expiry.
+        /// Lifetime in days; omit for the longest allowed (`[auth] max_token_lifetime_days`).
         #[arg(long)]
         expires_in_days: Option<u32>,
         #[command(flatten)]
@@ -168,7 +168,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(cmd) => user(&store, cmd).await,
-        Command::Token(cmd) => token(&store, cmd).await,
+        Command::Token(cmd) => token(&store, cmd, config.auth.lifetimes()).await,
         Command::Tenant(cmd) => tenant(&store, cmd).await,
         Command::Serve | Command::Version | Command::Plugin(_) => unreachable!("handled above"),
     };
@@ -251,7 +251,7 @@ async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn token(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
+async fn token(store: &Store, cmd: TokenCommand, lifetimes: crate::auth::Lifetimes) -> anyhow::Result<()> {
     match cmd {
         TokenCommand::Create { name, user, scopes, expires_in_days, tenant } => {
             let tenant = tenant_named(store, &tenant).await?;
@@ -266,7 +266,9 @@ async fn token(store: &Store, cmd: TokenCommand) -> anyhow::Result<()> {
                 bail!("user {user:?} does not hold scope {scope}, so their token cannot either");
             }
             let minted = secret::mint(secret::API_TOKEN_MARKER);
-            let expires_at = expires_in_days.map(|d| now_ms() + i64::from(d) * 86_400_000);
+            let now = now_ms();
+            let requested = expires_in_days.map(|d| now + i64::from(d) * 86_400_000);
+            let expires_at = lifetimes.api_token_expiry(requested, None, now);
             let record = store
                 .create_token(&NewToken {
                     tenant_id: tenant.id,

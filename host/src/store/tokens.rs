@@ -100,6 +100,9 @@ pub struct NewToken<'a> {
     pub expires_at: Option<i64>,
 }
 
+/// Moves the revocation epoch (see migration 0012): every process drops its token cache.
+pub(super) const BUMP_AUTH_EPOCH: &str = "UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1";
+
 const TOKEN_COLUMNS: &str =
     "id, tenant_id, user_id, kind, name, prefix, scopes, created_at, expires_at, last_used_at, revoked_at";
 
@@ -149,7 +152,7 @@ impl Store {
         }))
     }
 
-    /// Live (unrevoked) tokens of a kind in a tenant, optionally only one user's.
+    /// Live (unrevoked, unexpired) tokens of a kind in a tenant, optionally only one user's.
     pub async fn list_tokens(
         &self,
         tenant_id: i64,
@@ -158,21 +161,34 @@ impl Store {
     ) -> StoreResult<Vec<TokenRecord>> {
         let sql = format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens WHERE tenant_id = $1 AND kind = $2 AND revoked_at IS NULL \
-             AND ($3 IS NULL OR user_id = $3) ORDER BY id"
+             AND ($3 IS NULL OR user_id = $3) AND (expires_at IS NULL OR expires_at > $4) ORDER BY id"
         );
         let rows = on_pool!(self, pool => sqlx::query_as::<_, TokenRow>(&sql)
-            .bind(tenant_id).bind(kind.as_str()).bind(user_id).fetch_all(pool).await)?;
+            .bind(tenant_id).bind(kind.as_str()).bind(user_id).bind(now_ms()).fetch_all(pool).await)?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    /// Revokes a live token of this tenant (and of `user_id` when given); returns its hash so the
-    /// caller can drop it from caches. Missing, already revoked or foreign tokens are `NotFound`.
+    /// Revokes a live token of this tenant (and of `user_id` when given) and moves the revocation
+    /// epoch; returns its hash so the caller can drop it from caches. Missing, already revoked or
+    /// foreign tokens are `NotFound`.
     pub async fn revoke_token(&self, tenant_id: i64, id: i64, user_id: Option<i64>) -> StoreResult<String> {
         let sql = "UPDATE tokens SET revoked_at = $4 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL \
                    AND ($3 IS NULL OR user_id = $3) RETURNING secret_hash";
-        on_pool!(self, pool => sqlx::query_scalar::<_, String>(sql)
-            .bind(tenant_id).bind(id).bind(user_id).bind(now_ms()).fetch_optional(pool).await)?
-        .ok_or(StoreError::NotFound)
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let hash = sqlx::query_scalar::<_, String>(sql)
+                .bind(tenant_id).bind(id).bind(user_id).bind(now_ms()).fetch_optional(&mut *tx).await?
+                .ok_or(StoreError::NotFound)?;
+            sqlx::query(BUMP_AUTH_EPOCH).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(hash)
+        })
+    }
+
+    /// The revocation epoch: it moves with every revocation and change of a user's rights.
+    pub async fn auth_epoch(&self) -> StoreResult<i64> {
+        let sql = "SELECT epoch FROM auth_epoch WHERE id = 1";
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await)?)
     }
 
     pub async fn touch_token(&self, id: i64, at: i64) -> StoreResult<()> {

@@ -1,6 +1,7 @@
 //! Users of a tenant: login, optional email, argon2id password hash, privilege and profile.
 
 use super::roles::replace_user_roles;
+use super::tokens::BUMP_AUTH_EPOCH;
 use super::{now_ms, on_pool, Store, StoreError, StoreResult, Tenant};
 
 /// A stored user. `privilege` and `profile` hold the names defined in `auth::scopes`.
@@ -107,25 +108,48 @@ impl Store {
             .collect())
     }
 
+    /// Applies `update` in one transaction: a new password also revokes the user's sign-in
+    /// tokens (whoever knew the old one is signed out), and any change of password, privilege or
+    /// profile moves the revocation epoch so every process re-reads the user's tokens.
     pub async fn update_user(&self, tenant_id: i64, id: i64, update: &UserUpdate<'_>) -> StoreResult<User> {
         let sql = format!(
             "UPDATE users SET email = COALESCE($3, email), password_hash = COALESCE($4, password_hash), \
              privilege = COALESCE($5, privilege), profile = COALESCE($6, profile), updated_at = $7 \
              WHERE tenant_id = $1 AND id = $2 RETURNING {USER_COLUMNS}"
         );
-        on_pool!(self, pool => sqlx::query_as::<_, User>(&sql)
-            .bind(tenant_id).bind(id).bind(update.email).bind(update.password_hash)
-            .bind(update.privilege).bind(update.profile).bind(now_ms())
-            .fetch_optional(pool).await)?
-        .ok_or(StoreError::NotFound)
+        let revoke_sign_ins =
+            "UPDATE tokens SET revoked_at = $2 WHERE user_id = $1 AND kind = 'user' AND revoked_at IS NULL";
+        let rights_changed = update.password_hash.is_some() || update.privilege.is_some() || update.profile.is_some();
+        let now = now_ms();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let user = sqlx::query_as::<_, User>(&sql)
+                .bind(tenant_id).bind(id).bind(update.email).bind(update.password_hash)
+                .bind(update.privilege).bind(update.profile).bind(now)
+                .fetch_optional(&mut *tx).await?
+                .ok_or(StoreError::NotFound)?;
+            if update.password_hash.is_some() {
+                sqlx::query(revoke_sign_ins).bind(id).bind(now).execute(&mut *tx).await?;
+            }
+            if rights_changed {
+                sqlx::query(BUMP_AUTH_EPOCH).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(user)
+        })
     }
 
     pub async fn delete_user(&self, tenant_id: i64, id: i64) -> StoreResult<()> {
         let sql = "DELETE FROM users WHERE tenant_id = $1 AND id = $2";
-        let done = on_pool!(self, pool => sqlx::query(sql).bind(tenant_id).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
-        if done == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(sql).bind(tenant_id).bind(id).execute(&mut *tx).await?.rows_affected();
+            if done == 0 {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query(BUMP_AUTH_EPOCH).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 }
