@@ -13,7 +13,8 @@ use alerting_support::Receiver;
 use e2e_support::Server;
 use serde_json::{json, Value};
 
-const ALERTING: &str = "[alerting]\nretry_schedule_seconds = [0, 0, 0]\ndelivery_poll_ms = 50\n";
+/// Faster retries; the operator lets plugins reach the loopback receiver.
+const ALERTING: &str = "[alerting]\nretry_schedule_seconds = [0, 0, 0]\ndelivery_poll_ms = 50\n\n[plugins.policy]\nprivate_networks = [\"127.0.0.0/8\"]\n";
 
 fn place_webhook(dir: &Path, origin: &str) {
     plugins_support::place_bundle(dir, "webhook", |m| {

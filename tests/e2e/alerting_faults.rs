@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use e2e_support::Server;
 use serde_json::{json, Value};
 
-/// Retries keep a failed attempt from going to the dead-letter queue during the test.
-const ALERTING: &str = "[alerting]\nretry_schedule_seconds = [0, 1, 1, 1, 1, 1, 1, 1]\ndelivery_poll_ms = 50\n";
+/// Retries keep a failed attempt from going to the dead-letter queue during the test; the
+/// operator lets plugins reach the loopback receiver.
+const ALERTING: &str = "[alerting]\nretry_schedule_seconds = [0, 1, 1, 1, 1, 1, 1, 1]\ndelivery_poll_ms = 50\n\n[plugins.policy]\nprivate_networks = [\"127.0.0.0/8\"]\n";
 /// Alerts raised in all (distinct dedup keys, one `firing` notification each).
 const ALERTS: usize = 300;
 /// Times the host is killed; it is started `KILLS + 1` times.

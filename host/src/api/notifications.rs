@@ -170,7 +170,7 @@ type Checked = (String, String, String, Grouping);
 
 /// Validates a body whose `config` replaces `previous` (`{}` for a new channel): secrets sent
 /// back as `********` keep what they stand for, unless the destination they are bound to changes.
-fn checked(ctx: &AppContext, b: &ChannelBody, config: &Value, previous: &Value) -> ApiResult<Checked> {
+async fn checked(ctx: &AppContext, b: &ChannelBody, config: &Value, previous: &Value) -> ApiResult<Checked> {
     let name = b.name.trim();
     if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control() || c == '/') {
         return Err(AppError::BadRequest(format!("invalid channel name {:?}: 1 to 100 characters, no '/'", b.name)));
@@ -180,7 +180,9 @@ fn checked(ctx: &AppContext, b: &ChannelBody, config: &Value, previous: &Value) 
     }
     let tags = Tags::parse(&b.tags).map_err(|e| AppError::BadRequest(format!("tags: {e}")))?.canonical();
     let grouping = b.grouping.map(GroupingBody::to_store).transpose()?.unwrap_or_default();
-    let config = plugins(ctx)?.resolve_overrides(&b.plugin, config, previous).map_err(plugin_error)?;
+    let plugins = plugins(ctx)?;
+    let config = plugins.resolve_overrides(&b.plugin, config, previous).map_err(plugin_error)?;
+    plugins.check_reachable(&b.plugin, &config).await.map_err(plugin_error)?;
     Ok((ctx.secrets.seal(&config.to_string()), b.severities.join(","), tags, grouping))
 }
 
@@ -206,7 +208,7 @@ pub async fn create(
     ApiJson(b): ApiJson<ChannelBody>,
 ) -> ApiResult<(StatusCode, Json<ChannelView>)> {
     let config = b.config.clone().unwrap_or_else(|| Value::Object(Default::default()));
-    let checked = checked(&ctx, &b, &config, &Value::Object(Default::default()))?;
+    let checked = checked(&ctx, &b, &config, &Value::Object(Default::default())).await?;
     let row = ctx.store.create_channel(caller.tenant_id, &write(&b, &checked)).await?;
     Ok((StatusCode::CREATED, Json(view(&ctx, row))))
 }
@@ -239,7 +241,7 @@ pub async fn update(
     // Another plugin's secrets stand for nothing here.
     let previous = if stored.plugin == b.plugin { stored_config.clone() } else { Value::Object(Default::default()) };
     let config = b.config.clone().unwrap_or(stored_config);
-    let checked = checked(&ctx, &b, &config, &previous)?;
+    let checked = checked(&ctx, &b, &config, &previous).await?;
     let row =
         ctx.store.update_channel(caller.tenant_id, id, &write(&b, &checked)).await.map_err(or_not_found("channel"))?;
     Ok(Json(view(&ctx, row)))

@@ -140,12 +140,22 @@ pub fn open_secrets(stored: &Value, secret_paths: &[Vec<String>], secrets: &Secr
     Ok(out)
 }
 
-/// Replaces every present secret with `MASK`.
+/// Replaces every present secret with `MASK`. Empty ones (`""`, `{}`, `[]`, `null`) hide nothing
+/// and stay as they are, so a read-back of the defaults carries no mask bound to a destination.
 pub fn mask(config: &Value, secret_paths: &[Vec<String>]) -> Value {
     let mut out = config.clone();
     for path in secret_paths {
         if let Some(v) = get_path_mut(&mut out, path) {
-            *v = Value::String(MASK.into());
+            let empty = match v {
+                Value::Null => true,
+                Value::String(s) => s.is_empty(),
+                Value::Object(m) => m.is_empty(),
+                Value::Array(a) => a.is_empty(),
+                _ => false,
+            };
+            if !empty {
+                *v = Value::String(MASK.into());
+            }
         }
     }
     out

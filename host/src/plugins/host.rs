@@ -223,6 +223,15 @@ impl PluginHost {
         Ok(resolved)
     }
 
+    /// Refuses a channel of notifier `id` whose configuration (the plugin's merged with
+    /// `overrides`) names a destination the plugin could never reach: not admitted by its
+    /// manifest, not resolving, or resolving to an address the operator's policy refuses.
+    pub async fn check_reachable(&self, id: &str, overrides: &serde_json::Value) -> Result<(), PluginError> {
+        let (plugin, effective) = self.notifier(id)?;
+        let merged = merge_overrides(&plugin, &effective, overrides).map_err(PluginError::Invalid)?;
+        super::reach::check(&plugin, &merged).await.map_err(PluginError::Invalid)
+    }
+
     /// The serving version of notifier `id` and its effective configuration (JSON text).
     fn notifier(&self, id: &str) -> Result<(Arc<super::loader::LoadedPlugin>, Arc<str>), PluginError> {
         let slot = self.registry.get(id).ok_or_else(|| PluginError::NotFound(id.to_string()))?;
@@ -360,18 +369,19 @@ fn merge_overrides(
     config::drop_redirected(&mut merged, &effective, overrides, &plugin.valid.bindings);
     let (schema, _, _) = schema_of(plugin);
     let validator = jsonschema::validator_for(schema).map_err(|e| format!("schema: {e}"))?;
-    let errors = |v: &serde_json::Value| -> Vec<String> {
-        validator.iter_errors(v).take(5).map(|e| format!("{} (at {})", e, e.instance_path())).collect()
-    };
-    if errors(&merged).is_empty() {
+    let errors: Vec<(String, String)> =
+        validator.iter_errors(&merged).take(5).map(|e| (e.to_string(), e.instance_path().to_string())).collect();
+    if errors.is_empty() {
         return Ok(merged);
     }
-    // Errors quote values: describe those of the masked configuration so no secret is echoed.
-    let masked = errors(&config::mask(&merged, &plugin.secret_paths));
-    Err(if masked.is_empty() {
+    // Errors quote values: one about a secret (or inside one) is not described, so none is echoed.
+    let secret_pointers: Vec<String> = plugin.secret_paths.iter().map(|p| format!("/{}", p.join("/"))).collect();
+    let about_a_secret = |at: &str| secret_pointers.iter().any(|s| at == s || at.starts_with(&format!("{s}/")));
+    Err(if errors.iter().any(|(_, at)| about_a_secret(at)) {
         "configuration does not satisfy the plugin schema (details hidden: they concern a secret)".into()
     } else {
-        format!("configuration does not satisfy the plugin schema: {}", masked.join("; "))
+        let described: Vec<String> = errors.iter().map(|(e, at)| format!("{e} (at {at})")).collect();
+        format!("configuration does not satisfy the plugin schema: {}", described.join("; "))
     })
 }
 

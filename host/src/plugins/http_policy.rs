@@ -14,14 +14,17 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::addresses::AddressPolicy;
+
 /// Responses larger than this fail with `HTTP-response-body-size` (the plugin sees an error).
 pub const MAX_RESPONSE_BYTES: u64 = 16 << 20;
 
-/// One `scheme://host[:port|:*]` entry of `allowed_outbound_hosts`.
+/// One `scheme://host[:port|:*]` entry of `allowed_outbound_hosts`. The host `*` is any host: for
+/// plugins whose destinations are configured (a webhook's URL), bounded by the operator's policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundRule {
     https: bool,
-    /// Lowercase host; a leading `*.` matches any subdomain (not the apex).
+    /// Lowercase host; a leading `*.` matches any subdomain (not the apex); `*` any host.
     host: String,
     /// `None` means any port (`:*`).
     port: Option<u16>,
@@ -50,8 +53,8 @@ impl OutboundRule {
                 None => (rest.to_string(), None),
             }
         };
-        if host.is_empty() || host == "*" {
-            return Err(bad("a host is required (wildcards only as a leading *.)"));
+        if host.is_empty() || (host.contains('*') && host != "*" && !host.starts_with("*.")) {
+            return Err(bad("a host is required (wildcards only as * or a leading *.)"));
         }
         let port = match port {
             None => Some(if https { 443 } else { 80 }),
@@ -70,6 +73,9 @@ impl OutboundRule {
         if self.https != https || self.port.is_some_and(|p| p != port) {
             return false;
         }
+        if self.host == "*" {
+            return true;
+        }
         match self.host.strip_prefix("*.") {
             Some(suffix) => {
                 host.len() > suffix.len() + 1 && host.ends_with(suffix) && {
@@ -79,6 +85,12 @@ impl OutboundRule {
             None => self.host == host,
         }
     }
+}
+
+/// The host and port a request goes to (the scheme's default port when none is given).
+pub fn host_and_port(uri: &http::Uri) -> (String, u16) {
+    let default = if uri.scheme_str() == Some("https") { 443 } else { 80 };
+    (uri.host().unwrap_or_default().to_string(), uri.port_u16().unwrap_or(default))
 }
 
 /// Whether `uri` is allowed by any of `rules`.
@@ -98,6 +110,8 @@ pub fn allows(rules: &[OutboundRule], uri: &http::Uri) -> bool {
 pub struct OutboundPolicy {
     pub plugin_id: Arc<str>,
     pub rules: Arc<[OutboundRule]>,
+    /// Names are resolved and judged by their addresses (loopback, metadata, private networks).
+    pub addresses: AddressPolicy,
     /// No single request may outlive the call that made it.
     pub timeout: Duration,
     pub max_response_bytes: u64,
@@ -122,9 +136,17 @@ impl WasiHttpHooks for OutboundPolicy {
         let plugin = self.plugin_id.clone();
         let timeout = self.timeout;
         let cap = self.max_response_bytes;
+        let addresses = self.addresses.clone();
         Box::new(async move {
             if !allowed {
                 tracing::warn!(plugin = %plugin, uri = %request.uri(), "plugin HTTP request denied by allowed_outbound_hosts");
+                return Err(HttpError::HttpRequestDenied);
+            }
+            // Allowed by name; now by address. (The connection resolves the name again: a DNS
+            // answer changing between the two is a window this check does not close.)
+            let (host, port) = host_and_port(request.uri());
+            if let Err(why) = addresses.check_destination(&host, port).await {
+                tracing::warn!(plugin = %plugin, uri = %request.uri(), reason = %why, "plugin HTTP request denied");
                 return Err(HttpError::HttpRequestDenied);
             }
             let clamp = |d: Option<Duration>| Some(d.map_or(timeout, |d| d.min(timeout)));
@@ -220,7 +242,9 @@ mod tests {
 
     #[test]
     fn malformed_rules_are_rejected() {
-        for bad in ["127.0.0.1", "ftp://x", "http://", "http://*", "http://h:port", "http://h/path", "http://u@h"] {
+        assert!(ok(&["https://*:*"], "https://anything.example:8443/"));
+        assert!(!ok(&["https://*"], "http://anything.example/"));
+        for bad in ["127.0.0.1", "ftp://x", "http://", "http://a*b", "http://h:port", "http://h/path", "http://u@h"] {
             assert!(OutboundRule::parse(bad).is_err(), "{bad}");
         }
     }

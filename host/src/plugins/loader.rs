@@ -78,7 +78,7 @@ pub(crate) fn prepare(
 ) -> Result<Prepared, String> {
     let valid = manifest::parse_and_validate(manifest_text, Some(wasm))?;
     bounds.check(&valid.manifest.capabilities)?;
-    let policy = SandboxPolicy::from_manifest(&valid.manifest)?;
+    let policy = SandboxPolicy::from_manifest(&valid.manifest, bounds.addresses())?;
     let component = engine.load_component(wasm).map_err(|e| format!("{e:#}"))?;
     check_component(engine, &component, &valid)?;
     let instance_pre = engine

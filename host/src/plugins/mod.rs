@@ -9,15 +9,18 @@
 //! - `manifest`: `plugin.toml` parsing and validation.
 //! - `loader`: directory/bundle → compiled, type-checked, version-checked plugin.
 //! - `sandbox`, `http_policy`: per-call WASI context and outbound network policy.
-//! - `policy`: the operator's `[plugins.policy]`, which bounds what any manifest may declare.
+//! - `policy`: the operator's `[plugins.policy]`, which bounds what any manifest may declare;
+//!   `addresses`: which resolved addresses plugins may reach over HTTP.
 //! - `bindings`: generated WIT bindings and the host side of the `host` and `smtp` imports.
 //! - `invoke`: one call, deadline and error classification.
+//! - `reach`: whether a channel's destinations are reachable under the manifest and policy.
 //! - `registry`, `watcher`, `bundle`: the live set, hot reload, installs.
 //! - `services`: one trait per host capability (state, settings, logging, mail).
 //! - `smtp`: mail for the `smtp` import (operator's server from `smtp_*` config keys), `LettreMailer`.
 //! - `config`: configuration merge/validation and secret sealing/masking.
 //! - `offline`: validation, install and listing without a server (the CLI).
 
+mod addresses;
 mod bindings;
 mod bundle;
 mod config;
@@ -30,6 +33,7 @@ mod loader;
 pub mod manifest;
 pub mod offline;
 pub mod policy;
+mod reach;
 mod registry;
 mod sandbox;
 pub mod services;

@@ -4,11 +4,13 @@
 //! (data directory, configuration file, TLS key, SQLite database) are never readable by a plugin,
 //! whatever the policy says. Checked at install, at start and at every hot reload.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use super::addresses::AddressPolicy;
 use super::http_policy::{parse_tcp_rule, OutboundRule};
 use super::manifest::Capabilities;
 
@@ -28,6 +30,10 @@ pub struct PluginPolicy {
     pub outbound_hosts: Vec<String>,
     /// Whether notifiers may send mail through the host's SMTP client (the `smtp` capability).
     pub smtp: bool,
+    /// Non-public networks (CIDR) plugins may reach over HTTP. Every name is resolved first, and
+    /// loopback, link-local (169.254.0.0/16: cloud metadata), private, shared and unique-local
+    /// addresses are refused unless listed here (e.g. `["127.0.0.0/8"]`). Default: none.
+    pub private_networks: Vec<String>,
 }
 
 impl Default for PluginPolicy {
@@ -37,6 +43,7 @@ impl Default for PluginPolicy {
             tcp_networks: Vec::new(),
             outbound_hosts: vec!["*".into()],
             smtp: true,
+            private_networks: Vec::new(),
         }
     }
 }
@@ -48,6 +55,7 @@ pub struct CapabilityBounds {
     tcp_networks: Vec<IpNet>,
     outbound_hosts: Vec<String>,
     smtp: bool,
+    addresses: AddressPolicy,
     /// The host's own files and directories, canonical where they exist.
     protected: Vec<PathBuf>,
 }
@@ -55,15 +63,8 @@ pub struct CapabilityBounds {
 impl CapabilityBounds {
     /// Parses `policy`; `protected` are the host's own paths (missing ones are kept as given).
     pub fn new(policy: &PluginPolicy, protected: &[&Path]) -> Result<CapabilityBounds, String> {
-        let tcp_networks = policy
-            .tcp_networks
-            .iter()
-            .map(|n| {
-                n.parse::<IpNet>().or_else(|_| n.parse::<std::net::IpAddr>().map(IpNet::from)).map_err(|_| {
-                    format!("[plugins.policy] tcp_networks entry {n:?} is not a network such as 10.0.0.0/8")
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        let tcp_networks = networks("tcp_networks", &policy.tcp_networks)?;
+        let private_networks = networks("private_networks", &policy.private_networks)?;
         for host in &policy.outbound_hosts {
             let pattern = host.strip_prefix("*.").unwrap_or(host);
             if host != "*" && (pattern.is_empty() || pattern.contains(['*', '/', ':', '@'])) {
@@ -77,8 +78,14 @@ impl CapabilityBounds {
             tcp_networks,
             outbound_hosts: policy.outbound_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
             smtp: policy.smtp,
+            addresses: AddressPolicy::new(private_networks),
             protected: protected.iter().map(|p| canonical(p)).collect(),
         })
+    }
+
+    /// The addresses plugins may reach once names are resolved.
+    pub fn addresses(&self) -> AddressPolicy {
+        self.addresses.clone()
     }
 
     /// Refuses the first capability of `caps` the policy does not cover, naming it.
@@ -119,6 +126,17 @@ impl CapabilityBounds {
         }
         Ok(())
     }
+}
+
+fn networks(key: &str, entries: &[String]) -> Result<Vec<IpNet>, String> {
+    entries
+        .iter()
+        .map(|n| {
+            n.parse::<IpNet>()
+                .or_else(|_| n.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("[plugins.policy] {key} entry {n:?} is not a network such as 10.0.0.0/8"))
+        })
+        .collect()
 }
 
 /// The canonical form of `path` where it exists (so `..` and symlinks cannot dodge a check).
@@ -179,6 +197,7 @@ mod tests {
             tcp_networks: vec!["127.0.0.0/8".into(), "10.1.2.3".into()],
             outbound_hosts: vec!["*.example.com".into(), "hooks.slack.com".into()],
             smtp: false,
+            private_networks: Vec::new(),
         };
         let b = bounds(policy, &[]);
         let check = |f: &dyn Fn(&mut Capabilities)| {
@@ -194,6 +213,7 @@ mod tests {
         assert!(check(&|c| c.allowed_outbound_hosts = vec!["https://example.com".into()]).is_err());
         assert!(check(&|c| c.allowed_outbound_hosts = vec!["https://evil-example.com".into()]).is_err());
         assert!(check(&|c| c.allowed_outbound_hosts = vec!["https://hooks.slack.com".into()]).is_ok());
+        assert!(check(&|c| c.allowed_outbound_hosts = vec!["https://*:*".into()]).is_err(), "any host needs \"*\"");
         assert!(check(&|c| c.read_only_paths = vec!["/usr/share".into()]).is_ok());
         assert!(check(&|c| c.read_only_paths = vec!["/usr/../etc".into()]).is_err());
         let smtp = check(&|c| c.smtp = true).unwrap_err();

@@ -19,6 +19,7 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::addresses::AddressPolicy;
 use super::http_policy::{parse_tcp_rule, OutboundPolicy, OutboundRule, MAX_RESPONSE_BYTES};
 use super::manifest::Manifest;
 use super::services::{HostServices, PluginLogger, PluginStateStore};
@@ -35,6 +36,8 @@ pub const CAPTURE_BYTES: usize = 64 << 10;
 pub struct SandboxPolicy {
     pub plugin_id: Arc<str>,
     outbound: Arc<[OutboundRule]>,
+    /// The operator's bound on resolved HTTP destinations.
+    addresses: AddressPolicy,
     tcp: Arc<[SocketAddr]>,
     read_only_paths: Vec<String>,
     clocks: bool,
@@ -44,7 +47,7 @@ pub struct SandboxPolicy {
 }
 
 impl SandboxPolicy {
-    pub fn from_manifest(m: &Manifest) -> Result<SandboxPolicy, String> {
+    pub fn from_manifest(m: &Manifest, addresses: AddressPolicy) -> Result<SandboxPolicy, String> {
         let outbound: Vec<_> =
             m.capabilities.allowed_outbound_hosts.iter().map(|r| OutboundRule::parse(r)).collect::<Result<_, _>>()?;
         let tcp: Vec<_> = m.capabilities.allowed_tcp.iter().map(|r| parse_tcp_rule(r)).collect::<Result<_, _>>()?;
@@ -56,6 +59,7 @@ impl SandboxPolicy {
         Ok(SandboxPolicy {
             plugin_id: m.id.as_str().into(),
             outbound: outbound.into(),
+            addresses,
             tcp: tcp.into(),
             read_only_paths: m.capabilities.read_only_paths.clone(),
             clocks: m.capabilities.clocks,
@@ -63,6 +67,11 @@ impl SandboxPolicy {
             memory_bytes: (m.limits.memory_mb as usize) << 20,
             timeout: Duration::from_millis(m.limits.timeout_ms),
         })
+    }
+
+    /// The manifest's outbound HTTP rules and the operator's address bound (channel checks).
+    pub fn outbound(&self) -> (&[OutboundRule], &AddressPolicy) {
+        (&self.outbound, &self.addresses)
     }
 
     /// What the `vigia:plugin` imports of one call work with; `smtp` only if the manifest grants it.
@@ -116,6 +125,7 @@ impl SandboxPolicy {
             hooks: OutboundPolicy {
                 plugin_id: self.plugin_id.clone(),
                 rules: self.outbound.clone(),
+                addresses: self.addresses.clone(),
                 timeout: self.timeout,
                 max_response_bytes: MAX_RESPONSE_BYTES,
             },

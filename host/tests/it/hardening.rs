@@ -1,10 +1,12 @@
 //! Regression tests of issue 11's multi-tenant hardening, one module per hole: user management
 //! cannot escalate (`users`), monitored-instance passwords cannot be redirected and `sslmode`
 //! is applied (`instances`), channel overrides cannot redirect the notifier's secrets
-//! (`channels`), plugins are the operator's alone and bounded by its policy (`operator`), tokens
+//! (`channels`), notifiers do not reach private addresses and unreachable channels are refused
+//! (`destinations`), plugins are the operator's alone and bounded by its policy (`operator`), tokens
 //! never outlive their parents and revocations reach every process (`tokens`).
 
 mod channels;
+mod destinations;
 mod instances;
 mod operator;
 mod tokens;

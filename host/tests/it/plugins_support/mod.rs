@@ -131,8 +131,8 @@ pub struct Sandbox {
     pub dir: PathBuf,
     pub data: PathBuf,
     pub services: HostServices,
-    /// The operator policy the host starts with: loopback TCP and `/etc` reads (what the
-    /// fixtures ask for); the data directory stays protected whatever it says.
+    /// The operator policy the host starts with: loopback TCP and HTTP and `/etc` reads (what
+    /// the fixtures and receivers need); the data directory stays protected whatever it says.
     pub policy: PluginPolicy,
 }
 
@@ -147,6 +147,7 @@ impl Sandbox {
         let policy = PluginPolicy {
             read_only_paths: vec!["/etc".into()],
             tcp_networks: vec!["127.0.0.0/8".into()],
+            private_networks: vec!["127.0.0.0/8".into(), "::1".into()],
             ..PluginPolicy::default()
         };
         Sandbox { tmp, dir, data, services, policy }
