@@ -44,6 +44,7 @@ impl SecretBox {
         }
         let path = data_dir.join(KEY_FILE);
         if path.exists() {
+            refuse_readable_by_others(&path)?;
             let bytes = std::fs::read(&path)?;
             let key: [u8; 32] = B64
                 .decode(String::from_utf8_lossy(&bytes).trim())
@@ -82,6 +83,25 @@ impl SecretBox {
     }
 }
 
+/// Refuses a key file every user of the machine may read: whoever reads it opens every sealed secret. (Written
+/// 0600 by `load_or_create`; a copy restored from a backup may not be.)
+fn refuse_readable_by_others(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o007 != 0 {
+            anyhow::bail!(
+                "{} is open to every user (mode {:o}): run `chmod 600 {}` (and check who read it)",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +119,20 @@ mod tests {
         tampered.push(if sealed.ends_with('A') { 'B' } else { 'A' });
         assert!(a.open(&tampered).is_err());
         assert!(matches!(a.open("plain"), Err(SecretError::Malformed)));
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_world_readable_key_file_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        SecretBox::load_or_create(dir.path()).unwrap();
+        let key = dir.path().join(KEY_FILE);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = SecretBox::load_or_create(dir.path()).err().unwrap().to_string();
+        assert!(e.contains("open to every user (mode 644)") && e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(SecretBox::load_or_create(dir.path()).is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Metric store API: history of a resource's series (the Pulse metrics-store contract, with
 //! `maxPoints` downsampling) and store statistics.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -61,7 +62,7 @@ pub async fn history(
 ) -> ApiResult<Json<History>> {
     let resource =
         p.resource.filter(|r| !r.is_empty()).ok_or_else(|| AppError::BadRequest("resource is required".into()))?;
-    check_instance_scope(&ctx, &caller, &resource).await?;
+    let visible = visible_instances(&ctx, &caller, &resource).await?;
     let to = p.to.as_deref().map(|t| parse_time("to", t)).transpose()?.unwrap_or_else(now_ms);
     let from = match p.from.as_deref() {
         Some(f) => parse_time("from", f)?,
@@ -78,20 +79,38 @@ pub async fn history(
         to,
         max_points: p.max_points.unwrap_or(DEFAULT_MAX_POINTS),
     };
-    let series = timeseries::history(&ctx.store, &query).await.map_err(invalid)?;
+    let mut series = timeseries::history(&ctx.store, &query).await.map_err(invalid)?;
+    if let Some(visible) = visible {
+        series.retain(|s| attributed_to(&resource, s, &visible));
+    }
     Ok(Json(History { resource, from: rfc3339(from), to: rfc3339(to), series }))
 }
 
-/// A resource naming one of the tenant's instances is readable only within the caller's roles
-/// (404, as for the instance itself); other resources (plugins') are not instance-scoped.
-async fn check_instance_scope(ctx: &AppContext, caller: &Principal, resource: &str) -> ApiResult<()> {
+/// Labels through which a series names the instance it is about.
+const INSTANCE_LABELS: [&str; 2] = ["instance", "pg_instance"];
+
+/// For a caller restricted by roles, the names of the instances it may see (`None`:
+/// unrestricted). A resource naming an instance outside them is a 404, as for the instance.
+async fn visible_instances(ctx: &AppContext, caller: &Principal, resource: &str) -> ApiResult<Option<HashSet<String>>> {
     let scope = InstanceScope::for_principal(&ctx.store, caller).await?;
     if scope.unrestricted() {
-        return Ok(());
+        return Ok(None);
     }
-    match ctx.store.instance_by_name(caller.tenant_id, resource).await? {
-        Some(instance) if !scope.allows(&instance) => Err(instances::not_found(resource)),
-        _ => Ok(()),
+    let instances = ctx.store.list_instances(caller.tenant_id).await?;
+    if instances.iter().any(|i| i.name == resource && !scope.allows(i)) {
+        return Err(instances::not_found(resource));
+    }
+    Ok(Some(instances.into_iter().filter(|i| scope.allows(i)).map(|i| i.name).collect()))
+}
+
+/// Whether a restricted caller may read `series`: only what is about one of its instances, by
+/// resource or by an instance label. Roles bound every series, not only instance-named ones (a
+/// collector may report on any instance under its own resource name).
+fn attributed_to(resource: &str, series: &HistorySeries, visible: &HashSet<String>) -> bool {
+    let labelled: Vec<&str> = INSTANCE_LABELS.iter().filter_map(|k| series.labels.get(*k)?.as_str()).collect();
+    match labelled.is_empty() {
+        true => visible.contains(resource),
+        false => labelled.iter().all(|name| visible.contains(*name)),
     }
 }
 

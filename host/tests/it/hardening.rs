@@ -9,5 +9,6 @@ mod channels;
 mod destinations;
 mod instances;
 mod operator;
+mod series;
 mod tokens;
 mod users;

@@ -146,7 +146,8 @@ async fn out_of_scope_instances_are_404_like_missing_ones(b: Backend) {
     let r = app.call(Method::PATCH, "/api/v1/instances/a/enable-samples", Some(&t), None).await;
     assert_eq!((r.status, r.json["samples"].clone()), (StatusCode::OK, json!(true)), "{}", r.text);
 
-    // Metric history of an instance follows the instance; other resources are not instance-scoped.
+    // Metric history of an instance follows the instance; other resources show a restricted
+    // user only series about its instances (none here).
     let r = app.get("/api/v1/metrics/history?resource=b", &t).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     assert_eq!(app.get("/api/v1/metrics/history?resource=b", &app.admin).await.status, StatusCode::OK);
