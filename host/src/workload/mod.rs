@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 pub use request::{Output, Query, WorkloadBody};
 pub use scope::Selection;
+pub use sessions::{MAX_SAMPLES, MAX_SCANNED_SAMPLES};
 pub use table::{Cell, Table};
 
 use crate::store::{Store, StoreError};

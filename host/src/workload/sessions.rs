@@ -35,6 +35,13 @@ const BUCKET_COLUMNS: [&str; 7] =
 
 const GAP_COLUMNS: [&str; 6] = ["from", "to", "pg_instance", "server", "reason", "seconds"];
 
+/// Raw session samples one answer may hold (~1.1 KB each while decoded, tabled and rendered as
+/// JSON: ~55 MiB). Longer exports are asked for a range at a time.
+pub const MAX_SAMPLES: i64 = 50_000;
+/// Raw samples `compute: wait-events` may scan when the rollups cannot serve it (buckets not in
+/// whole minutes, or database/user filters): ~170 bytes each while decoded.
+pub const MAX_SCANNED_SAMPLES: i64 = 300_000;
+
 pub(super) async fn history(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
     let mut answer = match ctx.q.compute.as_deref() {
         None | Some("details") | Some("samples") => samples(ctx).await?,
@@ -68,9 +75,18 @@ async fn gaps(ctx: &Ctx<'_>) -> WorkloadResult<Table> {
     Ok(table)
 }
 
-/// Decoded chunks of the selection in the range (a corrupt chunk is logged and skipped).
-async fn chunks(ctx: &Ctx<'_>) -> WorkloadResult<Vec<(StoredAshChunk, AshChunk)>> {
+/// Decoded chunks of the selection in the range (a corrupt chunk is logged and skipped); refused
+/// before anything is decoded when they hold more than `max` session samples (counted from the
+/// chunks' headers, edges included: a bound, never an underestimate).
+async fn chunks(ctx: &Ctx<'_>, max: i64, hint: &str) -> WorkloadResult<Vec<(StoredAshChunk, AshChunk)>> {
     let stored = ctx.store.ash_chunks(&ctx.sel.instance_ids(), ctx.q.from, ctx.q.to).await?;
+    let samples: i64 = stored.iter().map(|c| c.sessions).sum();
+    if samples > max {
+        return Err(WorkloadError::Invalid(format!(
+            "session-history reads at most {max} session samples per request and this one covers about \
+             {samples}: {hint}"
+        )));
+    }
     Ok(stored
         .into_iter()
         .filter_map(|s| match AshChunk::decode(s.start_ts, &s.data) {
@@ -84,7 +100,9 @@ async fn chunks(ctx: &Ctx<'_>) -> WorkloadResult<Vec<(StoredAshChunk, AshChunk)>
 }
 
 async fn samples(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
-    let decoded = chunks(ctx).await?;
+    let decoded =
+        chunks(ctx, MAX_SAMPLES, "narrow \"from\"/\"to\" (a range at a time) or use \"compute\": \"wait-events\"")
+            .await?;
     let mut names = Names::default();
     names
         .load(
@@ -232,7 +250,8 @@ async fn wait_events(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
             }
         }
         None => {
-            let decoded = chunks(ctx).await?;
+            let hint = "use whole-minute buckets without database or user filters (served from the rollups), or narrow \"from\"/\"to\"";
+            let decoded = chunks(ctx, MAX_SCANNED_SAMPLES, hint).await?;
             let mut names = Names::default();
             names
                 .load(

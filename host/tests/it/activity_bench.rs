@@ -151,8 +151,15 @@ async fn instance_day_bytes_and_session_history_latency() {
         (after - before) as f64 / 1048576.0
     );
     for (label, body) in [
-        ("session-history raw samples, JSON", json!({"from": "2026-01-10", "to": "2026-01-10"})),
-        ("session-history raw samples, CSV", json!({"from": "2026-01-10", "to": "2026-01-10", "output": "csv"})),
+        // Raw samples are bounded per request (`workload::MAX_SAMPLES`): an hour (36,000) at a time.
+        (
+            "session-history raw samples of 1 h, JSON",
+            json!({"from": "2026-01-10 10:00:00", "to": "2026-01-10 10:59:59"}),
+        ),
+        (
+            "session-history raw samples of 1 h, CSV",
+            json!({"from": "2026-01-10 10:00:00", "to": "2026-01-10 10:59:59", "output": "csv"}),
+        ),
         (
             "session-history wait events per 5 min, JSON",
             json!({"from": "2026-01-10", "to": "2026-01-10", "compute": "wait-events"}),

@@ -9,6 +9,7 @@ mod channels;
 mod destinations;
 mod instances;
 mod operator;
+mod reads;
 mod series;
 mod tokens;
 mod users;
