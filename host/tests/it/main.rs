@@ -16,6 +16,7 @@ mod api_http;
 mod ash_durability;
 mod hardening;
 mod instances;
+mod isolation;
 mod notifiers;
 mod plugins_bench;
 mod plugins_containment;
