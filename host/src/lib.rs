@@ -18,6 +18,7 @@ pub mod rbac;
 pub mod sampler;
 pub mod scheduler;
 pub mod secrets;
+pub mod security;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -10,7 +10,7 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 
 pub const SECRET_KEY_ENV: &str = "VIGIA_SECRET_KEY";
-const KEY_FILE: &str = "secret.key";
+pub const KEY_FILE: &str = "secret.key";
 /// Sealed values carry a version so the scheme can change without guessing.
 const SEALED_PREFIX: &str = "v1:";
 

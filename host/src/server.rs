@@ -57,6 +57,7 @@ pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>, 
         metrics: telemetry::metrics_handle(),
         max_body_bytes: config.server.max_body_bytes,
         started: Instant::now(),
+        facts: crate::security::HostFacts::of(config),
     })
 }
 

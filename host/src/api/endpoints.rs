@@ -53,6 +53,9 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(Method::GET, "/api/v1/tokens", Authenticated),
     ep(Method::POST, "/api/v1/tokens", Authenticated),
     ep(Method::DELETE, "/api/v1/tokens/{id}", Authenticated),
+    // The host's security posture is the operator's (it tells whether the first admin's password
+    // was ever changed, which a tenant has no business knowing).
+    ep(Method::GET, "/api/v1/security/status", PLUGINS),
     // Users of the caller's tenant.
     ep(Method::GET, "/api/v1/users", USERS),
     ep(Method::POST, "/api/v1/users", USERS),

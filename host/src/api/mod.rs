@@ -18,6 +18,7 @@ mod middleware;
 mod notifications;
 mod plugins;
 mod roles;
+mod security_status;
 mod tokens;
 mod users;
 
@@ -55,13 +56,15 @@ pub struct AppContext {
     pub metrics: PrometheusHandle,
     pub max_body_bytes: usize,
     pub started: Instant,
+    /// What the security posture reports of the configuration.
+    pub facts: crate::security::HostFacts,
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
-    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"), (name = "alerts"), (name = "notifications"),
+    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "security"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"), (name = "alerts"), (name = "notifications"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
 )]
 struct ApiDoc;
@@ -90,6 +93,7 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(tokens::sign_in))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(security_status::status))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(roles::list, roles::create_native))

@@ -42,6 +42,7 @@ mod stats;
 mod types;
 mod watcher;
 
+pub use addresses::is_public as is_public_address;
 pub use bundle::pack as pack_bundle;
 pub use config::MASK;
 pub use engine::{CALLS_PER_PLUGIN, EPOCH_TICK};

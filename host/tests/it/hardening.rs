@@ -9,6 +9,7 @@ mod channels;
 mod destinations;
 mod instances;
 mod operator;
+mod posture;
 mod reads;
 mod series;
 mod tokens;
