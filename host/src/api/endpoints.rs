@@ -53,6 +53,9 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(Method::GET, "/api/v1/tokens", Authenticated),
     ep(Method::POST, "/api/v1/tokens", Authenticated),
     ep(Method::DELETE, "/api/v1/tokens/{id}", Authenticated),
+    // Lifting a sign-in lockout is user management (the handler keeps it within the tenant and
+    // below the caller's rights).
+    ep(Method::POST, "/api/v1/security/reset-lockout", USERS),
     // Users of the caller's tenant.
     ep(Method::GET, "/api/v1/users", USERS),
     ep(Method::POST, "/api/v1/users", USERS),

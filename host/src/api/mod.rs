@@ -17,7 +17,9 @@ mod metrics;
 mod middleware;
 mod notifications;
 mod plugins;
+pub mod rate_limit;
 mod roles;
+mod security;
 mod tokens;
 mod users;
 
@@ -55,13 +57,15 @@ pub struct AppContext {
     pub metrics: PrometheusHandle,
     pub max_body_bytes: usize,
     pub started: Instant,
+    /// `[server.rate_limit]`; `None` when it is off.
+    pub limits: Option<Arc<rate_limit::RateLimits>>,
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
-    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"), (name = "alerts"), (name = "notifications"),
+    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"), (name = "alerts"), (name = "notifications"), (name = "security"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
 )]
 struct ApiDoc;
@@ -90,6 +94,7 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(tokens::sign_in))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(security::reset_lockout))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(roles::list, roles::create_native))
@@ -172,6 +177,8 @@ pub fn app(ctx: Arc<AppContext>) -> Router {
         // Bodies are read by our own extractors, which enforce `max_body_bytes` (and the larger
         // bundle limit on plugin installs) and answer 413 as JSON.
         .layer(DefaultBodyLimit::disable())
+        // Before routing and authorization, so a flood is refused as cheaply as possible.
+        .layer(mw::from_fn_with_state(ctx.clone(), rate_limit::limit))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)

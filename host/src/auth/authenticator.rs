@@ -1,14 +1,19 @@
 //! Token authentication with a short-lived cache (a hash lookup per request, no argon2), and
-//! password sign-in that issues user tokens.
+//! password sign-in that issues user tokens: guarded by the lockout and with a bounded number of
+//! argon2 checks at a time (each takes ~19 MiB), so a flood of sign-ins queues instead of
+//! exhausting memory.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use moka::sync::Cache;
+use tokio::sync::Semaphore;
 
+use super::lockout::{LockKey, Lockout, LockoutPolicy};
 use super::scopes::{stored_user_scopes, ScopeSet};
 use super::{password, secret};
+use crate::config::AuthConfig;
 use crate::store::{now_ms, NewToken, Store, StoreError, Tenant, TokenKind, User};
 
 /// Who is calling, resolved from a token.
@@ -40,6 +45,12 @@ pub enum AuthError {
     /// would tell a stranger that the login exists.
     #[error("invalid username or password")]
     BadCredentials,
+    /// Too many failed sign-ins of this login lately; the same for a login that does not exist.
+    #[error("too many failed sign-ins for this login: try again in {} minutes", .retry_after.as_secs().div_ceil(60).max(1))]
+    LockedOut { retry_after: Duration },
+    /// Every password-check slot stayed busy for the whole queue timeout.
+    #[error("too many sign-ins in progress: try again in a moment")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -64,12 +75,32 @@ pub struct Authenticator {
     /// `None` caches "no such token" too, so floods of bad tokens don't each reach the database.
     cache: Cache<String, Option<Arc<CachedToken>>>,
     user_token_ttl: Duration,
+    lockout: Arc<Lockout>,
+    /// One permit per argon2 check allowed at the same time.
+    hashing: Arc<Semaphore>,
+    queue_timeout: Duration,
 }
 
 impl Authenticator {
-    pub fn new(store: Store, user_token_ttl: Duration) -> Authenticator {
+    pub fn new(store: Store, config: &AuthConfig) -> Authenticator {
         let cache = Cache::builder().max_capacity(100_000).time_to_live(CACHE_TTL).build();
-        Authenticator { store, cache, user_token_ttl }
+        let permits = match config.max_concurrent_sign_ins {
+            0 => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let lockout = Lockout::new(LockoutPolicy {
+            failures: config.lockout_failures,
+            window: Duration::from_secs(config.lockout_window_seconds),
+            lock: Duration::from_secs(config.lockout_seconds),
+        });
+        Authenticator {
+            store,
+            cache,
+            user_token_ttl: Duration::from_secs(config.user_token_ttl_hours * 3600),
+            lockout: Arc::new(lockout),
+            hashing: Arc::new(Semaphore::new(permits)),
+            queue_timeout: Duration::from_millis(config.sign_in_queue_timeout_ms),
+        }
     }
 
     /// Resolves a presented token to its principal.
@@ -150,7 +181,8 @@ impl Authenticator {
 
     /// Checks a password. With `organization`, the login is looked up in that tenant; without,
     /// it must exist in exactly one tenant. Unknown and ambiguous logins cost as much as wrong
-    /// passwords and get the same answer.
+    /// passwords and get the same answer, lockout included: a locked login is refused before its
+    /// password is checked, even the right one.
     pub async fn sign_in(
         &self,
         organization: Option<&str>,
@@ -170,16 +202,71 @@ impl Authenticator {
                 }
             }
         };
-        let stored_hash =
-            candidate.as_ref().map(|(u, _)| u.password_hash.clone()).unwrap_or_else(|| dummy_hash().to_string());
+        let key = match &candidate {
+            Some((user, _)) => LockKey::User(user.id),
+            None => LockKey::Unknown { organization: organization.map(str::to_owned), login: login.to_owned() },
+        };
+        // A locked login is refused at once, without queueing for a password check.
+        self.lockout.begin(&key, now_ms()).map_err(|retry_after| AuthError::LockedOut { retry_after })?;
+        let permit = match self.hashing_permit().await {
+            Ok(permit) => permit,
+            Err(e) => {
+                // Nothing was checked: the attempt costs the login nothing.
+                self.lockout.abandoned(&key);
+                return Err(e);
+            }
+        };
+        let stored_hash = candidate.as_ref().map(|(u, _)| u.password_hash.clone());
         let pass = pass.to_string();
-        let ok = tokio::task::spawn_blocking(move || password::verify(&pass, &stored_hash))
-            .await
-            .map_err(|e| anyhow::anyhow!("password check task failed: {e}"))?;
-        match candidate {
-            Some(found) if ok => Ok(found),
-            _ => Err(AuthError::BadCredentials),
+        let checked = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let stored = match &stored_hash {
+                Some(hash) => hash.as_str(),
+                None => dummy_hash(),
+            };
+            password::verify(&pass, stored)
+        })
+        .await;
+        match (candidate, checked) {
+            (Some(found), Ok(true)) => {
+                self.lockout.succeeded(&key);
+                Ok(found)
+            }
+            (_, Ok(_)) => {
+                self.lockout.failed(&key, now_ms());
+                Err(AuthError::BadCredentials)
+            }
+            (_, Err(e)) => {
+                self.lockout.failed(&key, now_ms());
+                Err(anyhow::anyhow!("password check task failed: {e}").into())
+            }
         }
+    }
+
+    /// Lifts the lockout of `user` (after failed sign-ins); answers whether it was locked.
+    pub fn reset_lockout(&self, user: &User) -> bool {
+        self.lockout.reset(&LockKey::User(user.id), now_ms())
+    }
+
+    /// Runs `password::hash` off the runtime within the same bound as sign-in checks (argon2
+    /// takes ~19 MiB and tens of milliseconds).
+    pub async fn hash_password(&self, pass: String) -> Result<String, AuthError> {
+        let permit = self.hashing_permit().await?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            password::hash(&pass)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?
+        .map_err(AuthError::Internal)
+    }
+
+    /// A slot for one argon2 computation, waited for at most the queue timeout.
+    async fn hashing_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AuthError> {
+        tokio::time::timeout(self.queue_timeout, self.hashing.clone().acquire_owned())
+            .await
+            .map_err(|_| AuthError::Busy)?
+            .map_err(|e| AuthError::Internal(anyhow::anyhow!("password check slots closed: {e}")))
     }
 
     /// Issues a user token valid for the configured lifetime (24 h by default).

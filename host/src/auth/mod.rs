@@ -2,6 +2,7 @@
 //! minting and the cached token authenticator. Knows nothing of HTTP.
 
 mod authenticator;
+pub mod lockout;
 pub mod password;
 pub mod scopes;
 pub mod secret;

@@ -1,9 +1,11 @@
 //! Regression tests of issue 11's multi-tenant hardening, one module per hole: user management
 //! cannot escalate (`users`), monitored-instance passwords cannot be redirected and `sslmode`
 //! is applied (`instances`), channel overrides cannot redirect the notifier's secrets
-//! (`channels`), plugins are the operator's alone and bounded by its policy (`operator`).
+//! (`channels`), plugins are the operator's alone and bounded by its policy (`operator`); and
+//! its abuse resistance: rate limits and the sign-in lockout (`limits`).
 
 mod channels;
 mod instances;
+mod limits;
 mod operator;
 mod users;
