@@ -50,7 +50,7 @@ pub async fn reset_lockout(
     if let Some(scope) = rights.first_not_granted_by(caller.scopes) {
         return Err(AppError::Forbidden(format!("user {:?} has rights you lack ({scope})", user.login)));
     }
-    let was_locked = ctx.auth.reset_lockout(&user);
+    let was_locked = ctx.auth.reset_lockout(&caller.tenant_name, &user.login);
     tracing::info!(login = %user.login, tenant_id = user.tenant_id, by = %caller.login, was_locked, "sign-in lockout reset");
     Ok(Json(LockoutReset { login: user.login, was_locked }))
 }

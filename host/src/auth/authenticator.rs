@@ -189,30 +189,22 @@ impl Authenticator {
         login: &str,
         pass: &str,
     ) -> Result<(User, Tenant), AuthError> {
-        let candidate = match organization {
-            Some(org) => match self.store.tenant_by_name(org).await? {
-                Some(tenant) => self.store.user_by_login(tenant.id, login).await?.map(|u| (u, tenant)),
-                None => None,
-            },
-            None => {
-                let mut all = self.store.users_by_login_any_tenant(login).await?;
-                match all.len() {
-                    1 => all.pop(),
-                    _ => None,
-                }
+        // A locked login is refused at once, before any lookup: the answer cannot depend on
+        // whether it exists.
+        let keys = LockKey::for_attempt(organization, login);
+        self.lockout.begin(&keys, now_ms()).map_err(|retry_after| AuthError::LockedOut { retry_after })?;
+        let candidate = match self.candidate(organization, login).await {
+            Ok(found) => found,
+            Err(e) => {
+                self.lockout.abandoned(&keys);
+                return Err(e);
             }
         };
-        let key = match &candidate {
-            Some((user, _)) => LockKey::User(user.id),
-            None => LockKey::Unknown { organization: organization.map(str::to_owned), login: login.to_owned() },
-        };
-        // A locked login is refused at once, without queueing for a password check.
-        self.lockout.begin(&key, now_ms()).map_err(|retry_after| AuthError::LockedOut { retry_after })?;
         let permit = match self.hashing_permit().await {
             Ok(permit) => permit,
             Err(e) => {
                 // Nothing was checked: the attempt costs the login nothing.
-                self.lockout.abandoned(&key);
+                self.lockout.abandoned(&keys);
                 return Err(e);
             }
         };
@@ -229,23 +221,41 @@ impl Authenticator {
         .await;
         match (candidate, checked) {
             (Some(found), Ok(true)) => {
-                self.lockout.succeeded(&key);
+                self.lockout.succeeded(&keys);
                 Ok(found)
             }
             (_, Ok(_)) => {
-                self.lockout.failed(&key, now_ms());
+                self.lockout.failed(&keys, now_ms());
                 Err(AuthError::BadCredentials)
             }
             (_, Err(e)) => {
-                self.lockout.failed(&key, now_ms());
+                self.lockout.failed(&keys, now_ms());
                 Err(anyhow::anyhow!("password check task failed: {e}").into())
             }
         }
     }
 
-    /// Lifts the lockout of `user` (after failed sign-ins); answers whether it was locked.
-    pub fn reset_lockout(&self, user: &User) -> bool {
-        self.lockout.reset(&LockKey::User(user.id), now_ms())
+    /// The user a sign-in names: in `organization`, or the only one with that login.
+    async fn candidate(&self, organization: Option<&str>, login: &str) -> Result<Option<(User, Tenant)>, AuthError> {
+        Ok(match organization {
+            Some(org) => match self.store.tenant_by_name(org).await? {
+                Some(tenant) => self.store.user_by_login(tenant.id, login).await?.map(|u| (u, tenant)),
+                None => None,
+            },
+            None => {
+                let mut all = self.store.users_by_login_any_tenant(login).await?;
+                match all.len() {
+                    1 => all.pop(),
+                    _ => None,
+                }
+            }
+        })
+    }
+
+    /// Lifts the lockout of `login` in organization `tenant` and of the login alone (never of the
+    /// login in another organization); answers whether one of them was locked.
+    pub fn reset_lockout(&self, tenant: &str, login: &str) -> bool {
+        self.lockout.reset(&LockKey::for_attempt(Some(tenant), login), now_ms())
     }
 
     /// Runs `password::hash` off the runtime within the same bound as sign-in checks (argon2

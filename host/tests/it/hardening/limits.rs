@@ -193,16 +193,15 @@ async fn five_failures_lock_a_login_and_an_unknown_login_answers_the_same(b: Bac
     assert_eq!((ghost.status, ghost.text.as_str()), (alice.status, alice.text.as_str()), "unknown login");
     let (a, g) = (header(&alice, "retry-after").unwrap(), header(&ghost, "retry-after").unwrap());
     assert!((895..=900).contains(&a) && a.abs_diff(g) <= 1, "{a} {g}");
-    // Every way of naming the login is locked: with its organization, and Datasentinel's form.
-    let r = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/token",
-            None,
-            Some(json!({"username": "alice", "password": PASSWORD, "organization": "default"})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    // Every way of naming the login is locked, with its organization or another (so a lock
+    // tells nothing about where a login exists), and in Datasentinel's form.
+    for org in ["default", "other"] {
+        let named = |login: &str| json!({"username": login, "password": PASSWORD, "organization": org});
+        let a = app.call(Method::POST, "/api/v1/auth/token", None, Some(named("alice"))).await;
+        let g = app.call(Method::POST, "/api/v1/auth/token", None, Some(named("ghost"))).await;
+        assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{org}: {}", a.text);
+        assert_eq!((g.status, g.text), (a.status, a.text), "{org}");
+    }
     let basic = format!("Basic {}", base64_of(&format!("alice:{PASSWORD}")));
     let r =
         app.send(Request::post("/ds-api/user-token").header("authorization", basic).body(Body::empty()).unwrap()).await;
@@ -258,9 +257,25 @@ async fn reset_lockout_needs_users_manage_within_the_tenant_and_rights(b: Backen
     assert_eq!(sign_in(&app, "alice", PASSWORD).await.status, StatusCode::OK, "unlocked");
     let r = reset(app.admin.clone(), "alice").await;
     assert_eq!(r.json, json!({"login": "alice", "was_locked": false}));
-    // In the other tenant, its own admin (also login "admin") is its to reset.
+
+    // Guesses at the other tenant's "admin" lock that name everywhere; this tenant lifting its
+    // own "admin" leaves the other's locked, which only the other tenant can lift.
+    let other = |password: &str| json!({"username": "admin", "password": password, "organization": "other"});
+    for _ in 0..5 {
+        let r = app.call(Method::POST, "/api/v1/auth/token", None, Some(other("not-the-password"))).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    }
+    let ours = json!({"username": "admin", "password": PASSWORD, "organization": "default"});
+    let r = app.call(Method::POST, "/api/v1/auth/token", None, Some(ours.clone())).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    let r = reset(app.admin.clone(), "admin").await;
+    assert_eq!(r.json, json!({"login": "admin", "was_locked": true}));
+    assert_eq!(app.call(Method::POST, "/api/v1/auth/token", None, Some(ours)).await.status, StatusCode::OK);
+    let r = app.call(Method::POST, "/api/v1/auth/token", None, Some(other(PASSWORD))).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "still locked in the other tenant: {}", r.text);
     let r = reset(app.other_admin.clone(), "admin").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(app.call(Method::POST, "/api/v1/auth/token", None, Some(other(PASSWORD))).await.status, StatusCode::OK);
 }
 
 async fn password_checks_are_bounded(b: Backend) {
