@@ -15,21 +15,33 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use moka::sync::Cache;
+use sha2::{Digest, Sha256};
 
-/// A login as a sign-in names it.
+/// A login as a sign-in names it (with or without an organization), as a SHA-256: the names come
+/// from strangers, so a key has a fixed size whatever they send, and no login is kept as text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct LockKey {
-    pub organization: Option<String>,
-    pub login: String,
-}
+pub struct LockKey([u8; 32]);
 
 impl LockKey {
+    fn new(organization: Option<&str>, login: &str) -> LockKey {
+        let mut digest = Sha256::new();
+        if let Some(org) = organization {
+            // Length-prefixed, so no organization/login split can collide with another.
+            digest.update((org.len() as u64).to_le_bytes());
+            digest.update(org.as_bytes());
+        } else {
+            digest.update(u64::MAX.to_le_bytes());
+        }
+        digest.update(login.as_bytes());
+        LockKey(digest.finalize().into())
+    }
+
     /// What an attempt with these names counts against: the login alone, then the login in the
     /// named organization (if any).
     pub fn for_attempt(organization: Option<&str>, login: &str) -> Vec<LockKey> {
-        let alone = LockKey { organization: None, login: login.to_owned() };
-        let within = organization.map(|org| LockKey { organization: Some(org.to_owned()), login: login.to_owned() });
-        std::iter::once(alone).chain(within).collect()
+        std::iter::once(LockKey::new(None, login))
+            .chain(organization.map(|org| LockKey::new(Some(org), login)))
+            .collect()
     }
 }
 
