@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::auth::AuthConfig;
+
 /// Why the configuration could not be loaded: always says where (file and line, or variable).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -57,6 +59,32 @@ pub struct ServerConfig {
     /// stop, then every writer stores what it holds. Past it, `vigia serve` exits with an error
     /// status naming what did not finish.
     pub shutdown_grace_seconds: u64,
+    pub rate_limit: RateLimitConfig,
+}
+
+/// `[server.rate_limit]`: token buckets per client (a valid token, else the source address) so
+/// one client cannot starve the others. Probes (`/health`, `/health/live`, `/health/ready`,
+/// `/metrics`) are never limited. A limited request gets 429 with `Retry-After`; every other
+/// answer carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
+/// (seconds until the budget is whole again).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Limit requests. Off, nothing is limited and no `X-RateLimit-*` headers are sent.
+    pub enabled: bool,
+    /// Requests per minute per API or user token (requests without a valid token: per source
+    /// address). Short bursts up to this many are allowed; the budget refills evenly.
+    pub requests_per_minute: u32,
+    /// Requests per minute per source address on the sign-in endpoints
+    /// (`POST /api/v1/auth/token`, `/ds-api/user-token[/{organization}]`).
+    pub sign_in_per_minute: u32,
+    /// Proxies (addresses or CIDR networks) whose `X-Forwarded-For` is believed: behind them the
+    /// client is the nearest address in that header that is not itself a trusted proxy. From any
+    /// other peer the header is ignored. IPv6 clients are counted per /64 network.
+    pub trusted_proxies: Vec<String>,
+    /// Most clients tracked per budget (memory stays bounded under a flood of addresses or
+    /// tokens): past it, new clients share one budget until idle ones are forgotten (every minute).
+    pub max_tracked_clients: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,28 +190,6 @@ pub struct AlertingConfig {
     pub delivery_poll_ms: u64,
 }
 
-/// `[auth]`: sign-in and tokens.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuthConfig {
-    /// Lifetime of user tokens issued by a password sign-in, in hours.
-    pub user_token_ttl_hours: u64,
-    /// Longest lifetime of an API token, in days: a token asked for without an expiry (or a
-    /// later one) gets this. 0 allows tokens that never expire.
-    pub max_token_lifetime_days: u64,
-    /// Minting an API token with a sign-in at least this old (in minutes) takes the password
-    /// again (`"password"` in the request), so a stolen sign-in cannot mint itself a lasting key.
-    pub sudo_after_minutes: u64,
-}
-
-impl AuthConfig {
-    pub fn lifetimes(&self) -> crate::auth::Lifetimes {
-        let hours = std::time::Duration::from_secs(self.user_token_ttl_hours * 3600);
-        let sudo = std::time::Duration::from_secs(self.sudo_after_minutes * 60);
-        crate::auth::Lifetimes::new(hours, self.max_token_lifetime_days, sudo)
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -209,6 +215,19 @@ impl Default for ServerConfig {
             tls_key: None,
             max_body_bytes: 1024 * 1024,
             shutdown_grace_seconds: 30,
+            rate_limit: RateLimitConfig::default(),
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            enabled: true,
+            requests_per_minute: 500,
+            sign_in_per_minute: 10,
+            trusted_proxies: Vec::new(),
+            max_tracked_clients: 100_000,
         }
     }
 }
@@ -266,12 +285,6 @@ impl Default for PluginsConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig { format: LogFormat::Pretty, level: "info".into() }
-    }
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig { user_token_ttl_hours: 24, max_token_lifetime_days: 365, sudo_after_minutes: 15 }
     }
 }
 
@@ -358,7 +371,34 @@ impl Config {
         if self.auth.user_token_ttl_hours == 0 {
             return invalid("[auth] user_token_ttl_hours must be positive".into());
         }
+        let auth = &self.auth;
+        if auth.lockout_failures == 0 || [auth.lockout_window_seconds, auth.lockout_seconds].contains(&0) {
+            return invalid(
+                "[auth] lockout_failures, lockout_window_seconds and lockout_seconds must be positive".into(),
+            );
+        }
+        if auth.sign_in_queue_timeout_ms == 0 {
+            return invalid("[auth] sign_in_queue_timeout_ms must be positive".into());
+        }
+        let rl = &self.server.rate_limit;
+        if rl.requests_per_minute == 0 || rl.sign_in_per_minute == 0 || rl.max_tracked_clients == 0 {
+            return invalid("[server.rate_limit] budgets must be positive (enabled = false turns limits off)".into());
+        }
+        self.trusted_proxies()?;
         Ok(())
+    }
+
+    /// `[server.rate_limit] trusted_proxies` parsed: a bare address is its own /32 or /128.
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        let parse = |p: &String| {
+            let p = p.trim();
+            p.parse::<ipnet::IpNet>().or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "[server.rate_limit] trusted_proxies entry {p:?} is not an address or network such as 10.0.0.0/8"
+                ))
+            })
+        };
+        self.server.rate_limit.trusted_proxies.iter().map(parse).collect()
     }
 
     pub fn listen_addr(&self) -> SocketAddr {
@@ -495,6 +535,22 @@ mod tests {
         assert!(err.to_string().contains("retry_schedule_seconds"), "{err}");
         let ok = Config::load(None, env(&[("VIGIA_ALERTING_RETRY_SCHEDULE_SECONDS", "[0, 1]")])).unwrap();
         assert_eq!(ok.alerting.retry_schedule_seconds, [0, 1]);
+    }
+
+    #[test]
+    fn rate_limit_and_lockout_values_are_checked() {
+        let f = write("[server.rate_limit]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.168.1.7\", \"::1\"]\n");
+        let c = Config::load(Some(f.path()), env(&[])).unwrap();
+        let nets: Vec<String> = c.trusted_proxies().unwrap().iter().map(ToString::to_string).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.168.1.7/32", "::1/128"]);
+        let f = write("[server.rate_limit]\ntrusted_proxies = [\"proxy.local\"]\n");
+        let err = Config::load(Some(f.path()), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("trusted_proxies entry \"proxy.local\""), "{err}");
+        let f = write("[server.rate_limit]\nrequests_per_minute = 0\n");
+        let err = Config::load(Some(f.path()), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("enabled = false"), "{err}");
+        let err = Config::load(None, env(&[("VIGIA_AUTH_LOCKOUT_FAILURES", "0")])).unwrap_err().to_string();
+        assert!(err.contains("lockout_failures"), "{err}");
     }
 }
 

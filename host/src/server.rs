@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::activity::{self, ActivityWriter};
 use crate::alerting::{Delivery, Evaluator, OutboxCheck};
+use crate::api::rate_limit::RateLimits;
 use crate::api::{self, AppContext};
 use crate::auth::Authenticator;
 use crate::bootstrap;
@@ -50,7 +51,7 @@ pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>, 
     }
     Arc::new(AppContext {
         plugins,
-        auth: Authenticator::new(store.clone(), config.auth.lifetimes()),
+        auth: Authenticator::new(store.clone(), &config.auth),
         store,
         secrets,
         readiness,
@@ -58,7 +59,18 @@ pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>, 
         max_body_bytes: config.server.max_body_bytes,
         started: Instant::now(),
         facts: crate::security::HostFacts::of(config),
+        limits: rate_limits(config),
     })
+}
+
+/// `[server.rate_limit]`, or `None` when off.
+fn rate_limits(config: &Config) -> Option<Arc<RateLimits>> {
+    // Validated at load; a hand-built config with a bad entry trusts no proxy rather than all.
+    let trusted = config.trusted_proxies().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "ignoring [server.rate_limit] trusted_proxies");
+        Vec::new()
+    });
+    RateLimits::new(&config.server.rate_limit, trusted).map(Arc::new)
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -76,6 +88,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     start_background(&background, &config, &store, &plugins, &secrets, &writers).await?;
     let ctx = context(store.clone(), &config, Some(plugins.clone()), secrets);
     watch_revocations(&background, &ctx.auth);
+    if let Some(limits) = ctx.limits.clone() {
+        background.every("rate-limit sweep", Duration::from_secs(60), move || {
+            limits.sweep();
+            metrics::gauge!("vigia_rate_limit_tracked_clients").set(limits.tracked() as f64);
+            async {}
+        });
+    }
     let app = api::app(ctx);
 
     let listener = TcpListener::bind(config.listen_addr())
@@ -194,6 +213,8 @@ async fn serve(
         None => {
             println!("Vigia {} listening on http://{addr}", crate::version::VERSION);
             tracing::info!(%addr, backend, "serving HTTP");
+            // With the peer address, which rate limiting keys on.
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             axum::serve(tokio::net::TcpListener::from_std(listener)?, app)
                 .with_graceful_shutdown(stop.cancelled_owned())
                 .await?;
@@ -213,7 +234,10 @@ async fn serve(
                 stop.cancelled().await;
                 stopper.graceful_shutdown(Some(grace));
             });
-            axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(app.into_make_service()).await?;
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .await?;
         }
     }
     Ok(())

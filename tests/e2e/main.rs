@@ -16,5 +16,6 @@ mod alerting_faults;
 mod durability;
 mod plugin_cli;
 mod plugins;
+mod rate_limit;
 mod sampler;
 mod serve;

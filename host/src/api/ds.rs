@@ -35,7 +35,8 @@ pub async fn banner() -> Json<ApiBanner> {
 
 /// Issues a user token for HTTP Basic credentials: `{"user-token": "…"}`, valid 24 h.
 #[utoipa::path(post, path = "/ds-api/user-token", tag = "datasentinel", security(("basic" = [])),
-    responses((status = 201, description = "`{\"user-token\": \"…\"}`"), (status = 401, description = "Bad or missing credentials")))]
+    responses((status = 201, description = "`{\"user-token\": \"…\"}`"), (status = 401, description = "Bad or missing credentials"),
+        (status = 429, description = "Login locked, or sign-in rate limit (`Retry-After`)")))]
 pub async fn issue(State(ctx): State<Arc<AppContext>>, headers: HeaderMap) -> ApiResult<Response> {
     issue_for(&ctx, &headers, None, StatusCode::CREATED).await
 }
@@ -43,7 +44,8 @@ pub async fn issue(State(ctx): State<Arc<AppContext>>, headers: HeaderMap) -> Ap
 /// Same, naming the organization (tenant) the user belongs to.
 #[utoipa::path(post, path = "/ds-api/user-token/{organization}", tag = "datasentinel", security(("basic" = [])),
     params(("organization" = String, Path, description = "Tenant name")),
-    responses((status = 201, description = "`{\"user-token\": \"…\"}`"), (status = 401, description = "Bad or missing credentials")))]
+    responses((status = 201, description = "`{\"user-token\": \"…\"}`"), (status = 401, description = "Bad or missing credentials"),
+        (status = 429, description = "Login locked, or sign-in rate limit (`Retry-After`)")))]
 pub async fn issue_in(
     State(ctx): State<Arc<AppContext>>,
     ApiPath(organization): ApiPath<String>,
@@ -57,7 +59,8 @@ pub async fn issue_in(
 #[utoipa::path(get, path = "/ds-api/user-token", tag = "datasentinel",
     params(("token" = Option<String>, Query, description = "A user token to describe")),
     responses((status = 200, description = "`{\"email\", \"expire_time\", \"organization_name\", \"user\"}` or a new token"),
-        (status = 401, description = "Invalid token or credentials")))]
+        (status = 401, description = "Invalid token or credentials"),
+        (status = 429, description = "Login locked, or sign-in rate limit (`Retry-After`)")))]
 pub async fn show(
     State(ctx): State<Arc<AppContext>>,
     ApiQuery(query): ApiQuery<HashMap<String, String>>,

@@ -56,6 +56,9 @@ pub static ENDPOINTS: &[Endpoint] = &[
     // The host's security posture is the operator's (it tells whether the first admin's password
     // was ever changed, which a tenant has no business knowing).
     ep(Method::GET, "/api/v1/security/status", PLUGINS),
+    // Lifting a sign-in lockout is user management (the handler keeps it within the tenant and
+    // below the caller's rights).
+    ep(Method::POST, "/api/v1/security/reset-lockout", USERS),
     // Users of the caller's tenant.
     ep(Method::GET, "/api/v1/users", USERS),
     ep(Method::POST, "/api/v1/users", USERS),

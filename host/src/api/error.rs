@@ -35,6 +35,9 @@ pub enum AppError {
     Conflict(String),
     #[error("request body is larger than the {0}-byte limit")]
     PayloadTooLarge(usize),
+    /// 429 with `Retry-After` (whole seconds, at least 1).
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: std::time::Duration },
     #[error("{0}")]
     Unavailable(String),
     /// Something the host called (a plugin) failed; the message is the callee's, shown as is.
@@ -59,6 +62,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -81,9 +85,16 @@ impl IntoResponse for AppError {
         } else {
             json!({ "error": self.to_string() })
         };
+        let retry_after = match &self {
+            AppError::TooManyRequests { retry_after, .. } => Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),
+            _ => None,
+        };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -113,6 +124,11 @@ impl From<AuthError> for AppError {
             AuthError::UnknownToken => AppError::Unauthorized("invalid token".into()),
             AuthError::Expired | AuthError::Revoked | AuthError::BadCredentials => {
                 AppError::Unauthorized(e.to_string())
+            }
+            AuthError::LockedOut { retry_after } => AppError::TooManyRequests { message: e.to_string(), retry_after },
+            // Password checks free up within tens of milliseconds.
+            AuthError::Busy => {
+                AppError::TooManyRequests { message: e.to_string(), retry_after: std::time::Duration::from_secs(1) }
             }
             AuthError::Store(s) => s.into(),
             AuthError::Internal(i) => AppError::Internal(i),

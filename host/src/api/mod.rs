@@ -17,7 +17,9 @@ mod metrics;
 mod middleware;
 mod notifications;
 mod plugins;
+pub mod rate_limit;
 mod roles;
+mod security;
 mod security_status;
 mod tokens;
 mod users;
@@ -58,6 +60,8 @@ pub struct AppContext {
     pub started: Instant,
     /// What the security posture reports of the configuration.
     pub facts: crate::security::HostFacts,
+    /// `[server.rate_limit]`; `None` when it is off.
+    pub limits: Option<Arc<rate_limit::RateLimits>>,
 }
 
 #[derive(OpenApi)]
@@ -94,6 +98,7 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
         .routes(routes!(security_status::status))
+        .routes(routes!(security::reset_lockout))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(roles::list, roles::create_native))
@@ -176,6 +181,8 @@ pub fn app(ctx: Arc<AppContext>) -> Router {
         // Bodies are read by our own extractors, which enforce `max_body_bytes` (and the larger
         // bundle limit on plugin installs) and answer 413 as JSON.
         .layer(DefaultBodyLimit::disable())
+        // Before routing and authorization, so a flood is refused as cheaply as possible.
+        .layer(mw::from_fn_with_state(ctx.clone(), rate_limit::limit))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)

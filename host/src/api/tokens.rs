@@ -32,7 +32,8 @@ pub struct IssuedUserToken {
 
 /// Exchanges a username and password (JSON body or HTTP Basic) for a user token valid 24 h.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body(content = SignIn, description = "Or send HTTP Basic credentials and no body"),
-    responses((status = 200, body = IssuedUserToken), (status = 401, description = "Invalid username or password")))]
+    responses((status = 200, body = IssuedUserToken), (status = 401, description = "Invalid username or password"),
+        (status = 429, description = "Login locked after failed sign-ins, sign-in rate limit, or too many sign-ins in progress (`Retry-After`)")))]
 pub async fn sign_in(State(ctx): State<Arc<AppContext>>, req: Request) -> ApiResult<Json<IssuedUserToken>> {
     let basic = basic_credentials(req.headers());
     let body = read_body(req, &()).await?;

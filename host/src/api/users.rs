@@ -139,7 +139,7 @@ async fn create_user(ctx: &AppContext, caller: &Principal, req: UserRequest<'_>)
     check_may_grant(caller, privilege, profile)?;
     let roles = req.roles.unwrap_or_default();
     check_roles_exist(ctx, caller, &roles).await?;
-    let hash = hash_password(req.password).await?;
+    let hash = hash_password(ctx, req.password).await?;
     let email = req.email.or(login.contains('@').then_some(login));
     let new = NewUser {
         login,
@@ -183,7 +183,7 @@ async fn update_user(ctx: &AppContext, caller: &Principal, user: &User, change: 
         check_roles_exist(ctx, caller, roles).await?;
     }
     let hash = match change.password {
-        Some(p) => Some(hash_password(p).await?),
+        Some(p) => Some(hash_password(ctx, p).await?),
         None => None,
     };
     let update = UserUpdate {
@@ -456,11 +456,9 @@ pub async fn ds_delete(
     Ok(status("User deleted!"))
 }
 
-/// Checks strength, then hashes off the async runtime (argon2 takes tens of milliseconds).
-async fn hash_password(password: String) -> ApiResult<String> {
+/// Checks strength, then hashes off the async runtime, within the bound shared with sign-ins
+/// (argon2 takes tens of milliseconds and ~19 MiB).
+async fn hash_password(ctx: &AppContext, password: String) -> ApiResult<String> {
     password::check_strength(&password).map_err(AppError::BadRequest)?;
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing task failed: {e}")))?
-        .map_err(AppError::Internal)
+    Ok(ctx.auth.hash_password(password).await?)
 }

@@ -1,14 +1,19 @@
 //! Token authentication with a short-lived cache (a hash lookup per request, no argon2), and
-//! password sign-in that issues user tokens.
+//! password sign-in that issues user tokens: guarded by the lockout and with a bounded number of
+//! argon2 checks at a time (each takes ~19 MiB), so a flood of sign-ins queues instead of
+//! exhausting memory.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use moka::sync::Cache;
+use tokio::sync::Semaphore;
 
 use super::lifetimes::Lifetimes;
+use super::lockout::{LockKey, Lockout, LockoutPolicy};
 use super::scopes::{stored_user_scopes, ScopeSet};
+use super::settings::AuthConfig;
 use super::{password, secret};
 use crate::store::{now_ms, NewToken, Store, StoreError, Tenant, TokenKind, User};
 
@@ -43,6 +48,12 @@ pub enum AuthError {
     /// would tell a stranger that the login exists.
     #[error("invalid username or password")]
     BadCredentials,
+    /// Too many failed sign-ins of this login lately; the same for a login that does not exist.
+    #[error("too many failed sign-ins for this login: try again in {} minutes", .retry_after.as_secs().div_ceil(60).max(1))]
+    LockedOut { retry_after: Duration },
+    /// Every password-check slot stayed busy for the whole queue timeout.
+    #[error("too many sign-ins in progress: try again in a moment")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -70,12 +81,33 @@ pub struct Authenticator {
     lifetimes: Lifetimes,
     /// The revocation epoch this cache reflects (see `sync_revocations`).
     seen_epoch: Arc<AtomicI64>,
+    lockout: Arc<Lockout>,
+    /// One permit per argon2 check allowed at the same time.
+    hashing: Arc<Semaphore>,
+    queue_timeout: Duration,
 }
 
 impl Authenticator {
-    pub fn new(store: Store, lifetimes: Lifetimes) -> Authenticator {
+    pub fn new(store: Store, config: &AuthConfig) -> Authenticator {
         let cache = Cache::builder().max_capacity(100_000).time_to_live(CACHE_TTL).build();
-        Authenticator { store, cache, lifetimes, seen_epoch: Arc::new(AtomicI64::new(i64::MIN)) }
+        let permits = match config.max_concurrent_sign_ins {
+            0 => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let lockout = Lockout::new(LockoutPolicy {
+            failures: config.lockout_failures,
+            window: Duration::from_secs(config.lockout_window_seconds),
+            lock: Duration::from_secs(config.lockout_seconds),
+        });
+        Authenticator {
+            store,
+            cache,
+            lifetimes: Lifetimes::of(config),
+            seen_epoch: Arc::new(AtomicI64::new(i64::MIN)),
+            lockout: Arc::new(lockout),
+            hashing: Arc::new(Semaphore::new(permits)),
+            queue_timeout: Duration::from_millis(config.sign_in_queue_timeout_ms),
+        }
     }
 
     pub fn lifetimes(&self) -> Lifetimes {
@@ -95,15 +127,19 @@ impl Authenticator {
     }
 
     /// Checks the password of an already authenticated user again (sudo mode): the same answer
-    /// and argon2 work as a sign-in.
+    /// and bounded argon2 work as a sign-in.
     pub async fn confirm_password(&self, tenant_id: i64, user_id: i64, pass: &str) -> Result<(), AuthError> {
         let stored = self.store.user_by_id(tenant_id, user_id).await?.map(|u| u.password_hash);
         let known = stored.is_some();
         let stored_hash = stored.unwrap_or_else(|| dummy_hash().to_string());
         let pass = pass.to_string();
-        let ok = tokio::task::spawn_blocking(move || password::verify(&pass, &stored_hash))
-            .await
-            .map_err(|e| anyhow::anyhow!("password check task failed: {e}"))?;
+        let permit = self.hashing_permit().await?;
+        let ok = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            password::verify(&pass, &stored_hash)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("password check task failed: {e}"))?;
         match known && ok {
             true => Ok(()),
             false => Err(AuthError::BadCredentials),
@@ -189,14 +225,63 @@ impl Authenticator {
 
     /// Checks a password. With `organization`, the login is looked up in that tenant; without,
     /// it must exist in exactly one tenant. Unknown and ambiguous logins cost as much as wrong
-    /// passwords and get the same answer.
+    /// passwords and get the same answer, lockout included: a locked login is refused before its
+    /// password is checked, even the right one.
     pub async fn sign_in(
         &self,
         organization: Option<&str>,
         login: &str,
         pass: &str,
     ) -> Result<(User, Tenant), AuthError> {
-        let candidate = match organization {
+        // A locked login is refused at once, before any lookup: the answer cannot depend on
+        // whether it exists.
+        let keys = LockKey::for_attempt(organization, login);
+        self.lockout.begin(&keys, now_ms()).map_err(|retry_after| AuthError::LockedOut { retry_after })?;
+        let candidate = match self.candidate(organization, login).await {
+            Ok(found) => found,
+            Err(e) => {
+                self.lockout.abandoned(&keys);
+                return Err(e);
+            }
+        };
+        let permit = match self.hashing_permit().await {
+            Ok(permit) => permit,
+            Err(e) => {
+                // Nothing was checked: the attempt costs the login nothing.
+                self.lockout.abandoned(&keys);
+                return Err(e);
+            }
+        };
+        let stored_hash = candidate.as_ref().map(|(u, _)| u.password_hash.clone());
+        let pass = pass.to_string();
+        let checked = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let stored = match &stored_hash {
+                Some(hash) => hash.as_str(),
+                None => dummy_hash(),
+            };
+            password::verify(&pass, stored)
+        })
+        .await;
+        match (candidate, checked) {
+            (Some(found), Ok(true)) => {
+                self.lockout.succeeded(&keys);
+                Ok(found)
+            }
+            (_, Ok(_)) => {
+                self.lockout.failed(&keys, now_ms());
+                Err(AuthError::BadCredentials)
+            }
+            (_, Err(e)) => {
+                self.lockout.failed(&keys, now_ms());
+                Err(anyhow::anyhow!("password check task failed: {e}").into())
+            }
+        }
+    }
+
+    /// The user a sign-in names: in `organization`, or the only one with that login.
+    async fn candidate(&self, organization: Option<&str>, login: &str) -> Result<Option<(User, Tenant)>, AuthError> {
+        Ok(match organization {
             Some(org) => match self.store.tenant_by_name(org).await? {
                 Some(tenant) => self.store.user_by_login(tenant.id, login).await?.map(|u| (u, tenant)),
                 None => None,
@@ -208,17 +293,34 @@ impl Authenticator {
                     _ => None,
                 }
             }
-        };
-        let stored_hash =
-            candidate.as_ref().map(|(u, _)| u.password_hash.clone()).unwrap_or_else(|| dummy_hash().to_string());
-        let pass = pass.to_string();
-        let ok = tokio::task::spawn_blocking(move || password::verify(&pass, &stored_hash))
+        })
+    }
+
+    /// Lifts the lockout of `login` in organization `tenant` and of the login alone (never of the
+    /// login in another organization); answers whether one of them was locked.
+    pub fn reset_lockout(&self, tenant: &str, login: &str) -> bool {
+        self.lockout.reset(&LockKey::for_attempt(Some(tenant), login), now_ms())
+    }
+
+    /// Runs `password::hash` off the runtime within the same bound as sign-in checks (argon2
+    /// takes ~19 MiB and tens of milliseconds).
+    pub async fn hash_password(&self, pass: String) -> Result<String, AuthError> {
+        let permit = self.hashing_permit().await?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            password::hash(&pass)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?
+        .map_err(AuthError::Internal)
+    }
+
+    /// A slot for one argon2 computation, waited for at most the queue timeout.
+    async fn hashing_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AuthError> {
+        tokio::time::timeout(self.queue_timeout, self.hashing.clone().acquire_owned())
             .await
-            .map_err(|e| anyhow::anyhow!("password check task failed: {e}"))?;
-        match candidate {
-            Some(found) if ok => Ok(found),
-            _ => Err(AuthError::BadCredentials),
-        }
+            .map_err(|_| AuthError::Busy)?
+            .map_err(|e| AuthError::Internal(anyhow::anyhow!("password check slots closed: {e}")))
     }
 
     /// Issues a user token valid for the configured lifetime (24 h by default).

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use super::settings::AuthConfig;
 use crate::store::TokenKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +20,12 @@ pub struct Lifetimes {
 }
 
 impl Lifetimes {
+    /// The lifetimes `[auth]` sets.
+    pub fn of(config: &AuthConfig) -> Lifetimes {
+        let sign_in = Duration::from_secs(config.user_token_ttl_hours * 3600);
+        Lifetimes::new(sign_in, config.max_token_lifetime_days, Duration::from_secs(config.sudo_after_minutes * 60))
+    }
+
     /// `max_api_token_days` 0 means unlimited (the operator's explicit choice).
     pub fn new(sign_in: Duration, max_api_token_days: u64, sudo_after: Duration) -> Lifetimes {
         let max_api_token_ms = (max_api_token_days > 0).then(|| max_api_token_days as i64 * 86_400_000);

@@ -3,10 +3,13 @@
 
 mod authenticator;
 pub mod lifetimes;
+pub mod lockout;
 pub mod password;
 pub mod scopes;
 pub mod secret;
+mod settings;
 
 pub use authenticator::{AuthError, Authenticator, Principal};
 pub use lifetimes::Lifetimes;
 pub use scopes::{Privilege, Profile, Scope, ScopeSet};
+pub use settings::AuthConfig;

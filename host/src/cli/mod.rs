@@ -168,7 +168,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(cmd) => user(&store, cmd).await,
-        Command::Token(cmd) => token(&store, cmd, config.auth.lifetimes()).await,
+        Command::Token(cmd) => token(&store, cmd, crate::auth::Lifetimes::of(&config.auth)).await,
         Command::Tenant(cmd) => tenant(&store, cmd).await,
         Command::Serve | Command::Version | Command::Plugin(_) => unreachable!("handled above"),
     };

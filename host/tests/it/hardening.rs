@@ -3,11 +3,13 @@
 //! is applied (`instances`), channel overrides cannot redirect the notifier's secrets
 //! (`channels`), notifiers do not reach private addresses and unreachable channels are refused
 //! (`destinations`), plugins are the operator's alone and bounded by its policy (`operator`), tokens
-//! never outlive their parents and revocations reach every process (`tokens`).
+//! never outlive their parents and revocations reach every process (`tokens`); and its abuse
+//! resistance: rate limits and the sign-in lockout (`limits`).
 
 mod channels;
 mod destinations;
 mod instances;
+mod limits;
 mod operator;
 mod posture;
 mod reads;

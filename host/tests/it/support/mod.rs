@@ -111,7 +111,17 @@ impl Resp {
 
 impl TestApp {
     pub async fn start(backend: Backend) -> TestApp {
-        Self::start_with(backend, Config::default()).await
+        Self::start_with(backend, Self::config()).await
+    }
+
+    /// What `start` uses: the defaults, but with rate limits (still on) generous enough for
+    /// tests that sign in again and again, all from the one unknown address of in-process calls.
+    /// `hardening::limits` tests the real budgets with `start_with`.
+    pub fn config() -> Config {
+        let mut config = Config::default();
+        config.server.rate_limit.requests_per_minute = 1_000_000;
+        config.server.rate_limit.sign_in_per_minute = 1_000_000;
+        config
     }
 
     pub async fn start_with(backend: Backend, config: Config) -> TestApp {
