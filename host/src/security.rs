@@ -33,7 +33,7 @@ impl HostFacts {
             (None, Some(key)) => key_files.push(key.clone()),
             (None, None) => {}
         }
-        HostFacts { tls, key_files, rate_limiting: false }
+        HostFacts { tls, key_files, rate_limiting: config.server.rate_limit.enabled }
     }
 }
 

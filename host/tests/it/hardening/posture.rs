@@ -31,6 +31,7 @@ async fn the_posture_reports_what_an_auditor_checks_first(b: Backend) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!((r.json["tls"].as_str(), r.json["authentication_required"].as_bool()), (Some("off"), Some(true)));
     assert_eq!(r.json["first_admin_password_unchanged"], true, "{}", r.text);
+    assert_eq!(r.json["rate_limiting"], true, "on by default: {}", r.text);
     assert_eq!(
         r.json["plugins_beyond_strict_policy"],
         json!([{"id": "webhook", "capabilities": ["allowed_outbound_hosts https://*:*", "allowed_outbound_hosts http://*:*"]}]),
