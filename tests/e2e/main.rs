@@ -19,3 +19,4 @@ mod plugins;
 mod rate_limit;
 mod sampler;
 mod serve;
+mod sign_in_flood;

@@ -81,6 +81,11 @@ impl Server {
         None
     }
 
+    /// The server's process id (for RSS and CPU readings in load tests).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the process with SIGKILL (a crash: nothing runs after it) and reaps it.
     pub fn crash(&mut self) {
         self.child.kill().unwrap();
