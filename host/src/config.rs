@@ -170,6 +170,24 @@ pub struct SamplerConfig {
     pub minute_rollup_retention_days: u64,
     /// Days the 1-hour rollups are kept.
     pub hour_rollup_retention_days: u64,
+    /// Networks (CIDR) monitored instances and connection tests may reach, e.g.
+    /// `["10.20.0.0/16"]`; empty: anywhere. A host is resolved first and refused when any of its
+    /// addresses lies outside, so `settings:write` cannot probe the rest of the network.
+    pub target_networks: Vec<String>,
+}
+
+impl SamplerConfig {
+    /// `target_networks`, parsed (validated at load).
+    pub fn target_networks(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.target_networks
+            .iter()
+            .map(|n| {
+                n.parse::<ipnet::IpNet>()
+                    .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("[sampler] target_networks entry {n:?} is not a network such as 10.0.0.0/8"))
+            })
+            .collect()
+    }
 }
 
 /// `[alerting]`: alert rule evaluation and notification delivery.
@@ -248,6 +266,7 @@ impl Default for SamplerConfig {
             raw_retention_days: 14,
             minute_rollup_retention_days: 90,
             hour_rollup_retention_days: 730,
+            target_networks: Vec::new(),
         }
     }
 }
@@ -331,6 +350,7 @@ impl Config {
             return invalid("[server] tls = \"self-signed\" conflicts with tls_cert/tls_key: choose one".into());
         }
         self.plugin_bounds()?;
+        self.sampler.target_networks().map_err(ConfigError::Invalid)?;
         if self.server.max_body_bytes == 0 {
             return invalid("[server] max_body_bytes must be positive".into());
         }

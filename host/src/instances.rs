@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use ipnet::IpNet;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{ConnectOptions, Connection};
 
@@ -177,12 +178,38 @@ pub struct Target<'a> {
     pub user: &'a str,
     pub password: &'a str,
     pub tls: &'a Tls,
+    /// The operator's `[sampler] target_networks` (empty: anywhere).
+    pub networks: &'a [IpNet],
+}
+
+/// Refuses `host` when any address it resolves to lies outside `networks` (empty: anywhere),
+/// naming the address and the configuration key.
+pub async fn check_network(host: &str, port: u16, networks: &[IpNet]) -> Result<(), String> {
+    if networks.is_empty() {
+        return Ok(());
+    }
+    let addresses: Vec<std::net::IpAddr> = match host.parse() {
+        Ok(ip) => vec![ip],
+        Err(_) => match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::lookup_host((host, port))).await {
+            Ok(Ok(found)) => found.map(|a| a.ip()).collect(),
+            Ok(Err(e)) => return Err(format!("{host} does not resolve: {e}")),
+            Err(_) => return Err(format!("{host} did not resolve within {} s", CONNECT_TIMEOUT.as_secs())),
+        },
+    };
+    match addresses.iter().find(|ip| !networks.iter().any(|n| n.contains(*ip))) {
+        Some(ip) => Err(format!(
+            "{host} resolves to {ip}, outside the networks the operator allows ([sampler] target_networks)"
+        )),
+        None if addresses.is_empty() => Err(format!("{host} resolves to no address")),
+        None => Ok(()),
+    }
 }
 
 /// Connects once (to the `postgres` database, as the sampler will) and returns the server
 /// version, or a reason fit to show the operator. Bounded by `CONNECT_TIMEOUT`.
 pub async fn check_connection(target: &Target<'_>) -> Result<String, String> {
     let port = u16::try_from(target.port).map_err(|_| format!("invalid port {}", target.port))?;
+    check_network(target.host, port, target.networks).await?;
     let options = target
         .tls
         .apply(PgConnectOptions::new())

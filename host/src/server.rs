@@ -59,6 +59,7 @@ pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>, 
         max_body_bytes: config.server.max_body_bytes,
         started: Instant::now(),
         facts: crate::security::HostFacts::of(config),
+        target_networks: config.sampler.target_networks().unwrap_or_default().into(),
         limits: rate_limits(config),
     })
 }

@@ -119,6 +119,7 @@ async fn refresh_status(ctx: &AppContext, instance: Instance) -> ApiResult<Insta
                     user: &instance.username,
                     password: &password,
                     tls: &tls,
+                    networks: &ctx.target_networks,
                 };
                 match inst::check_connection(&target).await {
                     Ok(_) => (true, None),
@@ -479,7 +480,10 @@ pub struct ConnectionTest {
 /// Tries to connect with these settings (nothing is stored) and says whether it worked.
 #[utoipa::path(post, path = "/api/v1/instances/test-connection", tag = "instances", security(("bearer" = [])),
     request_body = TestConnection, responses((status = 200, body = ConnectionTest), (status = 400, description = "Invalid body")))]
-pub async fn test_connection(ApiJson(body): ApiJson<TestConnection>) -> ApiResult<Json<ConnectionTest>> {
+pub async fn test_connection(
+    State(ctx): State<Arc<AppContext>>,
+    ApiJson(body): ApiJson<TestConnection>,
+) -> ApiResult<Json<ConnectionTest>> {
     let port = body.port.ok_or_else(|| AppError::BadRequest("missing field `port`".into()))?;
     inst::check_host(&body.host).map_err(AppError::BadRequest)?;
     inst::check_port(port).map_err(AppError::BadRequest)?;
@@ -490,7 +494,8 @@ pub async fn test_connection(ApiJson(body): ApiJson<TestConnection>) -> ApiResul
         inst::check_sslrootcert(path).map_err(AppError::BadRequest)?;
     }
     let tls = Tls { mode: mode.unwrap_or_default(), root_cert };
-    let target = Target { host: body.host.trim(), port, user: &body.user, password: &body.password, tls: &tls };
+    let (host, networks) = (body.host.trim(), &ctx.target_networks);
+    let target = Target { host, port, user: &body.user, password: &body.password, tls: &tls, networks };
     Ok(Json(match inst::check_connection(&target).await {
         Ok(version) => ConnectionTest { ok: true, server_version: Some(version), error: None },
         Err(reason) => ConnectionTest { ok: false, server_version: None, error: Some(reason) },

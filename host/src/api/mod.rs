@@ -58,6 +58,8 @@ pub struct AppContext {
     pub metrics: PrometheusHandle,
     pub max_body_bytes: usize,
     pub started: Instant,
+    /// `[sampler] target_networks`: where connection tests may connect (empty: anywhere).
+    pub target_networks: Arc<[ipnet::IpNet]>,
     /// What the security posture reports of the configuration.
     pub facts: crate::security::HostFacts,
     /// `[server.rate_limit]`; `None` when it is off.

@@ -26,6 +26,9 @@ pub struct Target {
     pub tls: Tls,
     /// `statement_timeout` of every query, in milliseconds (0 disables it, as in PostgreSQL).
     pub statement_timeout_ms: u64,
+    /// The operator's `[sampler] target_networks`: checked at every connection (a name may
+    /// resolve elsewhere later).
+    pub networks: std::sync::Arc<[ipnet::IpNet]>,
 }
 
 impl std::fmt::Debug for Target {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for Target {
 /// Connects to `database`. The timeout is a startup parameter rather than a `SET`, which saves a
 /// round trip per connection and cannot be forgotten on a code path.
 pub async fn connect(target: &Target, database: &str) -> Result<PgConnection, String> {
+    crate::instances::check_network(&target.host, target.port, &target.networks).await?;
     let options = target
         .tls
         .apply(PgConnectOptions::new())

@@ -168,6 +168,7 @@ impl Sampler {
                     password,
                     tls: crate::instances::Tls::of(&instance),
                     statement_timeout_ms: self.config.statement_timeout_ms,
+                    networks: self.config.target_networks().unwrap_or_default().into(),
                 };
                 tracing::info!(instance = %instance.name, tenant = instance.tenant_id, "sampling");
                 return Some(tasks.spawn(task::run(ctx.clone(), instance, target)));

@@ -31,6 +31,7 @@ fn target(port: u16) -> Target {
         password: String::new(),
         tls: Default::default(),
         statement_timeout_ms: 2000,
+        networks: Vec::new().into(),
     }
 }
 

@@ -187,7 +187,34 @@ async fn sslmode_is_applied_by_the_connection_check(b: Backend) {
     assert_eq!(test("disable").await.json["ok"], true);
 }
 
-backend_tests!(a_changed_destination_needs_the_password_again, sslmode_is_applied_by_the_connection_check);
+/// Hole 8: connection tests (and so registrations, whose check is the same) reach only the
+/// networks the operator allows in `[sampler] target_networks`: no probing the rest of the
+/// network with `settings:write`, whatever the name resolves to.
+async fn connection_checks_stay_within_the_operators_networks(b: Backend) {
+    let mut config = vigia::config::Config::default();
+    config.sampler.target_networks = vec!["10.0.0.0/8".into()];
+    let app = TestApp::start_with(b, config).await;
+    for host in ["127.0.0.1", "localhost"] {
+        let body =
+            json!({"host": host, "port": live_port(), "user": "postgres", "password": "x", "sslmode": "disable"});
+        let r = app.call(Method::POST, "/api/v1/instances/test-connection", Some(&app.admin), Some(body)).await;
+        assert_eq!(r.json["ok"], false, "{}", r.text);
+        let error = r.json["error"].as_str().unwrap();
+        assert!(error.contains("outside the networks the operator allows ([sampler] target_networks)"), "{error}");
+    }
+    // Without the restriction, the same check connects.
+    let open = TestApp::start(b).await;
+    let body =
+        json!({"host": "127.0.0.1", "port": live_port(), "user": "postgres", "password": "x", "sslmode": "disable"});
+    let r = open.call(Method::POST, "/api/v1/instances/test-connection", Some(&open.admin), Some(body)).await;
+    assert_eq!(r.json["ok"], true, "{}", r.text);
+}
+
+backend_tests!(
+    a_changed_destination_needs_the_password_again,
+    sslmode_is_applied_by_the_connection_check,
+    connection_checks_stay_within_the_operators_networks
+);
 
 /// The sampler connects with the instance's `sslmode` too: `require` records why it cannot
 /// connect, `disable` connects.
