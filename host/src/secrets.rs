@@ -8,6 +8,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 pub const SECRET_KEY_ENV: &str = "VIGIA_SECRET_KEY";
 const KEY_FILE: &str = "secret.key";
@@ -26,11 +28,22 @@ pub enum SecretError {
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    /// The host key itself, kept only to derive purpose-bound subkeys (`derive_key`).
+    root: [u8; 32],
 }
 
 impl SecretBox {
     pub fn from_key(key: &[u8; 32]) -> SecretBox {
-        SecretBox { cipher: XChaCha20Poly1305::new(Key::from_slice(key)) }
+        SecretBox { cipher: XChaCha20Poly1305::new(Key::from_slice(key)), root: *key }
+    }
+
+    /// A key for one purpose, HMAC-SHA256(host key, `label`): the raw host key never signs or
+    /// seals anything but secrets, and knowing a subkey tells nothing about the host key or
+    /// another label's subkey. Labels are versioned strings such as `vigia/audit-log/v1`.
+    pub fn derive_key(&self, label: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.root).expect("HMAC takes keys of any length");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// Key from `VIGIA_SECRET_KEY`, else `data_dir/secret.key`, created on first use.
@@ -99,6 +112,15 @@ mod tests {
         tampered.push(if sealed.ends_with('A') { 'B' } else { 'A' });
         assert!(a.open(&tampered).is_err());
         assert!(matches!(a.open("plain"), Err(SecretError::Malformed)));
+    }
+
+    #[test]
+    fn derived_keys_depend_on_the_host_key_and_the_label() {
+        let a = SecretBox::from_key(&[7; 32]);
+        assert_eq!(a.derive_key("x"), SecretBox::from_key(&[7; 32]).derive_key("x"));
+        assert_ne!(a.derive_key("x"), a.derive_key("y"));
+        assert_ne!(a.derive_key("x"), SecretBox::from_key(&[8; 32]).derive_key("x"));
+        assert_ne!(a.derive_key("x"), [7; 32]);
     }
 
     #[test]

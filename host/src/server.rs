@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::activity::{self, ActivityWriter};
 use crate::alerting::{Delivery, Evaluator, OutboxCheck};
 use crate::api::{self, AppContext};
+use crate::audit::AuditLog;
 use crate::auth::Authenticator;
 use crate::bootstrap;
 use crate::config::{Config, TlsMode};
@@ -49,6 +50,7 @@ pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>, 
         readiness.register(p.readiness_check());
     }
     Arc::new(AppContext {
+        audit: AuditLog::new(store.clone(), &secrets),
         plugins,
         auth: Authenticator::new(store.clone(), config.auth.lifetimes()),
         store,
@@ -193,6 +195,8 @@ async fn serve(
         None => {
             println!("Vigia {} listening on http://{addr}", crate::version::VERSION);
             tracing::info!(%addr, backend, "serving HTTP");
+            // With the peer's address, so the audit log can name where a request came from.
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             axum::serve(tokio::net::TcpListener::from_std(listener)?, app)
                 .with_graceful_shutdown(stop.cancelled_owned())
                 .await?;
@@ -212,7 +216,10 @@ async fn serve(
                 stop.cancelled().await;
                 stopper.graceful_shutdown(Some(grace));
             });
-            axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(app.into_make_service()).await?;
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .await?;
         }
     }
     Ok(())
