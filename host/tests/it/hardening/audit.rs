@@ -154,8 +154,8 @@ async fn filters_and_tenant_isolation(b: Backend) {
     assert_eq!(actions(&others), pairs(&[("auth.sign-in", false), ("token.create", true)]));
     assert_eq!(others[0]["target"], "other");
 
-    let app = &app;
-    let only = |q: &'static str| async move { actions(&entries(app, &app.admin, q).await) };
+    let shared = &app;
+    let only = |q: &'static str| async move { actions(&entries(shared, &shared.admin, q).await) };
     assert_eq!(only("?event=token.create").await, pairs(&[("token.create", true)]));
     assert_eq!(only("?event=auth").await, pairs(&[("auth.sign-in", false), ("auth.sign-in", true)]));
     assert_eq!(only("?event=auth.sign-in&success=false").await, pairs(&[("auth.sign-in", false)]));
