@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
@@ -164,8 +165,8 @@ async fn sign_in_tenant(ctx: &AppContext, organization: Option<&str>, login: &st
 }
 
 /// A password sign-in that issues a user token, recorded in the audit log whatever its outcome
-/// (`auth.sign-in`, the login attempted, `via` the form used; never the password). Returns the
-/// token and its expiry.
+/// (`auth.sign-in`, the login attempted, `via` the form used, `ok_status` what a success answers;
+/// never the password). Returns the token and its expiry.
 pub(super) async fn audited_sign_in(
     ctx: &AppContext,
     source_ip: Option<String>,
@@ -173,6 +174,7 @@ pub(super) async fn audited_sign_in(
     login: &str,
     password: &str,
     via: &str,
+    ok_status: StatusCode,
 ) -> ApiResult<(String, i64)> {
     let outcome = async {
         let (user, _) = ctx.auth.sign_in(organization, login, password).await?;
@@ -187,7 +189,7 @@ pub(super) async fn audited_sign_in(
     };
     if let Some(tenant_id) = tenant_id {
         let prefix_len = secret::USER_TOKEN_MARKER.len() + 8;
-        let status = outcome.as_ref().map_or_else(|e| e.status().as_u16(), |_| 200);
+        let status = outcome.as_ref().map_or_else(|e| e.status(), |_| ok_status).as_u16();
         ctx.audit
             .record(AuditWrite {
                 at: now_ms(),

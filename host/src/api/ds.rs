@@ -98,6 +98,6 @@ async fn issue_for(
             "authentication required: send HTTP Basic username and password (curl -u user:password)".into(),
         )
     })?;
-    let (token, _) = audited_sign_in(ctx, source_ip, organization, &login, &password, "ds-api").await?;
+    let (token, _) = audited_sign_in(ctx, source_ip, organization, &login, &password, "ds-api", status).await?;
     Ok((status, Json(json!({ "user-token": token }))).into_response())
 }

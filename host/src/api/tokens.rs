@@ -46,7 +46,7 @@ pub async fn sign_in(State(ctx): State<Arc<AppContext>>, req: Request) -> ApiRes
         }
     };
     let (token, expires_at) =
-        audited_sign_in(&ctx, source_ip, organization.as_deref(), &username, &password, via).await?;
+        audited_sign_in(&ctx, source_ip, organization.as_deref(), &username, &password, via, StatusCode::OK).await?;
     Ok(Json(IssuedUserToken { token, token_type: "Bearer", expires_at: rfc3339(expires_at) }))
 }
 

@@ -5,8 +5,10 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use base64::Engine;
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection, SqliteConnection};
+use vigia::store::AuditWrite;
 
 use crate::support::{Backend, TestApp, PASSWORD};
 
@@ -179,6 +181,20 @@ async fn filters_and_tenant_isolation(b: Backend) {
     assert_eq!(app.get("/api/v1/audit", &reader).await.status, StatusCode::FORBIDDEN);
     let (_, auditor) = app.api_token(&app.admin, &["audit:read"]).await;
     assert_eq!(app.get("/api/v1/audit", &auditor).await.status, StatusCode::OK);
+
+    // Datasentinel's sign-in is recorded too, in the organization it names.
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}"));
+    let req = Request::post("/ds-api/user-token/other")
+        .header("authorization", format!("Basic {basic}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(req).await.status, StatusCode::CREATED);
+    let ds = entries(&app, &app.other_admin, "?event=auth&success=true").await;
+    assert_eq!(ds.len(), 1, "{ds:?}");
+    assert_eq!(
+        (&ds[0]["status"], &ds[0]["details"], &ds[0]["target"]),
+        (&json!(201), &json!({"via": "ds-api"}), &json!("other"))
+    );
 }
 
 async fn a_row_altered_in_the_database_fails_verification_from_it_on(b: Backend) {
@@ -210,8 +226,35 @@ async fn a_row_altered_in_the_database_fails_verification_from_it_on(b: Backend)
     assert_eq!(entries(&app, &app.admin, "").await[2]["target"], "forged");
 }
 
+/// Appenders take turns on the chain's head: concurrent appends (several connections, as several
+/// processes on one PostgreSQL would use) still make one unbroken chain with no id twice.
+async fn concurrent_appends_make_one_chain(b: Backend) {
+    let app = TestApp::start(b).await;
+    let entry = |n: usize| AuditWrite {
+        at: n as i64,
+        tenant_id: app.admin_user.tenant_id,
+        actor: format!("writer-{n}"),
+        token_prefix: None,
+        source_ip: None,
+        request_id: format!("r{n}"),
+        action: "test.append".into(),
+        target: String::new(),
+        success: true,
+        status: 200,
+        details: "{}".into(),
+    };
+    futures::future::join_all((0..24).map(|n| app.ctx.audit.record(entry(n)))).await;
+    assert_eq!(app.ctx.audit.verify(None).await.unwrap(), Ok(24));
+    let listed = entries(&app, &app.admin, "?limit=1000").await;
+    let mut writers: Vec<&str> = listed.iter().map(|e| e["actor"].as_str().unwrap()).collect();
+    writers.sort_unstable();
+    writers.dedup();
+    assert_eq!(writers.len(), 24, "every append stored once");
+}
+
 backend_tests!(
     sign_ins_tokens_users_and_instances_are_recorded_without_secrets,
     filters_and_tenant_isolation,
-    a_row_altered_in_the_database_fails_verification_from_it_on
+    a_row_altered_in_the_database_fails_verification_from_it_on,
+    concurrent_appends_make_one_chain
 );
