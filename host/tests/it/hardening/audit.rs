@@ -8,9 +8,12 @@ use axum::http::{Method, Request, StatusCode};
 use base64::Engine;
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection, SqliteConnection};
+use vigia::config::Config;
+use vigia::secrets::SecretBox;
 use vigia::store::AuditWrite;
 
-use crate::support::{Backend, TestApp, PASSWORD};
+use crate::plugins_support::{Sandbox, Server};
+use crate::support::{Backend, TestApp, PASSWORD, SECRET_KEY};
 
 const WRONG_PASSWORD: &str = "wrong-password-attempt";
 const NEW_PASSWORD: &str = "another-long-passphrase";
@@ -226,6 +229,40 @@ async fn a_row_altered_in_the_database_fails_verification_from_it_on(b: Backend)
     assert_eq!(entries(&app, &app.admin, "").await[2]["target"], "forged");
 }
 
+/// Host-wide and tenant configuration changes say which keys changed, never the values: the
+/// operator's plugin configuration and a channel's, secrets and destinations included.
+async fn plugin_and_channel_changes_record_keys_not_values(b: Backend) {
+    let receiver = Server::start(&[("/hook", 200)]).await;
+    let sandbox = Sandbox::new();
+    sandbox.install("webhook", "webhook", |_| {});
+    let host = sandbox.start().await;
+    let mut app = TestApp::start(b).await;
+    let secrets = SecretBox::from_key(&SECRET_KEY);
+    app.ctx = vigia::server::context(app.store.clone(), &Config::default(), Some(host.clone()), secrets);
+    app.router = vigia::api::app(app.ctx.clone());
+    let url = receiver.url("/hook");
+    let config = json!({"url": url, "secret": "operator-hmac-secret"});
+    let r = app.call(Method::PUT, "/api/v1/plugins/webhook/config", Some(&app.admin), Some(config)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let channel = json!({"name": "ops", "plugin": "webhook", "config": {"url": url, "secret": "channel-hmac-secret"}});
+    let r = app.call(Method::POST, "/api/v1/notifications/channels", Some(&app.admin), Some(channel)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.json["id"].as_i64().unwrap();
+
+    let list = entries(&app, &app.admin, "").await;
+    assert_eq!(actions(&list), pairs(&[("plugin.config", true), ("channel.create", true)]));
+    assert_eq!(
+        (list[0]["target"].as_str(), &list[0]["details"]["keys"]),
+        (Some("id=webhook"), &json!(["secret", "url"]))
+    );
+    assert_eq!(list[1]["target"], format!("id={id} name=ops"));
+    assert_eq!(list[1]["details"]["keys"], json!(["config", "config.secret", "config.url", "name", "plugin"]));
+    let text = serde_json::to_string(&list).unwrap();
+    for value in ["operator-hmac-secret", "channel-hmac-secret", url.as_str()] {
+        assert!(!text.contains(value), "{value} in the audit log: {text}");
+    }
+}
+
 /// Appenders take turns on the chain's head: concurrent appends (several connections, as several
 /// processes on one PostgreSQL would use) still make one unbroken chain with no id twice.
 async fn concurrent_appends_make_one_chain(b: Backend) {
@@ -256,5 +293,6 @@ backend_tests!(
     sign_ins_tokens_users_and_instances_are_recorded_without_secrets,
     filters_and_tenant_isolation,
     a_row_altered_in_the_database_fails_verification_from_it_on,
-    concurrent_appends_make_one_chain
+    concurrent_appends_make_one_chain,
+    plugin_and_channel_changes_record_keys_not_values
 );
