@@ -17,6 +17,7 @@ use crate::auth::{secret, Principal};
 use crate::store::{now_ms, AuditWrite, TokenKind};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+const MAX_TARGET_CHARS: usize = 500;
 
 /// Gives every request an id (a sane incoming `X-Request-Id` is kept, so a proxy's id follows the
 /// request), makes it visible to handlers and the trace span, and echoes it on the response.
@@ -114,8 +115,10 @@ pub async fn audit(State(ctx): State<Arc<AppContext>>, req: Request, next: Next)
     let source_ip = client_ip(&parts.extensions);
     let note = AuditNote::default();
     parts.extensions.insert(note.clone());
-    let response = next.run(Request::from_parts(parts, body)).await;
-    let Some(caller) = response.extensions().get::<Principal>() else {
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    // Taken out: what the handler and `authorize` left here is for this layer only.
+    let named = response.extensions_mut().remove::<AuditTarget>();
+    let Some(caller) = response.extensions_mut().remove::<Principal>() else {
         return response;
     };
     let status = response.status();
@@ -126,12 +129,13 @@ pub async fn audit(State(ctx): State<Arc<AppContext>>, req: Request, next: Next)
     let entry = AuditWrite {
         at: now_ms(),
         tenant_id: caller.tenant_id,
-        actor: caller.login.clone(),
+        actor: caller.login,
         token_prefix: Some(format!("{marker}{}", caller.token_prefix)),
         source_ip,
         request_id: current_request_id(),
         action: action.to_string(),
-        target: response.extensions().get::<AuditTarget>().map_or(params, |t| t.0.clone()),
+        // Path parameters are the caller's text: bounded like every other field.
+        target: named.map_or(params, |t| t.0).chars().take(MAX_TARGET_CHARS).collect(),
         success: status.as_u16() < 400,
         status: i64::from(status.as_u16()),
         details: serde_json::json!({ "keys": note.keys() }).to_string(),
