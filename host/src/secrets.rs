@@ -48,28 +48,38 @@ impl SecretBox {
 
     /// Key from `VIGIA_SECRET_KEY`, else `data_dir/secret.key`, created on first use.
     pub fn load_or_create(data_dir: &Path) -> anyhow::Result<SecretBox> {
-        if let Ok(encoded) = std::env::var(SECRET_KEY_ENV) {
-            let bytes =
-                B64.decode(encoded.trim()).map_err(|e| anyhow::anyhow!("{SECRET_KEY_ENV} is not base64: {e}"))?;
-            let key: [u8; 32] =
-                bytes.try_into().map_err(|_| anyhow::anyhow!("{SECRET_KEY_ENV} must decode to exactly 32 bytes"))?;
-            return Ok(SecretBox::from_key(&key));
+        if let Some(found) = SecretBox::load(data_dir)? {
+            return Ok(found);
         }
         let path = data_dir.join(KEY_FILE);
-        if path.exists() {
-            let bytes = std::fs::read(&path)?;
-            let key: [u8; 32] = B64
-                .decode(String::from_utf8_lossy(&bytes).trim())
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| anyhow::anyhow!("{} is not a base64 32-byte key", path.display()))?;
-            return Ok(SecretBox::from_key(&key));
-        }
         let key: [u8; 32] = XChaCha20Poly1305::generate_key(&mut OsRng).into();
         std::fs::create_dir_all(data_dir)?;
         crate::fsutil::write_private(&path, B64.encode(key).as_bytes())?;
         tracing::info!(path = %path.display(), "generated the host secret key; back it up with the database");
         Ok(SecretBox::from_key(&key))
+    }
+
+    /// The existing key (`VIGIA_SECRET_KEY`, else `data_dir/secret.key`), never a new one: for
+    /// checks such as `vigia audit verify`, where a fresh key would only make everything fail.
+    pub fn load(data_dir: &Path) -> anyhow::Result<Option<SecretBox>> {
+        if let Ok(encoded) = std::env::var(SECRET_KEY_ENV) {
+            let bytes =
+                B64.decode(encoded.trim()).map_err(|e| anyhow::anyhow!("{SECRET_KEY_ENV} is not base64: {e}"))?;
+            let key: [u8; 32] =
+                bytes.try_into().map_err(|_| anyhow::anyhow!("{SECRET_KEY_ENV} must decode to exactly 32 bytes"))?;
+            return Ok(Some(SecretBox::from_key(&key)));
+        }
+        let path = data_dir.join(KEY_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let bytes = std::fs::read(&path)?;
+        let key: [u8; 32] = B64
+            .decode(String::from_utf8_lossy(&bytes).trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| anyhow::anyhow!("{} is not a base64 32-byte key", path.display()))?;
+        Ok(Some(SecretBox::from_key(&key)))
     }
 
     pub fn seal(&self, plaintext: &str) -> String {

@@ -333,4 +333,11 @@ async fn audit_log_records_the_peer_and_the_cli_names_the_first_broken_entry() {
     let (ok, out, err) = vigia(&config, &["audit", "verify"], None);
     assert!(!ok, "{out}{err}");
     assert!(err.contains("audit entry 1 does not verify"), "{out}{err}");
+
+    // Without the host key there is nothing to verify with: said, not a new key made up.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let keyless = write_config(elsewhere.path(), &format!("[storage]\nurl = {url:?}"));
+    let (ok, out, err) = vigia(&keyless, &["audit", "verify"], None);
+    assert!(!ok && err.contains("no host secret key"), "{out}{err}");
+    assert!(!elsewhere.path().join("data/secret.key").exists());
 }

@@ -325,7 +325,13 @@ async fn token(store: &Store, cmd: TokenCommand, lifetimes: crate::auth::Lifetim
 }
 
 async fn audit_verify(store: &Store, config: &Config) -> anyhow::Result<()> {
-    let secrets = crate::secrets::SecretBox::load_or_create(&config.data_dir)?;
+    let secrets = crate::secrets::SecretBox::load(&config.data_dir)?.with_context(|| {
+        format!(
+            "no host secret key: neither {} nor {}/secret.key (the audit key derives from it)",
+            crate::secrets::SECRET_KEY_ENV,
+            config.data_dir.display()
+        )
+    })?;
     match AuditLog::new(store.clone(), &secrets).verify(None).await? {
         Ok(count) => {
             println!("audit log OK: {count} entries verify");
