@@ -49,7 +49,10 @@ async fn verify(app: &TestApp, token: &str, id: i64) -> (bool, String) {
 
 /// Changes a stored row behind the store's back, as someone with database access would.
 async fn tamper(app: &TestApp, b: Backend, id: i64) {
-    let sql = "UPDATE audit_log SET target = 'forged' WHERE id = $1";
+    alter(app, b, "UPDATE audit_log SET target = 'forged' WHERE id = $1", id).await;
+}
+
+async fn alter(app: &TestApp, b: Backend, sql: &str, id: i64) {
     match b {
         Backend::Sqlite => {
             let mut conn = SqliteConnection::connect(&app.db_url).await.unwrap();
@@ -229,6 +232,26 @@ async fn a_row_altered_in_the_database_fails_verification_from_it_on(b: Backend)
     assert_eq!(entries(&app, &app.admin, "").await[2]["target"], "forged");
 }
 
+/// Removing a row breaks the chain at the next one; cutting rows off the end is noticed by the
+/// chain's head.
+async fn a_row_removed_or_cut_off_the_end_is_noticed(b: Backend) {
+    let app = TestApp::start(b).await;
+    for _ in 0..3 {
+        app.api_token(&app.admin, &["monitoring:read"]).await;
+    }
+    alter(&app, b, "DELETE FROM audit_log WHERE id = $1", 2).await;
+    let broken = app.ctx.audit.verify(None).await.unwrap().unwrap_err();
+    assert_eq!((broken.id, broken.reason.as_str()), (3, "entries 2 to 2 are missing"));
+    assert!(verify(&app, &app.admin, 1).await.0);
+    let (verified, message) = verify(&app, &app.admin, 3).await;
+    assert!(!verified && message.starts_with("audit entry 3 does not verify"), "{message}");
+
+    alter(&app, b, "DELETE FROM audit_log WHERE id >= $1", 2).await;
+    let broken = app.ctx.audit.verify(None).await.unwrap().unwrap_err();
+    assert_eq!(broken.id, 2, "{broken}");
+    assert!(broken.reason.contains("entries after 1 are missing"), "{broken}");
+}
+
 /// Host-wide and tenant configuration changes say which keys changed, never the values: the
 /// operator's plugin configuration and a channel's, secrets and destinations included.
 async fn plugin_and_channel_changes_record_keys_not_values(b: Backend) {
@@ -294,5 +317,6 @@ backend_tests!(
     filters_and_tenant_isolation,
     a_row_altered_in_the_database_fails_verification_from_it_on,
     concurrent_appends_make_one_chain,
-    plugin_and_channel_changes_record_keys_not_values
+    plugin_and_channel_changes_record_keys_not_values,
+    a_row_removed_or_cut_off_the_end_is_noticed
 );
