@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod alerting;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;

@@ -8,6 +8,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 pub const SECRET_KEY_ENV: &str = "VIGIA_SECRET_KEY";
 pub const KEY_FILE: &str = "secret.key";
@@ -26,38 +28,59 @@ pub enum SecretError {
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    /// The host key itself, kept only to derive purpose-bound subkeys (`derive_key`).
+    root: [u8; 32],
 }
 
 impl SecretBox {
     pub fn from_key(key: &[u8; 32]) -> SecretBox {
-        SecretBox { cipher: XChaCha20Poly1305::new(Key::from_slice(key)) }
+        SecretBox { cipher: XChaCha20Poly1305::new(Key::from_slice(key)), root: *key }
+    }
+
+    /// A key for one purpose, HMAC-SHA256(host key, `label`): the raw host key never signs or
+    /// seals anything but secrets, and knowing a subkey tells nothing about the host key or
+    /// another label's subkey. Labels are versioned strings such as `vigia/audit-log/v1`.
+    pub fn derive_key(&self, label: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.root).expect("HMAC takes keys of any length");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// Key from `VIGIA_SECRET_KEY`, else `data_dir/secret.key`, created on first use.
     pub fn load_or_create(data_dir: &Path) -> anyhow::Result<SecretBox> {
-        if let Ok(encoded) = std::env::var(SECRET_KEY_ENV) {
-            let bytes =
-                B64.decode(encoded.trim()).map_err(|e| anyhow::anyhow!("{SECRET_KEY_ENV} is not base64: {e}"))?;
-            let key: [u8; 32] =
-                bytes.try_into().map_err(|_| anyhow::anyhow!("{SECRET_KEY_ENV} must decode to exactly 32 bytes"))?;
-            return Ok(SecretBox::from_key(&key));
+        if let Some(found) = SecretBox::load(data_dir)? {
+            return Ok(found);
         }
         let path = data_dir.join(KEY_FILE);
-        if path.exists() {
-            refuse_readable_by_others(&path)?;
-            let bytes = std::fs::read(&path)?;
-            let key: [u8; 32] = B64
-                .decode(String::from_utf8_lossy(&bytes).trim())
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| anyhow::anyhow!("{} is not a base64 32-byte key", path.display()))?;
-            return Ok(SecretBox::from_key(&key));
-        }
         let key: [u8; 32] = XChaCha20Poly1305::generate_key(&mut OsRng).into();
         std::fs::create_dir_all(data_dir)?;
         crate::fsutil::write_private(&path, B64.encode(key).as_bytes())?;
         tracing::info!(path = %path.display(), "generated the host secret key; back it up with the database");
         Ok(SecretBox::from_key(&key))
+    }
+
+    /// The existing key (`VIGIA_SECRET_KEY`, else `data_dir/secret.key`), never a new one: for
+    /// checks such as `vigia audit verify`, where a fresh key would only make everything fail.
+    pub fn load(data_dir: &Path) -> anyhow::Result<Option<SecretBox>> {
+        if let Ok(encoded) = std::env::var(SECRET_KEY_ENV) {
+            let bytes =
+                B64.decode(encoded.trim()).map_err(|e| anyhow::anyhow!("{SECRET_KEY_ENV} is not base64: {e}"))?;
+            let key: [u8; 32] =
+                bytes.try_into().map_err(|_| anyhow::anyhow!("{SECRET_KEY_ENV} must decode to exactly 32 bytes"))?;
+            return Ok(Some(SecretBox::from_key(&key)));
+        }
+        let path = data_dir.join(KEY_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        refuse_readable_by_others(&path)?;
+        let bytes = std::fs::read(&path)?;
+        let key: [u8; 32] = B64
+            .decode(String::from_utf8_lossy(&bytes).trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| anyhow::anyhow!("{} is not a base64 32-byte key", path.display()))?;
+        Ok(Some(SecretBox::from_key(&key)))
     }
 
     pub fn seal(&self, plaintext: &str) -> String {
@@ -133,6 +156,15 @@ mod tests {
         assert!(e.contains("open to every user (mode 644)") && e.contains("chmod 600"), "{e}");
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(SecretBox::load_or_create(dir.path()).is_ok());
+    }
+
+    #[test]
+    fn derived_keys_depend_on_the_host_key_and_the_label() {
+        let a = SecretBox::from_key(&[7; 32]);
+        assert_eq!(a.derive_key("x"), SecretBox::from_key(&[7; 32]).derive_key("x"));
+        assert_ne!(a.derive_key("x"), a.derive_key("y"));
+        assert_ne!(a.derive_key("x"), SecretBox::from_key(&[8; 32]).derive_key("x"));
+        assert_ne!(a.derive_key("x"), [7; 32]);
     }
 
     #[test]

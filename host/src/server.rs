@@ -15,6 +15,7 @@ use crate::activity::{self, ActivityWriter};
 use crate::alerting::{Delivery, Evaluator, OutboxCheck};
 use crate::api::rate_limit::RateLimits;
 use crate::api::{self, AppContext};
+use crate::audit::AuditLog;
 use crate::auth::Authenticator;
 use crate::bootstrap;
 use crate::config::{Config, TlsMode};
@@ -50,6 +51,7 @@ pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>, 
         readiness.register(p.readiness_check());
     }
     Arc::new(AppContext {
+        audit: AuditLog::new(store.clone(), &secrets),
         plugins,
         auth: Authenticator::new(store.clone(), &config.auth),
         store,
@@ -214,7 +216,7 @@ async fn serve(
         None => {
             println!("Vigia {} listening on http://{addr}", crate::version::VERSION);
             tracing::info!(%addr, backend, "serving HTTP");
-            // With the peer address, which rate limiting keys on.
+            // With the peer's address, which rate limiting keys on and the audit log records.
             let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             axum::serve(tokio::net::TcpListener::from_std(listener)?, app)
                 .with_graceful_shutdown(stop.cancelled_owned())

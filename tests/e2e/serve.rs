@@ -290,3 +290,54 @@ async fn cli_manages_users_and_tokens_that_the_server_accepts() {
     let (ok, out, _) = vigia(&config, &["version"], None);
     assert!(ok && out.starts_with("vigia "), "{out}");
 }
+
+#[tokio::test]
+async fn audit_log_records_the_peer_and_the_cli_names_the_first_broken_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let server = Server::start(&config, &[("VIGIA_ADMIN_PASSWORD", ADMIN_PASSWORD)]);
+    let http = client();
+    let r = http
+        .post(format!("{}/api/v1/auth/token", server.base))
+        .basic_auth("admin", Some("not-the-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let session = sign_in(&server.base, ADMIN_PASSWORD).await;
+    let r = http
+        .post(format!("{}/api/v1/tokens", server.base))
+        .bearer_auth(&session)
+        .json(&json!({"name": "ci", "scopes": ["monitoring:read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = http.get(format!("{}/api/v1/audit", server.base)).bearer_auth(&session).send().await.unwrap();
+    let entries: Value = r.json().await.unwrap();
+    let entries = entries["entries"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    assert!(entries.iter().all(|e| e["source_ip"] == "127.0.0.1"), "the peer's address: {entries:?}");
+    assert!(server.terminate().success());
+
+    let (ok, out, err) = vigia(&config, &["audit", "verify"], None);
+    assert!(ok && out.contains("audit log OK: 3 entries verify"), "{out}{err}");
+
+    // Someone with access to the database file rewrites the failed sign-in as a success.
+    let url = format!("sqlite://{}", dir.path().join("data/vigia.db").display());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let changed =
+        sqlx::query("UPDATE audit_log SET success = TRUE, status = 200 WHERE id = 1").execute(&mut conn).await.unwrap();
+    assert_eq!(changed.rows_affected(), 1);
+    drop(conn);
+    let (ok, out, err) = vigia(&config, &["audit", "verify"], None);
+    assert!(!ok, "{out}{err}");
+    assert!(err.contains("audit entry 1 does not verify"), "{out}{err}");
+
+    // Without the host key there is nothing to verify with: said, not a new key made up.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let keyless = write_config(elsewhere.path(), &format!("[storage]\nurl = {url:?}"));
+    let (ok, out, err) = vigia(&keyless, &["audit", "verify"], None);
+    assert!(!ok && err.contains("no host secret key"), "{out}{err}");
+    assert!(!elsewhere.path().join("data/secret.key").exists());
+}

@@ -11,8 +11,9 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::json;
 
+use super::audit_log::audited_sign_in;
 use super::error::{ApiResult, AppError};
-use super::extract::{basic_credentials, ApiPath, ApiQuery};
+use super::extract::{basic_credentials, client_ip, ApiPath, ApiQuery, ClientIp};
 use super::AppContext;
 use crate::version;
 
@@ -37,8 +38,12 @@ pub async fn banner() -> Json<ApiBanner> {
 #[utoipa::path(post, path = "/ds-api/user-token", tag = "datasentinel", security(("basic" = [])),
     responses((status = 201, description = "`{\"user-token\": \"…\"}`"), (status = 401, description = "Bad or missing credentials"),
         (status = 429, description = "Login locked, or sign-in rate limit (`Retry-After`)")))]
-pub async fn issue(State(ctx): State<Arc<AppContext>>, headers: HeaderMap) -> ApiResult<Response> {
-    issue_for(&ctx, &headers, None, StatusCode::CREATED).await
+pub async fn issue(
+    State(ctx): State<Arc<AppContext>>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    issue_for(&ctx, ip, &headers, None, StatusCode::CREATED).await
 }
 
 /// Same, naming the organization (tenant) the user belongs to.
@@ -49,9 +54,10 @@ pub async fn issue(State(ctx): State<Arc<AppContext>>, headers: HeaderMap) -> Ap
 pub async fn issue_in(
     State(ctx): State<Arc<AppContext>>,
     ApiPath(organization): ApiPath<String>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    issue_for(&ctx, &headers, Some(&organization), StatusCode::CREATED).await
+    issue_for(&ctx, ip, &headers, Some(&organization), StatusCode::CREATED).await
 }
 
 /// `?token=…` describes a user token; without it, HTTP Basic credentials get a new token
@@ -67,7 +73,7 @@ pub async fn show(
     req: Request,
 ) -> ApiResult<Response> {
     let Some(token) = query.get("token") else {
-        return issue_for(&ctx, req.headers(), None, StatusCode::OK).await;
+        return issue_for(&ctx, client_ip(req.extensions()), req.headers(), None, StatusCode::OK).await;
     };
     let principal = ctx.auth.authenticate(token).await?;
     let expire_time = principal
@@ -85,6 +91,7 @@ pub async fn show(
 
 async fn issue_for(
     ctx: &AppContext,
+    source_ip: Option<String>,
     headers: &HeaderMap,
     organization: Option<&str>,
     status: StatusCode,
@@ -94,7 +101,6 @@ async fn issue_for(
             "authentication required: send HTTP Basic username and password (curl -u user:password)".into(),
         )
     })?;
-    let (user, _) = ctx.auth.sign_in(organization, &login, &password).await?;
-    let (token, _) = ctx.auth.issue_user_token(&user).await?;
+    let (token, _) = audited_sign_in(ctx, source_ip, organization, &login, &password, "ds-api", status).await?;
     Ok((status, Json(json!({ "user-token": token }))).into_response())
 }

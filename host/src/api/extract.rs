@@ -1,9 +1,14 @@
-//! Request extractors that fail with `AppError` (JSON bodies, path, query, the caller, Basic auth).
+//! Request extractors that fail with `AppError` (JSON bodies, path, query, the caller, Basic auth,
+//! the client's address), and what they tell the audit log (`AuditNote`, `AuditTarget`).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, Extensions, HeaderMap};
+use axum::response::{IntoResponseParts, ResponseParts};
 use base64::Engine;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
@@ -77,7 +82,78 @@ fn without_trailing_commas(json: &[u8]) -> Vec<u8> {
 /// Reads the whole body within the configured limit (`[server] max_body_bytes`).
 pub async fn read_body<S: Send + Sync>(req: Request, _state: &S) -> Result<Bytes, AppError> {
     let limit = req.extensions().get::<BodyLimit>().map(|l| l.0).unwrap_or(usize::MAX);
-    read_body_limited(req, limit).await
+    let note = req.extensions().get::<AuditNote>().cloned();
+    let bytes = read_body_limited(req, limit).await?;
+    if let Some(note) = note {
+        note.record_keys(&bytes);
+    }
+    Ok(bytes)
+}
+
+/// What the audit middleware learns from the handler's body: the keys of the JSON object read,
+/// and of the objects inside it (`config.webhook_url`), never a value. The middleware puts one in
+/// the request of every audited route; `read_body` fills it.
+#[derive(Clone, Default)]
+pub struct AuditNote(Arc<Mutex<Vec<String>>>);
+
+/// Keys are the caller's text: bounded so a body of many long keys cannot bloat the log.
+const MAX_NOTED_KEYS: usize = 50;
+const MAX_KEY_CHARS: usize = 64;
+
+impl AuditNote {
+    fn record_keys(&self, body: &[u8]) {
+        let Ok(serde_json::Value::Object(top)) = serde_json::from_slice(&without_trailing_commas(body)) else {
+            return;
+        };
+        let short = |k: &str| k.chars().take(MAX_KEY_CHARS).collect::<String>();
+        let mut keys = Vec::new();
+        for (key, value) in &top {
+            keys.push(short(key));
+            if let serde_json::Value::Object(inner) = value {
+                keys.extend(inner.keys().map(|k| format!("{}.{}", short(key), short(k))));
+            }
+        }
+        keys.sort();
+        keys.truncate(MAX_NOTED_KEYS);
+        if let Ok(mut noted) = self.0.lock() {
+            *noted = keys;
+        }
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        self.0.lock().map(|k| k.clone()).unwrap_or_default()
+    }
+}
+
+/// Names what a call acted on when its path does not (a new token's id, a new user's login): a
+/// response part the audit middleware prefers to the path parameters.
+#[derive(Clone)]
+pub struct AuditTarget(pub String);
+
+impl IntoResponseParts for AuditTarget {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        res.extensions_mut().insert(self);
+        Ok(res)
+    }
+}
+
+/// The peer's IP address, when the server runs with connection info (tests through `oneshot`
+/// have none). Proxy headers are not trusted: anyone can send them.
+pub fn client_ip(extensions: &Extensions) -> Option<String> {
+    extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+}
+
+/// `client_ip` as an extractor, for handlers that record their own audit entries.
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(&parts.extensions)))
+    }
 }
 
 /// Reads the whole body, answering 413 past `limit` bytes (checked on the declared length first,
@@ -158,7 +234,16 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 #[cfg(test)]
 mod tests {
-    use super::without_trailing_commas;
+    use super::{without_trailing_commas, AuditNote};
+
+    #[test]
+    fn audit_notes_keep_keys_never_values() {
+        let note = AuditNote::default();
+        note.record_keys(br#"{"password": "hunter2", "config": {"webhook_url": "https://secret"}, "n": 1,}"#);
+        assert_eq!(note.keys(), ["config", "config.webhook_url", "n", "password"]);
+        note.record_keys(b"[1, 2]");
+        assert_eq!(note.keys().len(), 4, "not an object: nothing noted");
+    }
 
     #[test]
     fn trailing_commas_are_blanked_outside_strings_only() {

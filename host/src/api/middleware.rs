@@ -1,19 +1,23 @@
-//! Middleware: request ids, the host's own HTTP metrics, and token/scope authorization.
+//! Middleware: request ids, the host's own HTTP metrics, token/scope authorization, and the
+//! audit log of state-changing routes.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::endpoints::{access_for, Access};
-use super::error::{AppError, REQUEST_ID};
-use super::extract::{presented_token, BodyLimit};
+use super::endpoints::{access_for, audit_for, Access, Audit};
+use super::error::{current_request_id, AppError, REQUEST_ID};
+use super::extract::{client_ip, presented_token, AuditNote, AuditTarget, BodyLimit};
 use super::AppContext;
+use crate::auth::{secret, Principal};
+use crate::store::{now_ms, AuditWrite, TokenKind};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+const MAX_TARGET_CHARS: usize = 500;
 
 /// Gives every request an id (a sane incoming `X-Request-Id` is kept, so a proxy's id follows the
 /// request), makes it visible to handlers and the trace span, and echoes it on the response.
@@ -77,13 +81,67 @@ pub async fn authorize(State(ctx): State<Arc<AppContext>>, mut req: Request, nex
         Ok(p) => p,
         Err(e) => return AppError::from(e).into_response(),
     };
-    if let Access::Scope(scope) = access {
-        if !principal.scopes.allows(scope) {
-            return AppError::MissingScope(scope).into_response();
+    // The audit middleware, outside this one, needs to know who called, also when the call is
+    // refused here or by the handler (a 403 is a security event too).
+    let audited = matches!(audit_for(req.method(), path), Audit::Route(_));
+    let mut response = match access {
+        Access::Scope(scope) if !principal.scopes.allows(scope) => AppError::MissingScope(scope).into_response(),
+        _ => {
+            req.extensions_mut().insert(principal.clone());
+            next.run(req).await
         }
+    };
+    if audited {
+        response.extensions_mut().insert(principal);
     }
-    req.extensions_mut().insert(principal);
-    next.run(req).await
+    response
+}
+
+/// Appends the audit entry of a route with an audit action (`endpoints::Audit::Route`) once it
+/// answered: the caller `authorize` resolved (tenant, login, token prefix), source IP, request id,
+/// action, target (what the handler named, else the path parameters), the keys of the body
+/// (never values), and success = status below 400. A call rejected before any caller is known
+/// (401) is not recorded: there is no tenant to file it under.
+pub async fn audit(State(ctx): State<Arc<AppContext>>, req: Request, next: Next) -> Response {
+    let Some(Audit::Route(action)) = req.extensions().get::<MatchedPath>().map(|p| audit_for(req.method(), p.as_str()))
+    else {
+        return next.run(req).await;
+    };
+    let (mut parts, body) = req.into_parts();
+    let params = match RawPathParams::from_request_parts(&mut parts, &ctx).await {
+        Ok(params) => params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
+        Err(_) => String::new(),
+    };
+    let source_ip = client_ip(&parts.extensions);
+    let note = AuditNote::default();
+    parts.extensions.insert(note.clone());
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    // Taken out: what the handler and `authorize` left here is for this layer only.
+    let named = response.extensions_mut().remove::<AuditTarget>();
+    let Some(caller) = response.extensions_mut().remove::<Principal>() else {
+        return response;
+    };
+    let status = response.status();
+    let marker = match caller.token_kind {
+        TokenKind::User => secret::USER_TOKEN_MARKER,
+        TokenKind::Api => secret::API_TOKEN_MARKER,
+    };
+    let entry = AuditWrite {
+        at: now_ms(),
+        tenant_id: caller.tenant_id,
+        actor: caller.login,
+        token_prefix: Some(format!("{marker}{}", caller.token_prefix)),
+        source_ip,
+        request_id: current_request_id(),
+        action: action.to_string(),
+        // Path parameters are the caller's text: bounded like every other field.
+        target: named.map_or(params, |t| t.0).chars().take(MAX_TARGET_CHARS).collect(),
+        success: status.as_u16() < 400,
+        status: i64::from(status.as_u16()),
+        details: serde_json::json!({ "keys": note.keys() }).to_string(),
+    };
+    ctx.audit.record(entry).await;
+    response
 }
 
 /// JSON answer for paths no route matches.

@@ -4,6 +4,7 @@
 mod activity;
 mod alert_rules;
 mod alerts;
+mod audit_log;
 mod ds;
 pub mod endpoints;
 pub mod error;
@@ -37,6 +38,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::audit::AuditLog;
 use crate::auth::Authenticator;
 use crate::health::Readiness;
 use crate::plugins::PluginHost;
@@ -49,6 +51,8 @@ pub use middleware::REQUEST_ID_HEADER;
 /// Everything handlers share.
 pub struct AppContext {
     pub store: Store,
+    /// The signed audit log every state-changing route and sign-in appends to.
+    pub audit: AuditLog,
     /// The plugin runtime; `None` in tests that do not need it (plugin routes then answer 503).
     pub plugins: Option<Arc<PluginHost>>,
     pub auth: Authenticator,
@@ -70,7 +74,7 @@ pub struct AppContext {
 #[openapi(
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
-    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "security"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"), (name = "alerts"), (name = "notifications"),
+    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "security"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"), (name = "alerts"), (name = "notifications"), (name = "audit"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
 )]
 struct ApiDoc;
@@ -153,6 +157,8 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(notifications::dlq))
         .routes(routes!(notifications::dlq_retry))
         .routes(routes!(notifications::dlq_delete))
+        .routes(routes!(audit_log::list))
+        .routes(routes!(audit_log::verify))
         .routes(routes!(ds::banner))
         .routes(routes!(ds::issue, ds::show))
         .routes(routes!(ds::issue_in))
@@ -177,6 +183,7 @@ pub fn app(ctx: Arc<AppContext>) -> Router {
     router
         .route_layer(mw::from_fn_with_state(ctx.clone(), middleware::authorize))
         .route_layer(mw::from_fn(middleware::observe))
+        .route_layer(mw::from_fn_with_state(ctx.clone(), middleware::audit))
         .fallback(middleware::no_route)
         .method_not_allowed_fallback(middleware::wrong_method)
         .layer(Extension(doc))

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::{or_not_found, ApiResult, AppError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, LenientJson};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuditTarget, LenientJson};
 use super::{rfc3339, AppContext};
 use crate::alerting::{AlertState, Severity};
 use crate::instances::Tags;
@@ -206,11 +206,12 @@ pub async fn create(
     State(ctx): State<Arc<AppContext>>,
     caller: crate::auth::Principal,
     ApiJson(b): ApiJson<ChannelBody>,
-) -> ApiResult<(StatusCode, Json<ChannelView>)> {
+) -> ApiResult<(StatusCode, AuditTarget, Json<ChannelView>)> {
     let config = b.config.clone().unwrap_or_else(|| Value::Object(Default::default()));
     let checked = checked(&ctx, &b, &config, &Value::Object(Default::default())).await?;
     let row = ctx.store.create_channel(caller.tenant_id, &write(&b, &checked)).await?;
-    Ok((StatusCode::CREATED, Json(view(&ctx, row))))
+    let target = AuditTarget(format!("id={} name={}", row.id, row.name));
+    Ok((StatusCode::CREATED, target, Json(view(&ctx, row))))
 }
 
 #[utoipa::path(get, path = "/api/v1/notifications/channels/{id}", tag = "notifications", security(("bearer" = [])),

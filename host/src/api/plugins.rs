@@ -11,7 +11,7 @@ use axum::Json;
 use serde::Serialize;
 
 use super::error::{ApiResult, AppError};
-use super::extract::{read_body_limited, ApiJson, ApiPath};
+use super::extract::{read_body_limited, ApiJson, ApiPath, AuditTarget};
 use super::AppContext;
 use crate::plugins::{CollectContext, InvokeError, PluginError, PluginHost, PluginStatus};
 use crate::store::now_ms;
@@ -51,7 +51,10 @@ pub async fn get(State(ctx): State<Arc<AppContext>>, ApiPath(id): ApiPath<String
 #[utoipa::path(post, path = "/api/v1/plugins", tag = "plugins", security(("bearer" = [])),
     request_body(content = Vec<u8>, content_type = "application/gzip", description = "tar.gz bundle (or multipart/form-data with a `bundle` field)"),
     responses((status = 201, body = PluginStatus), (status = 400, description = "Invalid bundle"), (status = 413, description = "Bundle too large")))]
-pub async fn install(State(ctx): State<Arc<AppContext>>, req: Request) -> ApiResult<(StatusCode, Json<PluginStatus>)> {
+pub async fn install(
+    State(ctx): State<Arc<AppContext>>,
+    req: Request,
+) -> ApiResult<(StatusCode, AuditTarget, Json<PluginStatus>)> {
     let is_multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -72,7 +75,8 @@ pub async fn install(State(ctx): State<Arc<AppContext>>, req: Request) -> ApiRes
     }
     let status = host(&ctx)?.install_bundle(&bundle).await.map_err(plugin_error)?;
     tracing::info!(plugin = %status.id, "plugin installed through the API");
-    Ok((StatusCode::CREATED, Json(status)))
+    let target = AuditTarget(format!("id={} version={}", status.id, status.version.as_deref().unwrap_or("-")));
+    Ok((StatusCode::CREATED, target, Json(status)))
 }
 
 async fn multipart_bundle(req: Request) -> ApiResult<Bytes> {

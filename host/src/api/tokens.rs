@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::audit_log::audited_sign_in;
 use super::error::{or_not_found, ApiResult, AppError};
-use super::extract::{basic_credentials, parse_json, read_body, ApiJson, ApiPath};
+use super::extract::{basic_credentials, client_ip, parse_json, read_body, ApiJson, ApiPath, AuditTarget};
 use super::{rfc3339, AppContext};
 use crate::auth::{secret, Principal, Scope, ScopeSet};
 use crate::store::{now_ms, NewToken, TokenKind, TokenRecord};
@@ -36,16 +37,17 @@ pub struct IssuedUserToken {
         (status = 429, description = "Login locked after failed sign-ins, sign-in rate limit, or too many sign-ins in progress (`Retry-After`)")))]
 pub async fn sign_in(State(ctx): State<Arc<AppContext>>, req: Request) -> ApiResult<Json<IssuedUserToken>> {
     let basic = basic_credentials(req.headers());
+    let source_ip = client_ip(req.extensions());
     let body = read_body(req, &()).await?;
-    let (organization, username, password) = match basic {
-        Some((user, pass)) if body.iter().all(u8::is_ascii_whitespace) => (None, user, pass),
+    let (organization, username, password, via) = match basic {
+        Some((user, pass)) if body.iter().all(u8::is_ascii_whitespace) => (None, user, pass, "basic"),
         _ => {
             let s: SignIn = parse_json(&body)?;
-            (s.organization, s.username, s.password)
+            (s.organization, s.username, s.password, "password")
         }
     };
-    let (user, _) = ctx.auth.sign_in(organization.as_deref(), &username, &password).await?;
-    let (token, expires_at) = ctx.auth.issue_user_token(&user).await?;
+    let (token, expires_at) =
+        audited_sign_in(&ctx, source_ip, organization.as_deref(), &username, &password, via, StatusCode::OK).await?;
     Ok(Json(IssuedUserToken { token, token_type: "Bearer", expires_at: rfc3339(expires_at) }))
 }
 
@@ -126,7 +128,7 @@ pub async fn create(
     State(ctx): State<Arc<AppContext>>,
     caller: Principal,
     ApiJson(body): ApiJson<CreateToken>,
-) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+) -> ApiResult<(StatusCode, AuditTarget, Json<CreatedToken>)> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::BadRequest("name must be 1 to 100 characters".into()));
@@ -169,7 +171,8 @@ pub async fn create(
         })
         .await?;
     tracing::info!(token_id = record.id, tenant = %caller.tenant_name, by = %caller.login, "API token created");
-    Ok((StatusCode::CREATED, Json(CreatedToken { token: minted.token, view: TokenView::from(&record) })))
+    let target = AuditTarget(format!("id={} token={}{}", record.id, secret::API_TOKEN_MARKER, record.prefix));
+    Ok((StatusCode::CREATED, target, Json(CreatedToken { token: minted.token, view: TokenView::from(&record) })))
 }
 
 /// Sudo mode: an old sign-in (15 minutes by default) mints only with the password repeated, so a stolen

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::{or_not_found, ApiResult, AppError};
-use super::extract::{ApiJson, ApiPath, LenientJson};
+use super::extract::{ApiJson, ApiPath, AuditTarget, LenientJson};
 use super::instances::status;
 use super::{rfc3339, AppContext};
 use crate::auth::scopes::{stored_user_scopes, user_scopes};
@@ -264,7 +264,7 @@ pub async fn create(
     State(ctx): State<Arc<AppContext>>,
     caller: Principal,
     ApiJson(body): ApiJson<CreateUser>,
-) -> ApiResult<(StatusCode, Json<UserView>)> {
+) -> ApiResult<(StatusCode, AuditTarget, Json<UserView>)> {
     let request = UserRequest {
         login: &body.login,
         email: body.email.as_deref(),
@@ -274,7 +274,8 @@ pub async fn create(
         roles: requested_roles(body.roles, body.role)?,
     };
     let user = create_user(&ctx, &caller, request).await?;
-    Ok((StatusCode::CREATED, Json(view(&ctx, user).await?)))
+    let target = AuditTarget(format!("login={}", user.login));
+    Ok((StatusCode::CREATED, target, Json(view(&ctx, user).await?)))
 }
 
 /// Fetches one user of the caller's tenant by login (a numeric id is accepted too).

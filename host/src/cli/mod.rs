@@ -1,4 +1,4 @@
-//! The `vigia` command line: `serve`, `migrate`, `user`, `token`, `tenant`, `version`.
+//! The `vigia` command line: `serve`, `migrate`, `user`, `token`, `tenant`, `audit`, `version`.
 //! Administrative commands work directly on storage, with or without a running server.
 
 mod plugin;
@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
+use crate::audit::AuditLog;
 use crate::auth::{password, secret, Privilege, Profile, ScopeSet};
 use crate::bootstrap::{self, DEFAULT_TENANT};
 use crate::config::Config;
@@ -52,8 +53,19 @@ pub enum Command {
     /// Manage tenants (organizations); every resource belongs to one.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Check the signed audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Print version, git commit and build time.
     Version,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Verify the whole HMAC chain offline (needs the host secret key: the same data_dir or
+    /// VIGIA_SECRET_KEY as the server). Prints OK and the count, or names the first broken entry
+    /// and exits non-zero.
+    Verify,
 }
 
 #[derive(Args)]
@@ -170,6 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => user(&store, cmd).await,
         Command::Token(cmd) => token(&store, cmd, crate::auth::Lifetimes::of(&config.auth)).await,
         Command::Tenant(cmd) => tenant(&store, cmd).await,
+        Command::Audit(AuditCommand::Verify) => audit_verify(&store, &config).await,
         Command::Serve | Command::Version | Command::Plugin(_) => unreachable!("handled above"),
     };
     store.close().await;
@@ -309,6 +322,23 @@ async fn token(store: &Store, cmd: TokenCommand, lifetimes: crate::auth::Lifetim
         }
     }
     Ok(())
+}
+
+async fn audit_verify(store: &Store, config: &Config) -> anyhow::Result<()> {
+    let secrets = crate::secrets::SecretBox::load(&config.data_dir)?.with_context(|| {
+        format!(
+            "no host secret key: neither {} nor {}/secret.key (the audit key derives from it)",
+            crate::secrets::SECRET_KEY_ENV,
+            config.data_dir.display()
+        )
+    })?;
+    match AuditLog::new(store.clone(), &secrets).verify(None).await? {
+        Ok(count) => {
+            println!("audit log OK: {count} entries verify");
+            Ok(())
+        }
+        Err(broken) => bail!("audit log BROKEN: {broken} (every later entry is unverified)"),
+    }
 }
 
 async fn tenant(store: &Store, cmd: TenantCommand) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@ mod alert_types;
 mod alerts;
 mod ash;
 mod ash_tail;
+mod audit;
 pub mod columns;
 mod groups;
 mod instances;
@@ -29,6 +30,7 @@ pub use activity::{
 pub use alert_types::{AlertState, DeliveryState, EventKind, Severity, UnknownValue};
 pub use alerts::{idempotency_key, AlertEvent, AlertFilter, AlertRow, EventWrite, RuleRow};
 pub use ash::{AshRollupRow, StoredAshChunk};
+pub use audit::{AuditFilter, AuditRow, AuditWrite};
 pub use groups::DueGroup;
 pub use instances::{Instance, InstanceUpdate, NewInstance, SslMode};
 pub use metrics::{BucketPoint, MetricStoreStats, Point, SeriesKey, SeriesRow};

@@ -21,7 +21,6 @@ use plugins_support::{bundle, init_tracing, set, wait_for, with_custom_section, 
 use serde_json::{json, Value};
 use support::{Backend, TestApp, SECRET_KEY};
 use vigia::alerting::Delivery;
-use vigia::config::Config;
 use vigia::secrets::SecretBox;
 
 /// Like `backend_tests!`, on a multi-threaded runtime (the plugin runtime and the receiver run
@@ -56,7 +55,7 @@ impl Setup {
         let host = sandbox.start().await;
         let mut app = TestApp::start(backend).await;
         let secrets = SecretBox::from_key(&SECRET_KEY);
-        app.ctx = vigia::server::context(app.store.clone(), &Config::default(), Some(host.clone()), secrets.clone());
+        app.ctx = vigia::server::context(app.store.clone(), &TestApp::config(), Some(host.clone()), secrets.clone());
         app.router = vigia::api::app(app.ctx.clone());
         let e = Env::new(app, &[("main", "env=prod"), ("other", "env=dev")]).await;
         // A short test schedule: three attempts, no waiting between them.

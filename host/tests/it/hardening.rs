@@ -3,9 +3,11 @@
 //! is applied (`instances`), channel overrides cannot redirect the notifier's secrets
 //! (`channels`), notifiers do not reach private addresses and unreachable channels are refused
 //! (`destinations`), plugins are the operator's alone and bounded by its policy (`operator`), tokens
-//! never outlive their parents and revocations reach every process (`tokens`); and its abuse
-//! resistance: rate limits and the sign-in lockout (`limits`).
+//! never outlive their parents and revocations reach every process (`tokens`), every security
+//! event lands in a signed, tamper-evident audit log (`audit`); and its abuse resistance: rate
+//! limits and the sign-in lockout (`limits`).
 
+mod audit;
 mod channels;
 mod destinations;
 mod instances;

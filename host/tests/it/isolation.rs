@@ -19,6 +19,8 @@ struct Fixture {
     alert_id: i64,
     channel_id: i64,
     token_id: i64,
+    /// An audit entry of the `default` tenant.
+    audit_id: i64,
     /// A user of `default` whose only role excludes instance `db`.
     restricted: String,
 }
@@ -60,7 +62,9 @@ impl Fixture {
         let channel_id = app.store.create_channel(tenant, &channel).await.unwrap().id;
         let u1 = app.store.user_by_login(tenant, "u1@example.com").await.unwrap().unwrap();
         let restricted = app.ctx.auth.issue_user_token(&u1).await.unwrap().0;
-        Fixture { app, rule_id, alert_id, channel_id, token_id, restricted }
+        let entries = app.get("/api/v1/audit?limit=1", &app.admin).await;
+        let audit_id = entries.json["entries"][0]["id"].as_i64().expect("an audit entry");
+        Fixture { app, rule_id, alert_id, channel_id, token_id, audit_id, restricted }
     }
 
     /// `path` with its parameters naming existing resources (`missing`: resources that do not
@@ -85,6 +89,7 @@ impl Fixture {
                 ("id", p) if p.starts_with("/api/v1/alerts/") => id(self.alert_id),
                 ("id", p) if p.starts_with("/api/v1/notifications/channels/") => id(self.channel_id),
                 ("id", p) if p.starts_with("/api/v1/plugins/") => "webhook".into(),
+                ("id", p) if p.starts_with("/api/v1/audit/") => id(self.audit_id),
                 ("endpoint", _) => "session-history".into(),
                 ("organization", _) => "default".into(),
                 ("seconds" | "n" | "s" | "rate", _) => "10".into(),

@@ -10,7 +10,6 @@ use axum::http::{Method, StatusCode};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use vigia::config::Config;
 use vigia::secrets::SecretBox;
 
 use crate::plugins_support::{Sandbox, Seen, Server};
@@ -37,7 +36,7 @@ impl Setup {
         let host = sandbox.start().await;
         let mut app = TestApp::start(backend).await;
         let secrets = SecretBox::from_key(&SECRET_KEY);
-        app.ctx = vigia::server::context(app.store.clone(), &Config::default(), Some(host.clone()), secrets);
+        app.ctx = vigia::server::context(app.store.clone(), &TestApp::config(), Some(host.clone()), secrets);
         app.router = vigia::api::app(app.ctx.clone());
         let s = Setup { app, operator, elsewhere, _host: host, _sandbox: sandbox };
         let r = s.plugin_config(json!({"url": s.operator.url("/hook"), "secret": OPERATOR_SECRET})).await;

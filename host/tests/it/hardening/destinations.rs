@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use vigia::config::Config;
 use vigia::plugins::{Notification, PluginHost};
 use vigia::secrets::SecretBox;
 
@@ -52,7 +51,7 @@ async fn the_webhook_reaches_loopback_and_metadata_only_when_the_policy_lists_th
 async fn app_with(host: &Arc<PluginHost>, backend: Backend) -> TestApp {
     let mut app = TestApp::start(backend).await;
     let secrets = SecretBox::from_key(&SECRET_KEY);
-    app.ctx = vigia::server::context(app.store.clone(), &Config::default(), Some(host.clone()), secrets);
+    app.ctx = vigia::server::context(app.store.clone(), &TestApp::config(), Some(host.clone()), secrets);
     app.router = vigia::api::app(app.ctx.clone());
     app
 }

@@ -191,7 +191,7 @@ async fn sslmode_is_applied_by_the_connection_check(b: Backend) {
 /// networks the operator allows in `[sampler] target_networks`: no probing the rest of the
 /// network with `settings:write`, whatever the name resolves to.
 async fn connection_checks_stay_within_the_operators_networks(b: Backend) {
-    let mut config = vigia::config::Config::default();
+    let mut config = TestApp::config();
     config.sampler.target_networks = vec!["10.0.0.0/8".into()];
     let app = TestApp::start_with(b, config).await;
     for host in ["127.0.0.1", "localhost"] {

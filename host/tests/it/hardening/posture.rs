@@ -22,7 +22,7 @@ async fn the_posture_reports_what_an_auditor_checks_first(b: Backend) {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
     }
-    let config = Config { data_dir: data.path().to_path_buf(), ..Config::default() };
+    let config = Config { data_dir: data.path().to_path_buf(), ..TestApp::config() };
     let mut app = TestApp::start_with(b, config.clone()).await;
     app.ctx = vigia::server::context(app.store.clone(), &config, Some(host), SecretBox::from_key(&SECRET_KEY));
     app.router = vigia::api::app(app.ctx.clone());

@@ -5,7 +5,6 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use vigia::config::Config;
 use vigia::secrets::SecretBox;
 use vigia::store::now_ms;
 
@@ -54,7 +53,7 @@ async fn an_api_token_never_outlives_its_parent_or_the_maximum(b: Backend) {
     assert!(expiry(&shorter.await).unwrap() < parent_expiry);
 
     // Tokens that never expire only when the operator says so.
-    let mut config = Config::default();
+    let mut config = TestApp::config();
     config.auth.max_token_lifetime_days = 0;
     let unlimited = TestApp::start_with(b, config).await;
     let r = mint(&unlimited, &unlimited.admin, json!({"name": "forever", "scopes": ["monitoring:read"]})).await;
@@ -62,7 +61,7 @@ async fn an_api_token_never_outlives_its_parent_or_the_maximum(b: Backend) {
 }
 
 async fn an_old_sign_in_mints_only_with_the_password(b: Backend) {
-    let mut config = Config::default();
+    let mut config = TestApp::config();
     // Every sign-in counts as old here (15 minutes in production).
     config.auth.sudo_after_minutes = 0;
     let app = TestApp::start_with(b, config).await;
@@ -120,7 +119,7 @@ async fn sign_ins_are_listed_revocable_and_end_with_a_password_change(b: Backend
 async fn a_revocation_reaches_another_process_at_its_next_epoch_check(b: Backend) {
     let app = TestApp::start(b).await;
     // A second host on the same store, with its own token cache.
-    let other = vigia::server::context(app.store.clone(), &Config::default(), None, SecretBox::from_key(&SECRET_KEY));
+    let other = vigia::server::context(app.store.clone(), &TestApp::config(), None, SecretBox::from_key(&SECRET_KEY));
     other.auth.sync_revocations().await.unwrap();
     let (id, token) = app.api_token(&app.admin, &["monitoring:read"]).await;
     assert!(other.auth.authenticate(&token).await.is_ok(), "cached by the other host now");

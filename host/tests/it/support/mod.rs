@@ -42,21 +42,22 @@ macro_rules! backend_tests {
 
 /// A store on a fresh database of the given backend; the temp dir lives as long as the guard.
 pub async fn fresh_store(backend: Backend) -> (Store, Option<tempfile::TempDir>) {
-    match backend {
+    let (store, dir, _) = fresh_store_at(backend).await;
+    (store, dir)
+}
+
+/// `fresh_store` and the database's URL, for tests that reach into the database directly.
+pub async fn fresh_store_at(backend: Backend) -> (Store, Option<tempfile::TempDir>, String) {
+    let (url, dir) = match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}", dir.path().join("vigia.db").display());
-            let store = Store::connect(&url, 4).await.unwrap();
-            store.migrate().await.unwrap();
-            (store, Some(dir))
+            (format!("sqlite://{}", dir.path().join("vigia.db").display()), Some(dir))
         }
-        Backend::Postgres => {
-            let url = vigia_testkit::fresh_database_url().expect("private PostgreSQL cluster");
-            let store = Store::connect(&url, 4).await.unwrap();
-            store.migrate().await.unwrap();
-            (store, None)
-        }
-    }
+        Backend::Postgres => (vigia_testkit::fresh_database_url().expect("private PostgreSQL cluster"), None),
+    };
+    let store = Store::connect(&url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, dir, url)
 }
 
 /// argon2 is deliberately slow; hash the shared test password once per process.
@@ -93,6 +94,8 @@ pub struct TestApp {
     /// User token of `admin` in tenant `other`.
     pub other_admin: String,
     pub other_user: User,
+    /// The database's URL (`sqlite://…` or `postgres://…`), for tests that go around the store.
+    pub db_url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -125,7 +128,7 @@ impl TestApp {
     }
 
     pub async fn start_with(backend: Backend, config: Config) -> TestApp {
-        let (store, dir) = fresh_store(backend).await;
+        let (store, dir, db_url) = fresh_store_at(backend).await;
         let default = store.ensure_tenant("default").await.unwrap();
         let other = store.ensure_tenant("other").await.unwrap();
         let admin_user = add_operator(&store, default.id, "admin").await;
@@ -134,7 +137,7 @@ impl TestApp {
         let admin = ctx.auth.issue_user_token(&admin_user).await.unwrap().0;
         let other_admin = ctx.auth.issue_user_token(&other_user).await.unwrap().0;
         let router = vigia::api::app(ctx.clone());
-        TestApp { ctx, router, store, admin, admin_user, other_admin, other_user, _dir: dir }
+        TestApp { ctx, router, store, admin, admin_user, other_admin, other_user, db_url, _dir: dir }
     }
 
     /// The SQLite backend's directory (panics on PostgreSQL).
