@@ -10,6 +10,7 @@ use std::time::Duration;
 use moka::sync::Cache;
 use tokio::sync::Semaphore;
 
+use super::hash_pool::HashPool;
 use super::lifetimes::Lifetimes;
 use super::lockout::{LockKey, Lockout, LockoutPolicy};
 use super::scopes::{stored_user_scopes, ScopeSet};
@@ -84,6 +85,8 @@ pub struct Authenticator {
     lockout: Arc<Lockout>,
     /// One permit per argon2 check allowed at the same time.
     hashing: Arc<Semaphore>,
+    /// Where argon2 runs: one thread per permit (see `hash_pool`).
+    pool: HashPool,
     queue_timeout: Duration,
 }
 
@@ -106,6 +109,7 @@ impl Authenticator {
             seen_epoch: Arc::new(AtomicI64::new(i64::MIN)),
             lockout: Arc::new(lockout),
             hashing: Arc::new(Semaphore::new(permits)),
+            pool: HashPool::new(permits),
             queue_timeout: Duration::from_millis(config.sign_in_queue_timeout_ms),
         }
     }
@@ -134,12 +138,14 @@ impl Authenticator {
         let stored_hash = stored.unwrap_or_else(|| dummy_hash().to_string());
         let pass = pass.to_string();
         let permit = self.hashing_permit().await?;
-        let ok = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            password::verify(&pass, &stored_hash)
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("password check task failed: {e}"))?;
+        let ok = self
+            .pool
+            .run(move || {
+                let _permit = permit;
+                password::verify(&pass, &stored_hash)
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("password check failed: {e}"))?;
         match known && ok {
             true => Ok(()),
             false => Err(AuthError::BadCredentials),
@@ -254,15 +260,17 @@ impl Authenticator {
         };
         let stored_hash = candidate.as_ref().map(|(u, _)| u.password_hash.clone());
         let pass = pass.to_string();
-        let checked = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let stored = match &stored_hash {
-                Some(hash) => hash.as_str(),
-                None => dummy_hash(),
-            };
-            password::verify(&pass, stored)
-        })
-        .await;
+        let checked = self
+            .pool
+            .run(move || {
+                let _permit = permit;
+                let stored = match &stored_hash {
+                    Some(hash) => hash.as_str(),
+                    None => dummy_hash(),
+                };
+                password::verify(&pass, stored)
+            })
+            .await;
         match (candidate, checked) {
             (Some(found), Ok(true)) => {
                 self.lockout.succeeded(&keys);
@@ -306,13 +314,14 @@ impl Authenticator {
     /// takes ~19 MiB and tens of milliseconds).
     pub async fn hash_password(&self, pass: String) -> Result<String, AuthError> {
         let permit = self.hashing_permit().await?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            password::hash(&pass)
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("hashing task failed: {e}"))?
-        .map_err(AuthError::Internal)
+        self.pool
+            .run(move || {
+                let _permit = permit;
+                password::hash(&pass)
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?
+            .map_err(AuthError::Internal)
     }
 
     /// A slot for one argon2 computation, waited for at most the queue timeout.

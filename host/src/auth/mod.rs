@@ -2,6 +2,7 @@
 //! minting and lifetimes, and the cached token authenticator. Knows nothing of HTTP.
 
 mod authenticator;
+mod hash_pool;
 pub mod lifetimes;
 pub mod lockout;
 pub mod password;
