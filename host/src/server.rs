@@ -98,6 +98,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             async {}
         });
     }
+    // Histograms keep every observation until drained: without a Prometheus scrape they would
+    // grow by a few bytes per request forever.
+    let recorder = ctx.metrics.clone();
+    background.every("metrics upkeep", Duration::from_secs(5), move || {
+        recorder.run_upkeep();
+        async {}
+    });
     let app = api::app(ctx);
 
     let listener = TcpListener::bind(config.listen_addr())

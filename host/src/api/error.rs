@@ -4,7 +4,6 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 use crate::auth::{AuthError, Scope};
 use crate::store::StoreError;
@@ -17,6 +16,16 @@ tokio::task_local! {
 /// The current request id, or `-` outside a request.
 pub fn current_request_id() -> String {
     REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".into())
+}
+
+/// The body of every error answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, naming the field, limit or resource concerned.
+    pub error: String,
+    /// On server errors only: the id to look for in the host's log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,9 +90,9 @@ impl IntoResponse for AppError {
                 AppError::Unavailable(m) | AppError::BadGateway(m) | AppError::GatewayTimeout(m) => m.clone(),
                 _ => "internal server error".to_string(),
             };
-            json!({ "error": message, "request_id": request_id })
+            ErrorBody { error: message, request_id: Some(request_id) }
         } else {
-            json!({ "error": self.to_string() })
+            ErrorBody { error: self.to_string(), request_id: None }
         };
         let retry_after = match &self {
             AppError::TooManyRequests { retry_after, .. } => Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),

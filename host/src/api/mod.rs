@@ -17,6 +17,7 @@ mod meta;
 mod metrics;
 mod middleware;
 mod notifications;
+mod openapi;
 mod plugins;
 pub mod rate_limit;
 mod roles;
@@ -173,12 +174,15 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
 
 /// The OpenAPI 3.1 document of every route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    let mut doc = routes().split_for_parts().1;
+    openapi::complete(&mut doc);
+    doc
 }
 
 /// Builds the application router.
 pub fn app(ctx: Arc<AppContext>) -> Router {
-    let (router, doc) = routes().split_for_parts();
+    let (router, mut doc) = routes().split_for_parts();
+    openapi::complete(&mut doc);
     let doc = Arc::new(doc.to_pretty_json().expect("OpenAPI document serializes"));
     router
         .route_layer(mw::from_fn_with_state(ctx.clone(), middleware::authorize))

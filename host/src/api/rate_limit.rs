@@ -29,6 +29,11 @@ use crate::config::RateLimitConfig;
 /// Never limited: load balancers and Prometheus must always get through.
 const EXEMPT: [&str; 4] = ["/health", "/health/live", "/health/ready", "/metrics"];
 
+/// Whether requests to `path` are never rate limited.
+pub fn is_exempt(path: &str) -> bool {
+    EXEMPT.contains(&path)
+}
+
 /// Whom a request is counted against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ClientKey {
@@ -235,7 +240,7 @@ pub async fn limit(State(ctx): State<Arc<AppContext>>, req: Request, next: Next)
     let Some(limits) = ctx.limits.as_deref() else {
         return next.run(req).await;
     };
-    if EXEMPT.contains(&req.uri().path()) {
+    if is_exempt(req.uri().path()) {
         return next.run(req).await;
     }
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());

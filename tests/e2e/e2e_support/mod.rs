@@ -12,6 +12,20 @@ use serde_json::{json, Value};
 pub const BIN: &str = env!("CARGO_BIN_EXE_vigia");
 pub const PASSWORD: &str = "e2e-admin-password";
 
+/// The binary as a command, under `VIGIA_E2E_WRAPPER` if set (a profiler such as
+/// `heaptrack -o /tmp/vigia`; then `pid()` is the wrapper's and RSS readings are not the host's).
+fn wrapped_binary() -> Command {
+    match std::env::var("VIGIA_E2E_WRAPPER") {
+        Ok(wrapper) if !wrapper.trim().is_empty() => {
+            let mut words = wrapper.split_whitespace();
+            let mut command = Command::new(words.next().unwrap_or_default());
+            command.args(words).arg(BIN);
+            command
+        }
+        _ => Command::new(BIN),
+    }
+}
+
 /// A running `vigia serve`; killed on drop.
 pub struct Server {
     child: Child,
@@ -41,7 +55,7 @@ impl Server {
             dir.join("plugins").display().to_string()
         );
         std::fs::write(&config, text).unwrap();
-        let mut child = Command::new(BIN)
+        let mut child = wrapped_binary()
             .args(["serve", "--config"])
             .arg(&config)
             .env("VIGIA_ADMIN_PASSWORD", PASSWORD)
