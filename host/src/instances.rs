@@ -45,7 +45,7 @@ impl Tags {
             if key.chars().chain(value.chars()).any(|c| c.is_whitespace() || c.is_control()) {
                 return Err(bad("keys and values cannot contain spaces"));
             }
-            if key.len() > 100 || value.len() > 200 {
+            if key.chars().count() > 100 || value.chars().count() > 200 {
                 return Err(bad("keys are at most 100 and values 200 characters"));
             }
             if pairs.iter().any(|(k, _)| k == key) {
@@ -84,7 +84,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 pub fn check_host(host: &str) -> Result<(), String> {
-    if host.trim().is_empty() || host.len() > 255 || host.contains(char::is_whitespace) {
+    if host.is_empty() || host.chars().count() > 255 || host.contains(char::is_whitespace) {
         return Err(format!("invalid host {host:?}: expected a host name or IP address"));
     }
     Ok(())
@@ -98,7 +98,7 @@ pub fn check_port(port: i64) -> Result<(), String> {
 }
 
 pub fn check_user(user: &str) -> Result<(), String> {
-    if user.trim().is_empty() || user.len() > 63 {
+    if user.trim().is_empty() || user.chars().count() > 63 {
         return Err("invalid user: expected a PostgreSQL role name of 1 to 63 characters".into());
     }
     Ok(())
@@ -130,8 +130,8 @@ pub fn check_non_negative(what: &str, n: i64) -> Result<(), String> {
 /// A CA bundle path: absolute (the server's working directory is nobody's business), or empty
 /// to go back to the built-in roots.
 pub fn check_sslrootcert(path: &str) -> Result<(), String> {
-    let ok = path.is_empty()
-        || (std::path::Path::new(path).is_absolute() && path.len() <= 4096 && !path.contains(char::is_control));
+    let ok =
+        path.is_empty() || (path.starts_with('/') && path.chars().count() <= 4096 && !path.contains(char::is_control));
     if ok {
         Ok(())
     } else {

@@ -15,7 +15,9 @@ use crate::store::{Instance, Store, StoreResult};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagFilter {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub tag: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub value: String,
 }
 

@@ -13,6 +13,7 @@ mod support;
 
 mod alerting;
 mod alerting_faults;
+mod api_fuzz;
 mod durability;
 mod plugin_cli;
 mod plugins;

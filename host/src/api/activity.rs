@@ -116,6 +116,7 @@ pub async fn post_activity(
 
 /// Query-string form of the body: the same fields, with `filters` as `tag=value,tag=value`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityParams {
     utc_time: Option<String>,

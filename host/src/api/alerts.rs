@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{or_not_found, ApiResult, AppError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, LenientJson};
+use super::validate::check_text;
 use super::{rfc3339, AppContext};
 use crate::alerting::machine::{Action, CustomRaise};
 use crate::alerting::notify::{self, is_paused, resume as resume_pause, ActError};
@@ -117,16 +118,19 @@ impl Visible {
 
 /// Filters of the alert lists.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertQuery {
-    /// pending, firing, acknowledged or resolved.
+    #[param(value_type = Option<AlertState>)]
     pub state: Option<String>,
-    /// info, warning or critical.
+    #[param(value_type = Option<Severity>)]
     pub severity: Option<String>,
     /// Instance (resource) name.
     pub instance: Option<String>,
-    /// At most this many (default 100, at most 1000).
+    /// At most this many (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -305,13 +309,17 @@ pub async fn status(State(ctx): State<Arc<AppContext>>, caller: Principal) -> Ap
 #[serde(deny_unknown_fields)]
 pub struct CustomAlert {
     /// While an alert with this key is open, raising it again updates it instead of opening another.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub dedup_key: String,
-    /// info, warning or critical.
+    #[schema(value_type = Severity)]
     pub severity: String,
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub summary: String,
     /// What the alert is about: an instance name (routing by tags then applies) or anything else.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub resource: String,
-    /// Resolve by itself this many seconds after the last time it was raised.
+    /// Resolve by itself this many seconds after the last time it was raised (at most 30 days).
+    #[schema(minimum = 1, maximum = 2592000)]
     pub auto_resolve_seconds: Option<u64>,
 }
 
@@ -326,15 +334,9 @@ pub async fn raise(
 ) -> ApiResult<(StatusCode, Json<AlertView>)> {
     let severity = Severity::parse(&body.severity).map_err(AppError::BadRequest)?;
     let bad = |m: &str| Err(AppError::BadRequest(m.into()));
-    if body.dedup_key.trim().is_empty() || body.dedup_key.len() > 200 {
-        return bad("dedup_key must be 1 to 200 characters");
-    }
-    if body.summary.trim().is_empty() || body.summary.len() > 2000 {
-        return bad("summary must be 1 to 2000 characters");
-    }
-    if body.resource.trim().is_empty() || body.resource.len() > 200 {
-        return bad("resource must be 1 to 200 characters");
-    }
+    check_text("dedup_key", &body.dedup_key, 200)?;
+    check_text("summary", &body.summary, 2000)?;
+    check_text("resource", &body.resource, 200)?;
     if body.auto_resolve_seconds.is_some_and(|s| s == 0 || s > 30 * 86400) {
         return bad("auto_resolve_seconds must be 1 to 2592000 (30 days)");
     }
@@ -356,7 +358,8 @@ pub async fn raise(
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PauseBody {
-    /// End of the pause: RFC 3339 or `YYYY-MM-DD HH:MI` (UTC). Absent: until resumed.
+    /// End of the pause: RFC 3339 (`YYYY-MM-DD HH:MI`, UTC, is accepted too). Absent: until resumed.
+    #[schema(format = DateTime)]
     pub until: Option<String>,
 }
 
@@ -384,7 +387,7 @@ fn parse_until(text: &str, now: i64) -> ApiResult<i64> {
 /// Pauses notifications of an instance for maintenance: evaluation continues and alerts stay
 /// visible, but nothing is sent until the pause ends.
 #[utoipa::path(patch, path = "/api/v1/instances/{name}/alerting/pause", tag = "alerts", security(("bearer" = [])),
-    params(("name" = String, Path, description = "Connection name or <server>@<name>")), request_body = PauseBody,
+    params(("name" = String, Path, description = "Connection name or <server>@<name>")), request_body = Option<PauseBody>,
     responses((status = 200, body = PauseView), (status = 400, description = "Invalid until"),
         (status = 404, description = "No such instance")))]
 pub async fn pause(

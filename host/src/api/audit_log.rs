@@ -17,6 +17,7 @@ use crate::bootstrap::DEFAULT_TENANT;
 use crate::store::{now_ms, AuditFilter, AuditRow, AuditWrite};
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// An action (`token.create`) or a family of actions (`token`).
@@ -26,11 +27,15 @@ pub struct AuditQuery {
     /// Only successful (`true`) or refused/failed (`false`) calls.
     pub success: Option<bool>,
     /// RFC 3339; entries at or after.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// RFC 3339; entries at or before.
+    #[param(format = DateTime)]
     pub to: Option<String>,
-    /// At most this many (default 100, at most 1000), newest first.
+    /// At most this many (default 100), newest first.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

@@ -29,7 +29,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// A JSON body read the way Datasentinel's toolkit writes it: an empty body is `{}` (it sends
+/// A JSON body read the way Datasentinel's toolkit writes it: an empty body (or `null`) is `{}` (it sends
 /// `Content-Type: application/json` with nothing on some writes) and a trailing comma before `}`
 /// or `]` is allowed, because the documented example body for connections has one.
 pub struct LenientJson<T>(pub T);
@@ -39,7 +39,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for LenientJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
         let bytes = read_body(req, state).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
             return parse_json(b"{}").map(LenientJson);
         }
         parse_json(&without_trailing_commas(&bytes)).map(LenientJson)
@@ -176,7 +176,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(AppError::BadRequest("request body is empty: expected a JSON object".into()));
     }
-    serde_json::from_slice(bytes).map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(bytes).or_else(|first| {
+        let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| invalid_json(&first))?;
+        if !super::validate::integral_floats_as_integers(&mut value) {
+            return Err(invalid_json(&first));
+        }
+        serde_json::from_value(value).map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
+    })
+}
+
+fn invalid_json(e: &serde_json::Error) -> AppError {
+    AppError::BadRequest(format!("invalid JSON body: {e}"))
 }
 
 /// The configured body limit, put in request extensions so a 413 can say what the limit is.

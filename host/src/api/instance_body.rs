@@ -18,25 +18,35 @@ pub const PASSWORD_MASK: &str = "********";
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceBody {
+    /// A host name or IP address.
+    #[schema(max_length = 255, pattern = r"^\S+$")]
     host: Option<String>,
     /// A number; a numeric string is accepted too (Ansible templating often yields one).
     #[serde(default, deserialize_with = "port_number")]
+    #[schema(minimum = 1, maximum = 65535)]
     port: Option<i64>,
+    /// A PostgreSQL role name.
+    #[schema(max_length = 63, pattern = r"\S")]
     user: Option<String>,
     /// Sealed at rest, never returned; `********` (what reads show) keeps the stored one. Required
     /// again by an update that changes `host`, `port`, `user` or `sslrootcert`, or weakens `sslmode`.
     password: Option<String>,
     /// `key=value,key=value`, may be empty.
+    #[schema(
+        pattern = r"^\s*$|^\s*[^=,\s\x00-\x1f\x7f-\x9f]+\s*=\s*[^=,\s\x00-\x1f\x7f-\x9f]+\s*(,\s*[^=,\s\x00-\x1f\x7f-\x9f]+\s*=\s*[^=,\s\x00-\x1f\x7f-\x9f]+\s*)*$"
+    )]
     tags: Option<String>,
     enabled: Option<bool>,
     /// `low` (activity every 10 s) or `high` (every second).
     #[serde(alias = "collection-rate")]
+    #[schema(pattern = "^(low|high)$")]
     collection_rate: Option<String>,
     samples: Option<bool>,
     #[serde(alias = "lock-monitoring")]
     lock_monitoring: Option<bool>,
     /// Seconds a lock wait must last before it is reported.
     #[serde(alias = "lock-monitoring-delay")]
+    #[schema(minimum = 1, maximum = 86400)]
     lock_monitoring_delay: Option<i64>,
     #[serde(alias = "table-monitoring")]
     table_monitoring: Option<bool>,
@@ -45,17 +55,60 @@ pub struct InstanceBody {
     #[serde(alias = "query-monitoring-optimize")]
     query_monitoring_optimize: Option<bool>,
     #[serde(alias = "query-monitoring-min-calls")]
+    #[schema(minimum = 0)]
     query_monitoring_min_calls: Option<i64>,
     /// Seconds of total execution time below which a statement is not collected.
     #[serde(alias = "query-monitoring-min-time")]
+    #[schema(minimum = 0)]
     query_monitoring_min_time: Option<i64>,
     /// TLS towards the instance: `disable`, `prefer` (default), `require`, `verify-ca` or
     /// `verify-full` (libpq's meanings).
+    #[schema(pattern = "^(disable|prefer|require|verify-ca|verify-full)$")]
     sslmode: Option<String>,
     /// Absolute path of the CA bundle (PEM) `verify-ca`/`verify-full` trust; `""` goes back to
     /// the built-in web PKI roots.
+    #[schema(max_length = 4096, pattern = r"^(/[^\x00-\x1f\x7f-\x9f]*)?$")]
     sslrootcert: Option<String>,
 }
+
+/// The native create body: `InstanceBody` with `host`, `port`, `user` and `password` required
+/// (a schema for the document only; the handler reads `InstanceBody` and says what is missing).
+pub struct InstanceCreate;
+
+impl utoipa::PartialSchema for InstanceCreate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        create_schema(&CREATE_REQUIRES[..4])
+    }
+}
+
+impl utoipa::ToSchema for InstanceCreate {}
+
+/// The Datasentinel create body, which requires `tags` too (it may be empty).
+pub struct DsInstanceCreate;
+
+impl utoipa::PartialSchema for DsInstanceCreate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        create_schema(&CREATE_REQUIRES)
+    }
+}
+
+impl utoipa::ToSchema for DsInstanceCreate {}
+
+/// `InstanceBody` with `required` required, and a password that is not the mask (which stands
+/// for a stored password, and a create has none).
+fn create_schema(required: &[&str]) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::{schema::Schema, RefOr};
+    let mut schema = super::openapi::requiring(<InstanceBody as utoipa::PartialSchema>::schema(), required);
+    if let RefOr::T(Schema::Object(object)) = &mut schema {
+        if let Some(RefOr::T(Schema::Object(password))) = object.properties.get_mut("password") {
+            password.pattern = Some(r"^(?!\*{8}$)".into());
+        }
+    }
+    schema
+}
+
+/// What a create needs, the Datasentinel form's `tags` last.
+const CREATE_REQUIRES: [&str; 5] = ["host", "port", "user", "password", "tags"];
 
 pub(super) fn port_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     match Option::<Value>::deserialize(d)? {
@@ -125,16 +178,14 @@ impl InstanceBody {
 
     /// The fields a create needs that this body lacks (the mask is no password).
     pub(super) fn missing_on_create(&self, tags_required: bool) -> Vec<&'static str> {
-        [
-            ("host", self.host.is_none()),
-            ("port", self.port.is_none()),
-            ("user", self.user.is_none()),
-            ("password", self.password.as_deref().is_none_or(|p| p == PASSWORD_MASK)),
-            ("tags", tags_required && self.tags.is_none()),
-        ]
-        .into_iter()
-        .filter_map(|(field, absent)| absent.then_some(field))
-        .collect()
+        let absent = [
+            self.host.is_none(),
+            self.port.is_none(),
+            self.user.is_none(),
+            self.password.as_deref().is_none_or(|p| p == PASSWORD_MASK),
+            tags_required && self.tags.is_none(),
+        ];
+        CREATE_REQUIRES.into_iter().zip(absent).filter_map(|(field, absent)| absent.then_some(field)).collect()
     }
 
     pub(super) fn has_settings(&self) -> bool {

@@ -36,10 +36,10 @@ macro_rules! switch {
 
 /// A setting with a value from the path, validated by `$check`.
 macro_rules! setting {
-    ($handler:ident, $path:literal, $param:literal, $ty:ty, $field:ident, $check:expr, $doc:literal) => {
+    ($handler:ident, $path:literal, ($param:literal = $ty:ty, $($bound:tt)*), $field:ident, $check:expr, $doc:literal) => {
         #[doc = $doc]
         #[utoipa::path(patch, path = $path, tag = "instances", security(("bearer" = [])),
-                    params(("name" = String, Path), ($param = $ty, Path)),
+                    params(("name" = String, Path), ($param = $ty, Path, $($bound)*)),
                     responses((status = 200, body = InstanceView), (status = 400, description = "Invalid value"),
                         (status = 404, description = "No such instance in your tenant")))]
         pub async fn $handler(
@@ -133,8 +133,7 @@ switch!(
 setting!(
     lock_monitoring_delay,
     "/api/v1/instances/{name}/lock-monitoring-delay/{seconds}",
-    "seconds",
-    i64,
+    ("seconds" = i64, minimum = 1, maximum = 86400),
     lock_monitoring_delay,
     |s| inst::check_lock_delay(*s),
     "Seconds a lock wait must last before it is reported (1 to 86400)."
@@ -142,8 +141,7 @@ setting!(
 setting!(
     query_monitoring_min_calls,
     "/api/v1/instances/{name}/query-monitoring-min-calls/{n}",
-    "n",
-    i64,
+    ("n" = i64, minimum = 0),
     query_monitoring_min_calls,
     |n| inst::check_non_negative("query-monitoring-min-calls", *n),
     "Statements with fewer calls per interval are not collected (when optimizing)."
@@ -151,8 +149,7 @@ setting!(
 setting!(
     query_monitoring_min_time,
     "/api/v1/instances/{name}/query-monitoring-min-time/{s}",
-    "s",
-    i64,
+    ("s" = i64, minimum = 0),
     query_monitoring_min_time,
     |s| inst::check_non_negative("query-monitoring-min-time", *s),
     "Statements with less total time (seconds) per interval are not collected (when optimizing)."
@@ -160,8 +157,7 @@ setting!(
 setting!(
     collection_rate,
     "/api/v1/instances/{name}/collection-rate/{rate}",
-    "rate",
-    String,
+    ("rate" = String, pattern = "^(low|high)$"),
     collection_rate,
     |r| inst::check_collection_rate(r),
     "Activity sampling rate: `low` (every 10 s) or `high` (every second)."

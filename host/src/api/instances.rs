@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::error::{ApiResult, AppError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, LenientJson};
-use super::instance_body::{check_password_follows, port_number};
+use super::instance_body::{check_password_follows, port_number, DsInstanceCreate, InstanceCreate};
 pub use super::instance_body::{InstanceBody, PASSWORD_MASK};
 use super::{rfc3339, AppContext};
 use crate::auth::Principal;
@@ -201,7 +201,8 @@ impl From<Instance> for DsConnection {
 /// Adds a connection: `{"status": "Connection created and connected!"}`, or, when the server
 /// cannot be reached, still 201 with a status saying it is stored but not connected and why.
 #[utoipa::path(post, path = "/ds-api/pool/pg-instances/{connection_name}", tag = "datasentinel",
-    params(("connection_name" = String, Path, description = "Connection identifier")), request_body = InstanceBody,
+    params(("connection_name" = String, Path, description = "Connection identifier", pattern = "^[A-Za-z0-9._-]{1,100}$")),
+    request_body = DsInstanceCreate,
     security(("bearer" = [])),
     responses((status = 201, description = "`{\"status\": …}`"), (status = 400, description = "Invalid body"),
         (status = 401, description = "Missing or bad token"), (status = 409, description = "The name exists")))]
@@ -235,7 +236,7 @@ pub async fn ds_show(
 
 /// Updates a connection (every field optional): `{"status": "Connection updated!"}`.
 #[utoipa::path(put, path = "/ds-api/pool/pg-instances/{connection_name}", tag = "datasentinel",
-    params(("connection_name" = String, Path)), request_body = InstanceBody, security(("bearer" = [])),
+    params(("connection_name" = String, Path)), request_body = Option<InstanceBody>, security(("bearer" = [])),
     responses((status = 200, description = "`{\"status\": \"Connection updated!\"}`"),
         (status = 401, description = "Missing or bad token"), (status = 404, description = "No such connection")))]
 pub async fn ds_update(
@@ -364,8 +365,12 @@ pub struct InstanceList {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `key=value,key=value`: only instances carrying every one of these tags.
+    #[param(
+        pattern = r"^\s*$|^\s*[^=,\s\x00-\x1f\x7f-\x9f]+\s*=\s*[^=,\s\x00-\x1f\x7f-\x9f]+\s*(,\s*[^=,\s\x00-\x1f\x7f-\x9f]+\s*=\s*[^=,\s\x00-\x1f\x7f-\x9f]+\s*)*$"
+    )]
     tags: Option<String>,
 }
 
@@ -394,7 +399,7 @@ pub async fn list(
 /// Registers an instance and checks its connection; an unreachable server is stored anyway and
 /// shows `connected: false` with the reason in `last_error`.
 #[utoipa::path(post, path = "/api/v1/instances/{name}", tag = "instances", security(("bearer" = [])),
-    params(("name" = String, Path)), request_body = InstanceBody,
+    params(("name" = String, Path, pattern = "^[A-Za-z0-9._-]{1,100}$")), request_body = InstanceCreate,
     responses((status = 201, body = InstanceView), (status = 400, description = "Invalid body"),
         (status = 409, description = "The name exists")))]
 pub async fn create_native(
@@ -455,16 +460,21 @@ pub async fn delete_native(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestConnection {
+    #[schema(max_length = 255, pattern = r"^\S+$")]
     host: String,
     #[serde(deserialize_with = "port_number")]
-    #[schema(value_type = i64)]
+    #[schema(value_type = i64, minimum = 1, maximum = 65535)]
     port: Option<i64>,
+    #[schema(max_length = 63, pattern = r"\S")]
     user: String,
     password: String,
     /// Default `prefer`.
     #[serde(default)]
+    #[schema(pattern = "^(disable|prefer|require|verify-ca|verify-full)$")]
     sslmode: Option<String>,
+    /// Absolute path of a CA bundle (PEM); empty: the built-in roots.
     #[serde(default)]
+    #[schema(max_length = 4096, pattern = r"^(/[^\x00-\x1f\x7f-\x9f]*)?$")]
     sslrootcert: Option<String>,
 }
 

@@ -23,6 +23,7 @@ use crate::timeseries::{self, HistoryQuery, HistorySeries, QueryError, DEFAULT_M
 pub struct HistoryParams {
     /// The resource (a plugin's resource name, an instance name…). `resourceId` is accepted too.
     #[serde(alias = "resourceId")]
+    #[param(required = true, min_length = 1)]
     resource: Option<String>,
     /// Accepted for Pulse compatibility; resources are named uniquely, so it is not needed.
     #[serde(rename = "resourceType")]

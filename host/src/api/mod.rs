@@ -25,6 +25,7 @@ mod security;
 mod security_status;
 mod tokens;
 mod users;
+mod validate;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -23,6 +23,12 @@ use crate::store::{now_ms, ChannelRow, ChannelWrite, DeliveryState, Grouping, Ou
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelBody {
+    /// Not blank, no `/` or control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^/\x00-\x1f\x7f-\x9f]*[^/\s\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// Id of an installed notifier plugin (`webhook`, …).
     pub plugin: String,
@@ -32,9 +38,13 @@ pub struct ChannelBody {
     pub config: Option<Value>,
     /// Severities routed here (empty: all).
     #[serde(default)]
+    #[schema(value_type = Vec<Severity>)]
     pub severities: Vec<String>,
     /// Tags (`key=value,…`) the alert's instance must all carry (empty: any).
     #[serde(default)]
+    #[schema(
+        pattern = r"^\s*$|^\s*[^=,\s\x00-\x1f\x7f-\x9f]+\s*=\s*[^=,\s\x00-\x1f\x7f-\x9f]+\s*(,\s*[^=,\s\x00-\x1f\x7f-\x9f]+\s*=\s*[^=,\s\x00-\x1f\x7f-\x9f]+\s*)*$"
+    )]
     pub tags: String,
     /// Only alerts of this instance (connection name).
     pub instance: Option<String>,
@@ -57,10 +67,13 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct GroupingBody {
     #[serde(default = "group_wait")]
+    #[schema(maximum = 604800)]
     pub group_wait_seconds: u64,
     #[serde(default = "group_interval")]
+    #[schema(maximum = 604800)]
     pub group_interval_seconds: u64,
     #[serde(default = "repeat_interval")]
+    #[schema(maximum = 604800)]
     pub repeat_interval_seconds: u64,
 }
 
@@ -172,7 +185,7 @@ type Checked = (String, String, String, Grouping);
 /// back as `********` keep what they stand for, unless the destination they are bound to changes.
 async fn checked(ctx: &AppContext, b: &ChannelBody, config: &Value, previous: &Value) -> ApiResult<Checked> {
     let name = b.name.trim();
-    if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control() || c == '/') {
+    if name.is_empty() || b.name.chars().count() > 100 || name.chars().any(|c| c.is_control() || c == '/') {
         return Err(AppError::BadRequest(format!("invalid channel name {:?}: 1 to 100 characters, no '/'", b.name)));
     }
     for s in &b.severities {
@@ -343,11 +356,27 @@ impl From<OutboxRow> for DeliveryView {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
-    /// pending, sending, delivered or dead.
+    #[param(value_type = Option<DeliveryState>)]
     pub state: Option<String>,
+    /// At most this many (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+/// A page of a list without filters.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// At most this many (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -355,13 +384,13 @@ async fn deliveries(
     ctx: &AppContext,
     tenant: i64,
     state: Option<DeliveryState>,
-    q: &HistoryQuery,
+    page: &PageQuery,
 ) -> ApiResult<Vec<DeliveryView>> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) || q.offset.is_some_and(|o| o < 0) {
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) || page.offset.is_some_and(|o| o < 0) {
         return Err(AppError::BadRequest("limit must be 1 to 1000 and offset not negative".into()));
     }
-    let rows = ctx.store.list_outbox(tenant, state, limit, q.offset.unwrap_or(0)).await?;
+    let rows = ctx.store.list_outbox(tenant, state, limit, page.offset.unwrap_or(0)).await?;
     Ok(rows.into_iter().map(DeliveryView::from).collect())
 }
 
@@ -379,16 +408,16 @@ pub async fn history(
         .map(DeliveryState::parse)
         .transpose()
         .map_err(|_| AppError::BadRequest("state must be pending, sending, delivered or dead".into()))?;
-    Ok(Json(deliveries(&ctx, caller.tenant_id, state, &q).await?))
+    Ok(Json(deliveries(&ctx, caller.tenant_id, state, &PageQuery { limit: q.limit, offset: q.offset }).await?))
 }
 
 /// The dead-letter queue: deliveries that ran out of attempts or failed permanently.
 #[utoipa::path(get, path = "/api/v1/notifications/dlq", tag = "notifications", security(("bearer" = [])),
-    params(HistoryQuery), responses((status = 200, body = [DeliveryView])))]
+    params(PageQuery), responses((status = 200, body = [DeliveryView])))]
 pub async fn dlq(
     State(ctx): State<Arc<AppContext>>,
     caller: crate::auth::Principal,
-    ApiQuery(q): ApiQuery<HistoryQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Vec<DeliveryView>>> {
     Ok(Json(deliveries(&ctx, caller.tenant_id, Some(DeliveryState::Dead), &q).await?))
 }
@@ -433,7 +462,7 @@ pub struct DlqOutcome {
 
 /// Queues dead deliveries again (attempts start over).
 #[utoipa::path(post, path = "/api/v1/notifications/dlq/retry", tag = "notifications", security(("bearer" = [])),
-    request_body = DlqSelection, responses((status = 200, body = DlqOutcome)))]
+    request_body = Option<DlqSelection>, responses((status = 200, body = DlqOutcome)))]
 pub async fn dlq_retry(
     State(ctx): State<Arc<AppContext>>,
     caller: crate::auth::Principal,
@@ -444,7 +473,7 @@ pub async fn dlq_retry(
 
 /// Deletes dead deliveries.
 #[utoipa::path(post, path = "/api/v1/notifications/dlq/delete", tag = "notifications", security(("bearer" = [])),
-    request_body = DlqSelection, responses((status = 200, body = DlqOutcome)))]
+    request_body = Option<DlqSelection>, responses((status = 200, body = DlqOutcome)))]
 pub async fn dlq_delete(
     State(ctx): State<Arc<AppContext>>,
     caller: crate::auth::Principal,

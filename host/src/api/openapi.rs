@@ -5,6 +5,7 @@
 //! route can return, and a new route gets them by being in the table.
 
 use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{PartialSchema, ToSchema};
@@ -75,6 +76,28 @@ fn complete_operation(operation: &mut Operation, path: &str, access: Access) {
             }
         }
     }
+}
+
+/// `schema` (an object) with `fields` required and no longer nullable: for a create body that
+/// shares its type with the update, where every field is optional.
+pub(super) fn requiring(mut schema: RefOr<Schema>, fields: &[&str]) -> RefOr<Schema> {
+    if let RefOr::T(Schema::Object(object)) = &mut schema {
+        for field in fields {
+            if let Some(RefOr::T(Schema::Object(property))) = object.properties.get_mut(*field) {
+                if let SchemaType::Array(types) = &property.schema_type {
+                    let kept: Vec<Type> = types.iter().filter(|t| **t != Type::Null).cloned().collect();
+                    property.schema_type = match kept.as_slice() {
+                        [one] => SchemaType::Type(one.clone()),
+                        _ => SchemaType::Array(kept),
+                    };
+                }
+            }
+            if !object.required.iter().any(|r| r == field) {
+                object.required.push((*field).to_string());
+            }
+        }
+    }
+    schema
 }
 
 fn error_response(description: &str) -> Response {

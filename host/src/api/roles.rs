@@ -108,6 +108,11 @@ pub struct RoleList {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRole {
+    /// No `/` or control characters, no leading or trailing spaces.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^/\s\x00-\x1f\x7f-\x9f]([^/\x00-\x1f\x7f-\x9f]*[^/\s\x00-\x1f\x7f-\x9f])?$"
+    )]
     name: String,
     /// Filter sets: tags inside one set are ANDed, sets are ORed.
     access: Vec<FilterSet>,

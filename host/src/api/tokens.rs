@@ -51,17 +51,27 @@ pub async fn sign_in(State(ctx): State<Arc<AppContext>>, req: Request) -> ApiRes
     Ok(Json(IssuedUserToken { token, token_type: "Bearer", expires_at: rfc3339(expires_at) }))
 }
 
+/// A scope's name (for the document: the handler parses names itself, to say which is unknown).
+#[derive(utoipa::ToSchema)]
+#[schema(
+    pattern = "^(read:status|write:incidents|write:maintenance|monitoring:read|monitoring:write|settings:read|settings:write|plugins:manage|users:manage|audit:read|admin)$"
+)]
+pub struct ScopeName(#[allow(dead_code)] String);
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// What the token is for, e.g. "CI pipeline".
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// Scope names; you can only grant scopes you hold.
+    #[schema(inline, value_type = Vec<ScopeName>)]
     scopes: Vec<String>,
     /// RFC 3339 expiry; omit for the longest allowed (`[auth] max_token_lifetime_days`, 365 days
     /// by default). Never later than that, nor than the expiry of the API token minting it: the
     /// answer's `expires_at` is the effective one.
     #[serde(default)]
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
     /// Your password again, when minting with a sign-in older than `[auth] sudo_after_minutes` (15).
     #[serde(default)]

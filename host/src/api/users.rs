@@ -131,7 +131,7 @@ struct UserRequest<'a> {
 
 async fn create_user(ctx: &AppContext, caller: &Principal, req: UserRequest<'_>) -> ApiResult<User> {
     let login = req.login.trim();
-    if login.is_empty() || login.len() > 200 || login.contains(char::is_whitespace) {
+    if login.is_empty() || login.chars().count() > 200 || login.contains(char::is_whitespace) {
         return Err(AppError::BadRequest("login must be 1 to 200 characters without spaces".into()));
     }
     let privilege = Privilege::parse(req.privilege.unwrap_or("read")).map_err(AppError::BadRequest)?;
@@ -238,15 +238,19 @@ pub async fn list(State(ctx): State<Arc<AppContext>>, caller: Principal) -> ApiR
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Sign-in name; an email address is fine.
+    #[schema(pattern = r"^\s*\S{1,200}\s*$")]
     login: String,
     #[serde(default)]
     email: Option<String>,
+    #[schema(min_length = 8)]
     password: String,
     /// Default `read`.
     #[serde(default)]
+    #[schema(pattern = "^(read|read write|admin)$")]
     privilege: Option<String>,
     /// Default `data admin`.
     #[serde(default)]
+    #[schema(pattern = "^(developer|data admin)$")]
     profile: Option<String>,
     /// Role names; none (the default) means every instance of the tenant is visible.
     #[serde(default)]
@@ -356,10 +360,13 @@ pub async fn delete(
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DsUserBody {
+    #[schema(min_length = 8)]
     password: Option<String>,
     /// `read` (default), `read write` or `admin`.
+    #[schema(pattern = "^(read|read write|admin)$")]
     privilege: Option<String>,
     /// `developer` or `data admin` (default).
+    #[schema(pattern = "^(developer|data admin)$")]
     profile: Option<String>,
     roles: Option<Vec<String>>,
     /// Deprecated single role, mapped to `roles`.
@@ -372,6 +379,17 @@ pub struct DsUserBody {
     ldap: Option<bool>,
 }
 
+/// `DsUserBody` as a create needs it: `password` required (for the document only).
+pub struct DsUserCreate;
+
+impl utoipa::PartialSchema for DsUserCreate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::openapi::requiring(<DsUserBody as utoipa::PartialSchema>::schema(), &["password"])
+    }
+}
+
+impl utoipa::ToSchema for DsUserCreate {}
+
 impl DsUserBody {
     fn refuse_ldap(&self) -> ApiResult<()> {
         match self.ldap {
@@ -383,7 +401,7 @@ impl DsUserBody {
 
 /// Creates a user (login = the email): `{"status": "User created!"}`.
 #[utoipa::path(post, path = "/ds-api/users/{email}", tag = "datasentinel", security(("bearer" = [])),
-    params(("email" = String, Path)), request_body = DsUserBody,
+    params(("email" = String, Path)), request_body = DsUserCreate,
     responses((status = 201, description = "`{\"status\": \"User created!\"}`"),
         (status = 400, description = "Invalid field, unknown role or LDAP"), (status = 409, description = "The user exists")))]
 pub async fn ds_create(
