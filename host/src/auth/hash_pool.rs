@@ -1,7 +1,7 @@
-//! The threads argon2 runs on. Not tokio's blocking pool: glibc keeps the memory a thread freed in
-//! that thread's arena, and argon2 takes ~19 MiB per check, so checks spread over the blocking
-//! pool's (up to 512) threads grow the process by ~19 MiB per thread ever used (a sign-in flood
-//! measured 1 GiB). A fixed set of threads, as many as checks may run at once, bounds it.
+//! The threads argon2 runs on. Not tokio's blocking pool: each thread that hashes keeps an
+//! argon2 working area of ~19 MiB (`password.rs`), so checks spread over the blocking pool's (up
+//! to 512) threads could hold gigabytes. A fixed set of threads, as many as checks may run at
+//! once, bounds it to threads × 19 MiB.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
