@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod plugins;
 pub mod rbac;
+pub mod reseal;
 pub mod sampler;
 pub mod scheduler;
 pub mod secrets;

@@ -23,6 +23,7 @@ use crate::fsutil::write_private;
 use crate::health::{Readiness, StorageCheck};
 use crate::lifecycle::Background;
 use crate::plugins::{HostServices, PluginHost, PluginHostOptions};
+use crate::reseal;
 use crate::sampler::Sampler;
 use crate::scheduler::CollectorScheduler;
 use crate::secrets::SecretBox;
@@ -82,6 +83,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         bootstrap::announce(&first);
     }
     let secrets = SecretBox::load_or_create(&config.data_dir)?;
+    // Before anything opens a sealed value: from here on a v1 value opens nowhere.
+    reseal::reseal_legacy(&store, &secrets).await.context("re-sealing v1 secrets for their rows")?;
     let plugins = start_plugins(&config, &store, secrets.clone()).await?;
     let writers = Writers {
         metrics: MetricWriter::start(store.clone()),

@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::health::{CheckFuture, ReadinessCheck};
 use crate::plugins::{Alert, InvokeError, Notification, PluginHost};
-use crate::secrets::SecretBox;
-use crate::store::{now_ms, DeliveryState, OutboxRow, Store, StoreResult};
+use crate::secrets::{SealedFor, SecretBox};
+use crate::store::{now_ms, ChannelRow, DeliveryState, OutboxRow, Store, StoreResult};
 
 /// Most rows claimed per pass.
 const BATCH: i64 = 32;
@@ -136,11 +136,9 @@ impl Delivery {
     /// One call of the notifier; `Err((retryable, message))`.
     async fn send(&self, row: &OutboxRow, attempt: i64) -> Result<(), (bool, String)> {
         let channel = self.store.channel(None, row.channel_id).await.map_err(|e| (true, format!("channel: {e}")))?;
-        let config = self
-            .secrets
-            .open(&channel.config_sealed)
-            .map_err(|e| e.to_string())
-            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).map_err(|e| e.to_string()))
+        // Permanent: a configuration sealed for another channel (copied into this row) never
+        // opens here, so it is never sent anywhere, and retrying will not change that.
+        let config = channel_config(&self.secrets, &channel)
             .map_err(|e| (false, format!("channel configuration unreadable: {e}")))?;
         // One alert, or a group's alerts (a JSON array).
         let alerts = match row.payload.trim_start().starts_with('[') {
@@ -160,6 +158,13 @@ impl Delivery {
             (retryable, e.to_string())
         })
     }
+}
+
+/// A channel's configuration, opened for that channel's own row (the only row it opens for).
+pub fn channel_config(secrets: &SecretBox, channel: &ChannelRow) -> Result<serde_json::Value, String> {
+    let owner = SealedFor::ChannelConfig { tenant_id: channel.tenant_id, channel_id: channel.id };
+    let text = secrets.open(&channel.config_sealed, &owner).map_err(|e| e.to_string())?;
+    serde_json::from_str(&text).map_err(|e| format!("{owner}: not JSON ({e})"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,6 +18,6 @@ pub mod machine;
 pub mod notify;
 pub mod rules;
 
-pub use delivery::{Delivery, OutboxCheck};
+pub use delivery::{channel_config, Delivery, OutboxCheck};
 pub use evaluator::Evaluator;
 pub use machine::{AlertState, EventKind, Severity};

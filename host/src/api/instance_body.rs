@@ -5,7 +5,6 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::error::{ApiResult, AppError};
-use super::AppContext;
 use crate::instances::{self as inst, SslMode, Tags};
 use crate::store::{Instance, InstanceUpdate};
 
@@ -124,8 +123,9 @@ pub(super) fn port_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>
 }
 
 impl InstanceBody {
-    /// The validated change this body asks for (password sealed, tags canonical).
-    pub(super) fn to_update(&self, ctx: &AppContext) -> ApiResult<InstanceUpdate> {
+    /// The validated change this body asks for (tags canonical), without the password: that is
+    /// sealed for the instance's row once it is known (`new_password`, `instances::update`).
+    pub(super) fn to_update(&self) -> ApiResult<InstanceUpdate> {
         let bad = AppError::BadRequest;
         if let Some(h) = &self.host {
             inst::check_host(h).map_err(bad)?;
@@ -153,13 +153,11 @@ impl InstanceBody {
         if let Some(path) = &self.sslrootcert {
             inst::check_sslrootcert(path).map_err(bad)?;
         }
-        // The mask a read shows stands for "unchanged", never for a new password.
-        let password = self.password.as_deref().filter(|p| *p != PASSWORD_MASK);
         Ok(InstanceUpdate {
             host: self.host.as_ref().map(|h| h.trim().to_string()),
             port: self.port,
             username: self.user.clone(),
-            password_sealed: password.map(|p| ctx.secrets.seal(p)),
+            password_sealed: None,
             tags: tags.map(|t| t.canonical()),
             enabled: self.enabled,
             collection_rate: self.collection_rate.clone(),
@@ -176,13 +174,19 @@ impl InstanceBody {
         })
     }
 
+    /// The password this body gives, in clear: the mask a read shows stands for "unchanged",
+    /// never for a new password.
+    pub(super) fn new_password(&self) -> Option<&str> {
+        self.password.as_deref().filter(|p| *p != PASSWORD_MASK)
+    }
+
     /// The fields a create needs that this body lacks (the mask is no password).
     pub(super) fn missing_on_create(&self, tags_required: bool) -> Vec<&'static str> {
         let absent = [
             self.host.is_none(),
             self.port.is_none(),
             self.user.is_none(),
-            self.password.as_deref().is_none_or(|p| p == PASSWORD_MASK),
+            self.new_password().is_none(),
             tags_required && self.tags.is_none(),
         ];
         CREATE_REQUIRES.into_iter().zip(absent).filter_map(|(field, absent)| absent.then_some(field)).collect()

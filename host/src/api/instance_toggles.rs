@@ -29,7 +29,7 @@ macro_rules! switch {
             ApiPath(name): ApiPath<String>,
         ) -> ApiResult<Json<InstanceView>> {
             let change = InstanceUpdate { $field: Some($value), ..Default::default() };
-            Ok(Json(instances::update(&ctx, &caller, &name, &change, false).await?.into()))
+            Ok(Json(instances::update(&ctx, &caller, &name, &change, None, false).await?.into()))
         }
     };
 }
@@ -50,7 +50,7 @@ macro_rules! setting {
             let check: fn(&$ty) -> Result<(), String> = $check;
             check(&value).map_err(AppError::BadRequest)?;
             let change = InstanceUpdate { $field: Some(value.into()), ..Default::default() };
-            Ok(Json(instances::update(&ctx, &caller, &name, &change, false).await?.into()))
+            Ok(Json(instances::update(&ctx, &caller, &name, &change, None, false).await?.into()))
         }
     };
 }

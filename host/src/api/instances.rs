@@ -20,6 +20,7 @@ use super::{rfc3339, AppContext};
 use crate::auth::Principal;
 use crate::instances::{self as inst, SslMode, Tags, Target, Tls};
 use crate::rbac::InstanceScope;
+use crate::secrets::SealedFor;
 use crate::store::{Instance, InstanceUpdate, NewInstance, StoreError};
 
 pub(super) fn not_found(name: &str) -> AppError {
@@ -57,34 +58,42 @@ pub(super) async fn create(
     if !missing.is_empty() {
         return Err(AppError::BadRequest(format!("missing required field(s): {}", missing.join(", "))));
     }
-    let update = body.to_update(ctx)?;
+    let update = body.to_update()?;
     let new = NewInstance {
         name,
         host: update.host.as_deref().unwrap_or_default(),
         port: update.port.unwrap_or_default(),
         username: update.username.as_deref().unwrap_or_default(),
-        password_sealed: update.password_sealed.as_deref().unwrap_or_default(),
         tags: update.tags.as_deref().unwrap_or_default(),
     };
-    let mut created = ctx.store.create_instance(caller.tenant_id, &new).await?;
+    let password = body.new_password().unwrap_or_default();
+    let tenant_id = caller.tenant_id;
+    let seal = |instance_id| ctx.secrets.seal(password, &SealedFor::InstancePassword { tenant_id, instance_id });
+    let mut created = ctx.store.create_instance(tenant_id, &new, seal).await?;
     if body.has_settings() {
         created = ctx.store.update_instance(caller.tenant_id, name, &update).await?;
     }
     refresh_status(ctx, created).await
 }
 
-/// Applies a body or toggle; re-checks the connection when the instance is enabled and the change
-/// could alter whether it connects (always on a full update, which is how operators fix one).
+/// Applies a body or toggle, with a new `password` when one is given; re-checks the connection
+/// when the instance is enabled and the change could alter whether it connects (always on a full
+/// update, which is how operators fix one).
 pub(super) async fn update(
     ctx: &AppContext,
     caller: &Principal,
     name: &str,
     update: &InstanceUpdate,
+    password: Option<&str>,
     recheck: bool,
 ) -> ApiResult<Instance> {
     let stored = find(ctx, caller, name).await?;
-    check_password_follows(&stored, update)?;
-    let updated = ctx.store.update_instance(caller.tenant_id, name, update).await.map_err(instance_not_found(name))?;
+    // Sealed for the row just found. Should the name be deleted and created again before the
+    // store's update, the new row gets a password it cannot open, never another row's.
+    let owner = SealedFor::InstancePassword { tenant_id: stored.tenant_id, instance_id: stored.id };
+    let update = InstanceUpdate { password_sealed: password.map(|p| ctx.secrets.seal(p, &owner)), ..update.clone() };
+    check_password_follows(&stored, &update)?;
+    let updated = ctx.store.update_instance(caller.tenant_id, name, &update).await.map_err(instance_not_found(name))?;
     if recheck {
         refresh_status(ctx, updated).await
     } else {
@@ -100,7 +109,7 @@ pub(super) async fn set_enabled(
     enabled: bool,
 ) -> ApiResult<Instance> {
     let change = InstanceUpdate { enabled: Some(enabled), ..Default::default() };
-    update(ctx, caller, name, &change, true).await
+    update(ctx, caller, name, &change, None, true).await
 }
 
 /// Checks the connection of an enabled instance and records the outcome. A disabled instance is
@@ -109,7 +118,8 @@ async fn refresh_status(ctx: &AppContext, instance: Instance) -> ApiResult<Insta
     let (connected, error) = if !instance.enabled {
         (false, None)
     } else {
-        match ctx.secrets.open(&instance.password_sealed) {
+        let owner = SealedFor::InstancePassword { tenant_id: instance.tenant_id, instance_id: instance.id };
+        match ctx.secrets.open(&instance.password_sealed, &owner) {
             Err(e) => (false, Some(format!("stored password unusable ({e}); set it again"))),
             Ok(password) => {
                 let tls = Tls::of(&instance);
@@ -245,8 +255,8 @@ pub async fn ds_update(
     ApiPath(name): ApiPath<String>,
     LenientJson(body): LenientJson<InstanceBody>,
 ) -> ApiResult<Json<Value>> {
-    let change = body.to_update(&ctx)?;
-    let updated = update(&ctx, &caller, &name, &change, true).await?;
+    let change = body.to_update()?;
+    let updated = update(&ctx, &caller, &name, &change, body.new_password(), true).await?;
     Ok(status(status_line("updated", &updated)))
 }
 
@@ -434,8 +444,8 @@ pub async fn update_native(
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<InstanceBody>,
 ) -> ApiResult<Json<InstanceView>> {
-    let change = body.to_update(&ctx)?;
-    Ok(Json(update(&ctx, &caller, &name, &change, true).await?.into()))
+    let change = body.to_update()?;
+    Ok(Json(update(&ctx, &caller, &name, &change, body.new_password(), true).await?.into()))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

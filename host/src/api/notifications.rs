@@ -14,9 +14,10 @@ use serde_json::Value;
 use super::error::{or_not_found, ApiResult, AppError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuditTarget, LenientJson};
 use super::{rfc3339, AppContext};
-use crate::alerting::{AlertState, Severity};
+use crate::alerting::{channel_config, AlertState, Severity};
 use crate::instances::Tags;
 use crate::plugins::{Alert, InvokeError, Notification, PluginError, PluginHost, MASK};
+use crate::secrets::SealedFor;
 use crate::store::{now_ms, ChannelRow, ChannelWrite, DeliveryState, Grouping, OutboxRow};
 
 /// Body of a channel creation or replacement.
@@ -140,9 +141,14 @@ fn plugin_error(e: PluginError) -> AppError {
     }
 }
 
+/// 409: the stored configuration does not open for this channel (`e` says why).
+fn unusable(e: &str) -> AppError {
+    AppError::Conflict(format!("the channel's stored configuration is unusable ({e}): replace it with a new `config`"))
+}
+
 fn view(ctx: &AppContext, c: ChannelRow) -> ChannelView {
-    let config: Value =
-        ctx.secrets.open(&c.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    // An unreadable configuration shows as nothing; using the channel says why (`test`).
+    let config = channel_config(&ctx.secrets, &c).unwrap_or_default();
     // Masked by the plugin's schema; a plugin that is gone masks every value.
     let masked =
         plugins(ctx).ok().and_then(|p| p.check_overrides(&c.plugin, &config).ok()).unwrap_or_else(|| match config {
@@ -169,7 +175,6 @@ fn write<'a>(b: &'a ChannelBody, checked: &'a Checked) -> ChannelWrite<'a> {
     ChannelWrite {
         name: b.name.trim(),
         plugin: &b.plugin,
-        config_sealed: &checked.0,
         severities: &checked.1,
         tags: &checked.2,
         instance: b.instance.as_deref(),
@@ -178,8 +183,13 @@ fn write<'a>(b: &'a ChannelBody, checked: &'a Checked) -> ChannelWrite<'a> {
     }
 }
 
-/// Sealed config, severities, canonical tags, grouping.
+/// Config as JSON text (sealed for the channel's row by the caller), severities, canonical
+/// tags, grouping.
 type Checked = (String, String, String, Grouping);
+
+fn sealed_for(tenant_id: i64, channel_id: i64) -> SealedFor<'static> {
+    SealedFor::ChannelConfig { tenant_id, channel_id }
+}
 
 /// Validates a body whose `config` replaces `previous` (`{}` for a new channel): secrets sent
 /// back as `********` keep what they stand for, unless the destination they are bound to changes.
@@ -196,7 +206,7 @@ async fn checked(ctx: &AppContext, b: &ChannelBody, config: &Value, previous: &V
     let plugins = plugins(ctx)?;
     let config = plugins.resolve_overrides(&b.plugin, config, previous).map_err(plugin_error)?;
     plugins.check_reachable(&b.plugin, &config).await.map_err(plugin_error)?;
-    Ok((ctx.secrets.seal(&config.to_string()), b.severities.join(","), tags, grouping))
+    Ok((config.to_string(), b.severities.join(","), tags, grouping))
 }
 
 /// The tenant's channels.
@@ -222,7 +232,9 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, AuditTarget, Json<ChannelView>)> {
     let config = b.config.clone().unwrap_or_else(|| Value::Object(Default::default()));
     let checked = checked(&ctx, &b, &config, &Value::Object(Default::default())).await?;
-    let row = ctx.store.create_channel(caller.tenant_id, &write(&b, &checked)).await?;
+    let tenant_id = caller.tenant_id;
+    let seal = |id| ctx.secrets.seal(&checked.0, &sealed_for(tenant_id, id));
+    let row = ctx.store.create_channel(tenant_id, &write(&b, &checked), seal).await?;
     let target = AuditTarget(format!("id={} name={}", row.id, row.name));
     Ok((StatusCode::CREATED, target, Json(view(&ctx, row))))
 }
@@ -242,7 +254,8 @@ pub async fn get(
 #[utoipa::path(put, path = "/api/v1/notifications/channels/{id}", tag = "notifications", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = ChannelBody,
     responses((status = 200, body = ChannelView), (status = 400, description = "Invalid channel"),
-        (status = 404, description = "No such channel")))]
+        (status = 404, description = "No such channel"),
+        (status = 409, description = "No `config` given and the stored one does not open for this channel")))]
 pub async fn update(
     State(ctx): State<Arc<AppContext>>,
     caller: crate::auth::Principal,
@@ -250,14 +263,23 @@ pub async fn update(
     ApiJson(b): ApiJson<ChannelBody>,
 ) -> ApiResult<Json<ChannelView>> {
     let stored = ctx.store.channel(Some(caller.tenant_id), id).await.map_err(or_not_found("channel"))?;
-    let stored_config: Value =
-        ctx.secrets.open(&stored.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let empty = || Value::Object(Default::default());
+    // Unreadable (sealed for another row, say): nothing to keep, so a new `config` is needed.
+    let stored_config = match (channel_config(&ctx.secrets, &stored), &b.config) {
+        (Ok(config), _) => config,
+        (Err(_), Some(_)) => empty(),
+        (Err(e), None) => return Err(unusable(&e)),
+    };
     // Another plugin's secrets stand for nothing here.
-    let previous = if stored.plugin == b.plugin { stored_config.clone() } else { Value::Object(Default::default()) };
+    let previous = if stored.plugin == b.plugin { stored_config.clone() } else { empty() };
     let config = b.config.clone().unwrap_or(stored_config);
     let checked = checked(&ctx, &b, &config, &previous).await?;
-    let row =
-        ctx.store.update_channel(caller.tenant_id, id, &write(&b, &checked)).await.map_err(or_not_found("channel"))?;
+    let sealed = ctx.secrets.seal(&checked.0, &sealed_for(stored.tenant_id, stored.id));
+    let row = ctx
+        .store
+        .update_channel(caller.tenant_id, id, &write(&b, &checked), &sealed)
+        .await
+        .map_err(or_not_found("channel"))?;
     Ok(Json(view(&ctx, row)))
 }
 
@@ -283,6 +305,7 @@ pub struct TestResult {
 /// Sends a test notification through the channel now (not queued); 502 with the notifier's error.
 #[utoipa::path(post, path = "/api/v1/notifications/channels/{id}/test", tag = "notifications", security(("bearer" = [])),
     params(("id" = i64, Path)), responses((status = 200, body = TestResult), (status = 404, description = "No such channel"),
+        (status = 409, description = "The stored configuration does not open for this channel (sealed for another)"),
         (status = 502, description = "The notifier failed")))]
 pub async fn test(
     State(ctx): State<Arc<AppContext>>,
@@ -290,8 +313,8 @@ pub async fn test(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<TestResult>> {
     let c = ctx.store.channel(Some(caller.tenant_id), id).await.map_err(or_not_found("channel"))?;
-    let config: Value =
-        ctx.secrets.open(&c.config_sealed).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    // Never sent with a configuration it cannot open (nor with none in its place).
+    let config = channel_config(&ctx.secrets, &c).map_err(|e| unusable(&e))?;
     let now = now_ms();
     let alert = Alert {
         id: "test".into(),

@@ -175,10 +175,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         bootstrap::announce(&first);
     }
     let result = match cli_command {
-        Command::Migrate => {
-            println!("migrations applied ({})", store.backend().name());
-            Ok(())
-        }
+        Command::Migrate => migrate(&store, &config).await,
         Command::User(cmd) => user(&store, cmd).await,
         Command::Token(cmd) => token(&store, cmd, crate::auth::Lifetimes::of(&config.auth)).await,
         Command::Tenant(cmd) => tenant(&store, cmd).await,
@@ -319,6 +316,22 @@ async fn token(store: &Store, cmd: TokenCommand, lifetimes: crate::auth::Lifetim
                 .await
                 .with_context(|| format!("no live token {id} in tenant {:?}", tenant.name))?;
             println!("token {id} revoked (a running server stops accepting it within 30 s)");
+        }
+    }
+    Ok(())
+}
+
+/// Migrations are applied by `open_store`; with the host key at hand, v1 secrets are re-sealed
+/// too (as `serve` would at start). Without a key there is nothing sealed to re-seal.
+async fn migrate(store: &Store, config: &Config) -> anyhow::Result<()> {
+    println!("migrations applied ({})", store.backend().name());
+    if let Some(secrets) = crate::secrets::SecretBox::load(&config.data_dir)? {
+        let report = crate::reseal::reseal_legacy(store, &secrets).await?;
+        if report.resealed() > 0 {
+            println!("re-sealed {} v1 secret value(s) for their rows", report.resealed());
+        }
+        for unreadable in &report.unreadable {
+            eprintln!("warning: not re-sealed, {unreadable}: it is refused until set again");
         }
     }
     Ok(())

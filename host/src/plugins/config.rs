@@ -1,6 +1,7 @@
 //! Plugin configuration: defaults merged under the operator's values, validated against the
 //! manifest schema, secrets (`x-secret = true` properties) sealed at rest and masked on read.
-//! A secret is sealed as its JSON text, so secrets of any JSON type round-trip.
+//! A secret is sealed as its JSON text, so secrets of any JSON type round-trip, and for its plugin
+//! and path (`SealedFor::PluginSecret`): moved to another key or plugin, it does not open.
 //!
 //! A secret bound to destination keys (`x-bound-to = ["url"]`) is only ever used with the
 //! destination it was given with: a layer (a channel's overrides) that changes a bound
@@ -9,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::secrets::SecretBox;
+use crate::secrets::{SealedFor, SecretBox};
 
 /// What a secret looks like when read back; writing it back keeps the stored secret.
 pub const MASK: &str = "********";
@@ -125,19 +126,48 @@ fn set_path(v: &mut Value, path: &[String], value: Value) {
     }
 }
 
-/// Opens every sealed secret of a stored configuration.
-pub fn open_secrets(stored: &Value, secret_paths: &[Vec<String>], secrets: &SecretBox) -> Result<Value, String> {
+/// Opens every sealed secret of plugin `plugin_id`'s stored configuration.
+pub fn open_secrets(
+    plugin_id: &str,
+    stored: &Value,
+    secret_paths: &[Vec<String>],
+    secrets: &SecretBox,
+) -> Result<Value, String> {
+    let (open, unreadable) = open_each(plugin_id, stored, secret_paths, secrets);
+    match unreadable.into_iter().next() {
+        Some((_, error)) => Err(error),
+        None => Ok(open),
+    }
+}
+
+/// `stored` with each sealed secret opened, and the secrets that did not open (left out), by
+/// path with why.
+fn open_each<'p>(
+    plugin_id: &str,
+    stored: &Value,
+    secret_paths: &'p [Vec<String>],
+    secrets: &SecretBox,
+) -> (Value, Vec<(&'p [String], String)>) {
     let mut out = stored.clone();
+    let mut unreadable = Vec::new();
     for path in secret_paths {
         if let Some(Value::String(sealed)) = get_path(stored, path) {
             if SecretBox::is_sealed(sealed) {
-                let plain = secrets.open(sealed).map_err(|e| format!("secret {}: {e}", path.join(".")))?;
-                let value = serde_json::from_str(&plain).unwrap_or(Value::String(plain));
-                set_path(&mut out, path, value);
+                let owner = SealedFor::PluginSecret { plugin_id, path };
+                match secrets.open(sealed, &owner) {
+                    Ok(plain) => {
+                        let value = serde_json::from_str(&plain).unwrap_or(Value::String(plain));
+                        set_path(&mut out, path, value);
+                    }
+                    Err(e) => {
+                        remove_path(&mut out, path);
+                        unreadable.push((path.as_slice(), format!("secret {}: {e}", path.join("."))));
+                    }
+                }
             }
         }
     }
-    Ok(out)
+    (out, unreadable)
 }
 
 /// Replaces every present secret with `MASK`. Empty ones (`""`, `{}`, `[]`, `null`) hide nothing
@@ -161,19 +191,22 @@ pub fn mask(config: &Value, secret_paths: &[Vec<String>]) -> Value {
     out
 }
 
-/// The configuration a plugin sees: defaults under the operator's values, secrets opened.
+/// The configuration plugin `plugin_id` sees: defaults under the operator's values, secrets opened.
 pub fn effective(
+    plugin_id: &str,
     defaults: &Value,
     stored_sealed: &Value,
     secret_paths: &[Vec<String>],
     secrets: &SecretBox,
 ) -> Result<Value, String> {
-    Ok(merge(defaults, &open_secrets(stored_sealed, secret_paths, secrets)?))
+    Ok(merge(defaults, &open_secrets(plugin_id, stored_sealed, secret_paths, secrets)?))
 }
 
-/// Validates a new operator configuration. Masked secrets keep their stored value. Returns
-/// (what to store, secrets sealed; the effective configuration).
+/// Validates a new operator configuration of plugin `plugin_id`. Masked secrets keep their stored
+/// value. Returns (what to store, secrets sealed for their plugin and path; the effective
+/// configuration).
 pub fn prepare_update(
+    plugin_id: &str,
     input: &Value,
     stored_sealed: &Value,
     defaults: &Value,
@@ -185,7 +218,14 @@ pub fn prepare_update(
     if !input.is_object() {
         return Err("configuration must be a JSON object".into());
     }
-    let stored_open = open_secrets(stored_sealed, secret_paths, secrets)?;
+    // A stored secret that does not open (sealed for another plugin or path, say) stands for
+    // nothing: giving a new value replaces it, the mask cannot keep it.
+    let (stored_open, unreadable) = open_each(plugin_id, stored_sealed, secret_paths, secrets);
+    if let Some((_, e)) =
+        unreadable.iter().find(|(path, _)| get_path(input, path).and_then(Value::as_str) == Some(MASK))
+    {
+        return Err(format!("{e}: give it again"));
+    }
     // A masked secret keeps the stored value (nothing stored: unset, the default applies).
     let resolved = resolve_masks(input, &stored_open, defaults, secret_paths, bindings)?;
     let effective = merge(defaults, &resolved);
@@ -208,7 +248,8 @@ pub fn prepare_update(
     let mut sealed = resolved;
     for path in secret_paths {
         if let Some(v) = get_path(&sealed, path).cloned() {
-            set_path(&mut sealed, path, Value::String(secrets.seal(&v.to_string())));
+            let owner = SealedFor::PluginSecret { plugin_id, path };
+            set_path(&mut sealed, path, Value::String(secrets.seal(&v.to_string(), &owner)));
         }
     }
     Ok((sealed, effective))
@@ -236,32 +277,55 @@ mod tests {
         let sb = SecretBox::from_key(&[1; 32]);
         let defaults = json!({"port": 80});
         let input = json!({"token": "hunter2", "smtp": {"password": "pw"}});
-        let (sealed, eff) = prepare_update(&input, &json!({}), &defaults, &schema(), (&paths(), &[]), &sb).unwrap();
+        let (sealed, eff) =
+            prepare_update("p", &input, &json!({}), &defaults, &schema(), (&paths(), &[]), &sb).unwrap();
         assert!(!sealed.to_string().contains("hunter2") && !sealed.to_string().contains("\"pw\""));
         assert_eq!(eff, json!({"port": 80, "token": "hunter2", "smtp": {"password": "pw"}}));
-        assert_eq!(effective(&defaults, &sealed, &paths(), &sb).unwrap(), eff);
+        assert_eq!(effective("p", &defaults, &sealed, &paths(), &sb).unwrap(), eff);
         let masked = mask(&eff, &paths());
         assert_eq!(masked["token"], MASK);
         assert_eq!(masked["smtp"]["password"], MASK);
         // Writing back the masked view with a changed port keeps both secrets.
         let mut back = masked.clone();
         back["port"] = json!(8080);
-        let (sealed2, eff2) = prepare_update(&back, &sealed, &defaults, &schema(), (&paths(), &[]), &sb).unwrap();
+        let (sealed2, eff2) = prepare_update("p", &back, &sealed, &defaults, &schema(), (&paths(), &[]), &sb).unwrap();
         assert_eq!(eff2["token"], "hunter2");
         assert_eq!(eff2["smtp"]["password"], "pw");
-        assert_eq!(effective(&defaults, &sealed2, &paths(), &sb).unwrap()["port"], 8080);
+        assert_eq!(effective("p", &defaults, &sealed2, &paths(), &sb).unwrap()["port"], 8080);
+    }
+
+    #[test]
+    fn a_secret_moved_to_another_path_or_plugin_does_not_open() {
+        let sb = SecretBox::from_key(&[1; 32]);
+        let input = json!({"token": "hunter2"});
+        let (sealed, _) = prepare_update("p", &input, &json!({}), &json!({}), &schema(), (&paths(), &[]), &sb).unwrap();
+        assert_eq!(open_secrets("p", &sealed, &paths(), &sb).unwrap()["token"], "hunter2");
+        let moved = json!({"smtp": {"password": sealed["token"].clone()}});
+        let e = open_secrets("p", &moved, &paths(), &sb).unwrap_err();
+        assert!(e.starts_with("secret smtp.password: ") && e.contains("sealed for another owner"), "{e}");
+        let e = open_secrets("q", &sealed, &paths(), &sb).unwrap_err();
+        assert!(e.contains("plugin \"q\", secret token: sealed for another owner"), "{e}");
+        // The mask cannot keep what does not open; a new value replaces it.
+        let masked = json!({"smtp": {"password": MASK}});
+        let e = prepare_update("p", &masked, &moved, &json!({}), &schema(), (&paths(), &[]), &sb).unwrap_err();
+        assert!(e.ends_with("give it again"), "{e}");
+        let fresh = json!({"smtp": {"password": "new"}});
+        let (resealed, eff) = prepare_update("p", &fresh, &moved, &json!({}), &schema(), (&paths(), &[]), &sb).unwrap();
+        assert_eq!(eff, json!({"smtp": {"password": "new"}}));
+        assert_eq!(open_secrets("p", &resealed, &paths(), &sb).unwrap(), eff);
     }
 
     #[test]
     fn schema_violations_are_rejected_without_leaking_secrets() {
         let sb = SecretBox::from_key(&[1; 32]);
-        let err =
-            prepare_update(&json!({"port": "x"}), &json!({}), &json!({}), &schema(), (&paths(), &[]), &sb).unwrap_err();
-        assert!(err.contains("port") || err.contains("integer"), "{err}");
-        let err = prepare_update(&json!({"token": 12345}), &json!({}), &json!({}), &schema(), (&paths(), &[]), &sb)
+        let err = prepare_update("p", &json!({"port": "x"}), &json!({}), &json!({}), &schema(), (&paths(), &[]), &sb)
             .unwrap_err();
+        assert!(err.contains("port") || err.contains("integer"), "{err}");
+        let err =
+            prepare_update("p", &json!({"token": 12345}), &json!({}), &json!({}), &schema(), (&paths(), &[]), &sb)
+                .unwrap_err();
         assert!(!err.contains("12345"), "{err}");
-        assert!(prepare_update(&json!([1]), &json!({}), &json!({}), &schema(), (&paths(), &[]), &sb).is_err());
+        assert!(prepare_update("p", &json!([1]), &json!({}), &json!({}), &schema(), (&paths(), &[]), &sb).is_err());
     }
 
     fn token_bound_to_url() -> Vec<Binding> {

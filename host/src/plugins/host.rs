@@ -298,7 +298,7 @@ impl PluginHost {
         let stored = slot.config.load().stored.clone();
         let secrets = &self.registry.services.secrets;
         let secrets_of = (secret_paths, plugin.valid.bindings.as_slice());
-        let (sealed, effective) = config::prepare_update(&new, &stored, defaults, schema, secrets_of, secrets)
+        let (sealed, effective) = config::prepare_update(id, &new, &stored, defaults, schema, secrets_of, secrets)
             .map_err(PluginError::Invalid)?;
         self.registry
             .services

@@ -296,14 +296,14 @@ impl Registry {
     /// Makes `loaded` the serving version of `slot` (caller holds `slot.lock`).
     pub fn swap_in(&self, slot: &Slot, loaded: LoadedPlugin) {
         let stored = slot.config.load().stored.clone();
-        let effective =
-            match config::effective(&loaded.valid.defaults, &stored, &loaded.secret_paths, &self.services.secrets) {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::warn!(plugin = %slot.id, error = %e, "stored configuration unusable; using defaults");
-                    loaded.valid.defaults.clone()
-                }
-            };
+        let (defaults, secrets) = (&loaded.valid.defaults, &self.services.secrets);
+        let effective = match config::effective(&slot.id, defaults, &stored, &loaded.secret_paths, secrets) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(plugin = %slot.id, error = %e, "stored configuration unusable; using defaults");
+                loaded.valid.defaults.clone()
+            }
+        };
         slot.config.store(Arc::new(ConfigView { stored, effective: effective.to_string().into() }));
         tracing::info!(
             plugin = %slot.id, version = %loaded.valid.manifest.version, kind = loaded.kind().as_str(),

@@ -26,7 +26,7 @@ pub trait PluginStateStore: Send + Sync {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredSettings {
     pub enabled: bool,
-    /// Operator configuration, secret values sealed (`v1:…`).
+    /// Operator configuration, secret values sealed for their plugin and path (`v2:…`).
     pub config: serde_json::Value,
 }
 

@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::SamplerConfig;
 use crate::model::Batch;
-use crate::secrets::SecretBox;
+use crate::secrets::{SealedFor, SecretBox};
 use crate::store::{Instance, Store};
 use crate::timeseries::MetricWriter;
 
@@ -159,7 +159,8 @@ impl Sampler {
         tasks: &mut JoinSet<()>,
         instance: Instance,
     ) -> Option<AbortHandle> {
-        let problem = match (self.secrets.open(&instance.password_sealed), u16::try_from(instance.port)) {
+        let owner = SealedFor::InstancePassword { tenant_id: instance.tenant_id, instance_id: instance.id };
+        let problem = match (self.secrets.open(&instance.password_sealed, &owner), u16::try_from(instance.port)) {
             (Ok(password), Ok(port)) => {
                 let target = conn::Target {
                     host: instance.host.clone(),

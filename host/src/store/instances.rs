@@ -1,5 +1,6 @@
 //! Monitored PostgreSQL instances of a tenant: connection (password sealed by the caller with
-//! `SecretBox`), tags, collection settings and the outcome of the last connection check.
+//! `SecretBox`, for the row's id), tags, collection settings and the outcome of the last
+//! connection check.
 
 use super::{now_ms, on_pool, Store, StoreError, StoreResult};
 
@@ -75,7 +76,6 @@ pub struct NewInstance<'a> {
     pub host: &'a str,
     pub port: i64,
     pub username: &'a str,
-    pub password_sealed: &'a str,
     pub tags: &'a str,
 }
 
@@ -163,17 +163,35 @@ const COLUMNS: &str = "id, tenant_id, name, host, port, username, password_seale
     query_monitoring_min_calls, query_monitoring_min_time, sslmode, sslrootcert, connected, last_error, checked_at, created_at, updated_at";
 
 impl Store {
-    /// Inserts an instance with default settings; `Conflict` when the tenant already has the name.
-    pub async fn create_instance(&self, tenant_id: i64, new: &NewInstance<'_>) -> StoreResult<Instance> {
-        let sql = format!(
-            "INSERT INTO instances (tenant_id, name, host, port, username, password_sealed, tags, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {COLUMNS}"
-        );
-        on_pool!(self, pool => sqlx::query_as::<_, Instance>(&sql)
-            .bind(tenant_id).bind(new.name).bind(new.host).bind(new.port).bind(new.username)
-            .bind(new.password_sealed).bind(new.tags).bind(now_ms())
-            .fetch_one(pool).await)
-        .map_err(|e| StoreError::conflict_on_unique(e, format!("connection {:?} already exists", new.name)))
+    /// Inserts an instance with default settings and the password `seal(id)` returns for its id;
+    /// `Conflict` when the tenant already has the name.
+    ///
+    /// The password is sealed for its row, and the row's id is only known once the INSERT has
+    /// assigned it (SQLite has no sequence to draw from first): so the row is inserted with an
+    /// empty password and given the sealed one in the same transaction. No other connection
+    /// ever sees it without its password.
+    pub async fn create_instance(
+        &self,
+        tenant_id: i64,
+        new: &NewInstance<'_>,
+        seal: impl FnOnce(i64) -> String,
+    ) -> StoreResult<Instance> {
+        let insert =
+            "INSERT INTO instances (tenant_id, name, host, port, username, password_sealed, tags, created_at, \
+                      updated_at) VALUES ($1, $2, $3, $4, $5, '', $6, $7, $7) RETURNING id";
+        let set_password = format!("UPDATE instances SET password_sealed = $1 WHERE id = $2 RETURNING {COLUMNS}");
+        let conflict = |e| StoreError::conflict_on_unique(e, format!("connection {:?} already exists", new.name));
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let id: i64 = sqlx::query_scalar(insert)
+                .bind(tenant_id).bind(new.name).bind(new.host).bind(new.port).bind(new.username)
+                .bind(new.tags).bind(now_ms())
+                .fetch_one(&mut *tx).await.map_err(conflict)?;
+            let created = sqlx::query_as::<_, Instance>(&set_password)
+                .bind(seal(id)).bind(id).fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(created)
+        })
     }
 
     /// The tenant's instances by name (another tenant's are simply not there).

@@ -13,7 +13,7 @@ pub struct ChannelRow {
     pub tenant_id: i64,
     pub name: String,
     pub plugin: String,
-    /// The channel's plugin configuration as JSON, sealed whole by `SecretBox`.
+    /// The channel's plugin configuration as JSON, sealed whole by `SecretBox` for this row.
     pub config_sealed: String,
     /// Comma-separated severities routed here; empty: all.
     pub severities: String,
@@ -53,11 +53,10 @@ impl Grouping {
     }
 }
 
-/// A channel's fields as written.
+/// A channel's fields as written (its sealed configuration goes beside: it is sealed for the row).
 pub struct ChannelWrite<'a> {
     pub name: &'a str,
     pub plugin: &'a str,
-    pub config_sealed: &'a str,
     pub severities: &'a str,
     pub tags: &'a str,
     pub instance: Option<&'a str>,
@@ -114,27 +113,49 @@ where
 }
 
 impl Store {
-    pub async fn create_channel(&self, tenant_id: i64, c: &ChannelWrite<'_>) -> StoreResult<ChannelRow> {
-        let sql = format!(
-            "INSERT INTO notification_channels (tenant_id, name, plugin, config_sealed, severities, tags, instance, \
-             enabled, created_at, updated_at, group_wait_ms, group_interval_ms, repeat_interval_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12) RETURNING {CHANNEL_COLUMNS}"
-        );
-        on_pool!(self, pool => sqlx::query_as::<_, ChannelRow>(&sql)
-            .bind(tenant_id).bind(c.name).bind(c.plugin).bind(c.config_sealed).bind(c.severities).bind(c.tags)
-            .bind(c.instance).bind(c.enabled).bind(now_ms()).bind(c.grouping.wait_ms).bind(c.grouping.interval_ms)
-            .bind(c.grouping.repeat_ms).fetch_one(pool).await)
-        .map_err(|e| StoreError::conflict_on_unique(e, format!("channel {:?} already exists", c.name)))
+    /// Inserts a channel whose configuration is what `seal(id)` returns for its id. As with
+    /// instances (`create_instance`), the id comes from the INSERT, so the sealed configuration
+    /// is set right after it, in the same transaction.
+    pub async fn create_channel(
+        &self,
+        tenant_id: i64,
+        c: &ChannelWrite<'_>,
+        seal: impl FnOnce(i64) -> String,
+    ) -> StoreResult<ChannelRow> {
+        let insert = "INSERT INTO notification_channels (tenant_id, name, plugin, config_sealed, severities, tags, \
+             instance, enabled, created_at, updated_at, group_wait_ms, group_interval_ms, repeat_interval_ms) \
+             VALUES ($1, $2, $3, '', $4, $5, $6, $7, $8, $8, $9, $10, $11) RETURNING id";
+        let set_config =
+            format!("UPDATE notification_channels SET config_sealed = $1 WHERE id = $2 RETURNING {CHANNEL_COLUMNS}");
+        let conflict = |e| StoreError::conflict_on_unique(e, format!("channel {:?} already exists", c.name));
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let id: i64 = sqlx::query_scalar(insert)
+                .bind(tenant_id).bind(c.name).bind(c.plugin).bind(c.severities).bind(c.tags).bind(c.instance)
+                .bind(c.enabled).bind(now_ms()).bind(c.grouping.wait_ms).bind(c.grouping.interval_ms)
+                .bind(c.grouping.repeat_ms).fetch_one(&mut *tx).await.map_err(conflict)?;
+            let created = sqlx::query_as::<_, ChannelRow>(&set_config)
+                .bind(seal(id)).bind(id).fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(created)
+        })
     }
 
-    pub async fn update_channel(&self, tenant_id: i64, id: i64, c: &ChannelWrite<'_>) -> StoreResult<ChannelRow> {
+    /// Replaces a channel; `config_sealed` must be sealed for this row (`tenant_id`, `id`).
+    pub async fn update_channel(
+        &self,
+        tenant_id: i64,
+        id: i64,
+        c: &ChannelWrite<'_>,
+        config_sealed: &str,
+    ) -> StoreResult<ChannelRow> {
         let sql = format!(
             "UPDATE notification_channels SET name = $3, plugin = $4, config_sealed = $5, severities = $6, tags = $7, \
              instance = $8, enabled = $9, updated_at = $10, group_wait_ms = $11, group_interval_ms = $12, \
              repeat_interval_ms = $13 WHERE tenant_id = $1 AND id = $2 RETURNING {CHANNEL_COLUMNS}"
         );
         on_pool!(self, pool => sqlx::query_as::<_, ChannelRow>(&sql)
-            .bind(tenant_id).bind(id).bind(c.name).bind(c.plugin).bind(c.config_sealed).bind(c.severities)
+            .bind(tenant_id).bind(id).bind(c.name).bind(c.plugin).bind(config_sealed).bind(c.severities)
             .bind(c.tags).bind(c.instance).bind(c.enabled).bind(now_ms()).bind(c.grouping.wait_ms)
             .bind(c.grouping.interval_ms).bind(c.grouping.repeat_ms).fetch_optional(pool).await)
         .map_err(|e| StoreError::conflict_on_unique(e, format!("channel {:?} already exists", c.name)))?

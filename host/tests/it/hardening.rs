@@ -4,8 +4,9 @@
 //! (`channels`), notifiers do not reach private addresses and unreachable channels are refused
 //! (`destinations`), plugins are the operator's alone and bounded by its policy (`operator`), tokens
 //! never outlive their parents and revocations reach every process (`tokens`), every security
-//! event lands in a signed, tamper-evident audit log (`audit`); and its abuse resistance: rate
-//! limits and the sign-in lockout (`limits`).
+//! event lands in a signed, tamper-evident audit log (`audit`), sealed secrets are bound to their
+//! row and open nowhere else (`sealed`); and its abuse resistance: rate limits and the sign-in
+//! lockout (`limits`).
 
 mod audit;
 mod channels;
@@ -15,6 +16,7 @@ mod limits;
 mod operator;
 mod posture;
 mod reads;
+mod sealed;
 mod series;
 mod tokens;
 mod users;

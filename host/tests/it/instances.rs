@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 use support::{Backend, Resp, TestApp, SECRET_KEY};
-use vigia::secrets::SecretBox;
+use vigia::secrets::{SealedFor, SecretBox};
 
 backend_tests!(
     seed_contract_request_by_request,
@@ -166,13 +166,14 @@ async fn password_is_never_returned_nor_stored_in_clear(b: Backend) {
     assert!(SecretBox::is_sealed(&stored.password_sealed), "{}", stored.password_sealed);
     assert!(!stored.password_sealed.contains(secret));
     let host_key = SecretBox::from_key(&SECRET_KEY);
-    assert_eq!(host_key.open(&stored.password_sealed).unwrap(), secret, "sealed under the host key");
+    let owner = SealedFor::InstancePassword { tenant_id: tenant, instance_id: stored.id };
+    assert_eq!(host_key.open(&stored.password_sealed, &owner).unwrap(), secret, "sealed under the host key");
 
     let r = ds(&app, Method::PUT, &format!("{DS}/crm"), t, r#"{"password": "Another-Pw-42"}"#).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let stored = app.store.instance_by_name(tenant, "crm").await.unwrap().unwrap();
     assert!(!stored.password_sealed.contains("Another-Pw-42"));
-    assert_eq!(host_key.open(&stored.password_sealed).unwrap(), "Another-Pw-42");
+    assert_eq!(host_key.open(&stored.password_sealed, &owner).unwrap(), "Another-Pw-42");
 }
 
 async fn unreachable_server_is_stored_but_not_connected_and_says_why(b: Backend) {

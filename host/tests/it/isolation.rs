@@ -52,14 +52,13 @@ impl Fixture {
         let channel = ChannelWrite {
             name: "ops",
             plugin: "webhook",
-            config_sealed: "",
             severities: "",
             tags: "",
             instance: None,
             enabled: true,
             grouping: Grouping::default(),
         };
-        let channel_id = app.store.create_channel(tenant, &channel).await.unwrap().id;
+        let channel_id = app.store.create_channel(tenant, &channel, |_| String::new()).await.unwrap().id;
         let u1 = app.store.user_by_login(tenant, "u1@example.com").await.unwrap().unwrap();
         let restricted = app.ctx.auth.issue_user_token(&u1).await.unwrap().0;
         let entries = app.get("/api/v1/audit?limit=1", &app.admin).await;

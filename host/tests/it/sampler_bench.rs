@@ -13,7 +13,7 @@ use sqlx::{Connection, Executor, PgConnection};
 use vigia::activity::ActivityWriter;
 use vigia::config::SamplerConfig;
 use vigia::sampler::Sampler;
-use vigia::secrets::SecretBox;
+use vigia::secrets::{SealedFor, SecretBox};
 use vigia::store::{InstanceUpdate, NewInstance};
 use vigia::timeseries::MetricWriter;
 use vigia_testkit::PgCluster;
@@ -53,17 +53,10 @@ async fn density_at_one_second_ash() {
     let tenant = app.admin_user.tenant_id;
     for i in 0..n {
         let port = clusters[i / per_cluster].port() as i64;
-        let sealed = secrets.seal("x");
         let name = format!("db{i}");
-        let new = NewInstance {
-            name: &name,
-            host: "127.0.0.1",
-            port,
-            username: "postgres",
-            password_sealed: &sealed,
-            tags: "",
-        };
-        app.store.create_instance(tenant, &new).await.unwrap();
+        let new = NewInstance { name: &name, host: "127.0.0.1", port, username: "postgres", tags: "" };
+        let seal = |instance_id| secrets.seal("x", &SealedFor::InstancePassword { tenant_id: tenant, instance_id });
+        app.store.create_instance(tenant, &new, seal).await.unwrap();
         let high = InstanceUpdate { collection_rate: Some("high".into()), ..Default::default() };
         app.store.update_instance(tenant, &name, &high).await.unwrap();
     }

@@ -30,8 +30,8 @@ impl Env {
     pub async fn new(app: TestApp, instances: &[(&str, &str)]) -> Env {
         let tenant = app.admin_user.tenant_id;
         for (name, tags) in instances {
-            let new = NewInstance { name, host: "db1", port: 5432, username: "postgres", password_sealed: "x", tags };
-            app.store.create_instance(tenant, &new).await.unwrap();
+            let new = NewInstance { name, host: "db1", port: 5432, username: "postgres", tags };
+            app.store.create_instance(tenant, &new, |_| "x".into()).await.unwrap();
         }
         let writer = MetricWriter::start(app.store.clone());
         let evaluator = Evaluator::new(app.store.clone(), Duration::from_secs(300));

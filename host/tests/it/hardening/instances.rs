@@ -21,19 +21,19 @@ use crate::support::{fresh_store, Backend, Resp, TestApp, SECRET_KEY};
 const SECRET: &str = "the-stored-secret";
 const DS: &str = "/ds-api/pool/pg-instances";
 
-fn live_port() -> u16 {
+pub(super) fn live_port() -> u16 {
     vigia_testkit::shared().port()
 }
 
 /// A fake PostgreSQL server on loopback: declines TLS, asks every client for its password in
 /// clear text (as a server under an attacker's control would) and keeps what it receives.
-struct PasswordTrap {
-    port: u16,
+pub(super) struct PasswordTrap {
+    pub(super) port: u16,
     received: Arc<Mutex<Vec<String>>>,
 }
 
 impl PasswordTrap {
-    async fn start() -> PasswordTrap {
+    pub(super) async fn start() -> PasswordTrap {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let received: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -72,7 +72,7 @@ impl PasswordTrap {
         Ok(String::from_utf8_lossy(&password).into_owned())
     }
 
-    fn received(&self) -> Vec<String> {
+    pub(super) fn received(&self) -> Vec<String> {
         self.received.lock().unwrap().clone()
     }
 }

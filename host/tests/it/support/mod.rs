@@ -14,7 +14,7 @@ use tower::ServiceExt;
 use vigia::api::AppContext;
 use vigia::auth::password;
 use vigia::config::Config;
-use vigia::secrets::SecretBox;
+use vigia::secrets::{SealedFor, SecretBox};
 use vigia::store::{NewUser, Store, User};
 
 pub const PASSWORD: &str = "correct-horse-battery";
@@ -204,15 +204,15 @@ pub async fn sampled_instance(
     port: u16,
     update: &vigia::store::InstanceUpdate,
 ) -> vigia::store::Instance {
-    let sealed = SecretBox::from_key(&SECRET_KEY).seal("any");
     let new = vigia::store::NewInstance {
         name: "pg1",
         host: "127.0.0.1",
         port: i64::from(port),
         username: "postgres",
-        password_sealed: &sealed,
         tags: "",
     };
-    store.create_instance(tenant_id, &new).await.unwrap();
+    let secrets = SecretBox::from_key(&SECRET_KEY);
+    let seal = |instance_id| secrets.seal("any", &SealedFor::InstancePassword { tenant_id, instance_id });
+    store.create_instance(tenant_id, &new, seal).await.unwrap();
     store.update_instance(tenant_id, "pg1", update).await.unwrap()
 }
