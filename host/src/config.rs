@@ -85,6 +85,13 @@ pub struct RateLimitConfig {
     /// Most clients tracked per budget (memory stays bounded under a flood of addresses or
     /// tokens): past it, new clients share one budget until idle ones are forgotten (every minute).
     pub max_tracked_clients: usize,
+    /// Milliseconds a refused request waits before its 429 (never longer than its `Retry-After`).
+    /// A client hammering in a loop is slowed to a few requests a second per connection instead
+    /// of costing the host CPU at full speed; 0 answers at once.
+    pub refusal_delay_ms: u64,
+    /// Most refused requests held waiting at once; past it, refusals are answered at once (so
+    /// the waiting costs bounded memory however many connections a flood opens).
+    pub max_delayed_refusals: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +253,8 @@ impl Default for RateLimitConfig {
             sign_in_per_minute: 10,
             trusted_proxies: Vec::new(),
             max_tracked_clients: 100_000,
+            refusal_delay_ms: 1000,
+            max_delayed_refusals: 10_000,
         }
     }
 }

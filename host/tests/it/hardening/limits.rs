@@ -18,6 +18,8 @@ fn limited(general: u32, sign_in: u32) -> Config {
     let mut config = TestApp::config();
     config.server.rate_limit.requests_per_minute = general;
     config.server.rate_limit.sign_in_per_minute = sign_in;
+    // Refusals answered at once, except in the test of the delay itself.
+    config.server.rate_limit.refusal_delay_ms = 0;
     config
 }
 
@@ -298,7 +300,31 @@ async fn password_checks_are_bounded(b: Backend) {
     assert_eq!(app.call(Method::POST, "/api/v1/auth/token", None, Some(admin)).await.status, StatusCode::OK);
 }
 
+/// A refusal waits `refusal_delay_ms` (a client looping on 429s is slowed, not served at full
+/// speed), but never more than `max_delayed_refusals` wait at once.
+async fn refusals_are_held_back_a_bounded_number_at_a_time(b: Backend) {
+    let mut config = limited(1, 100);
+    config.server.rate_limit.refusal_delay_ms = 400;
+    let app = TestApp::start_with(b, config).await;
+    assert_eq!(app.get("/api/v1/health", &app.admin).await.status, StatusCode::OK);
+    let started = std::time::Instant::now();
+    let r = app.get("/api/v1/health", &app.admin).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(400), "{:?}", started.elapsed());
+
+    let mut config = limited(1, 100);
+    config.server.rate_limit.refusal_delay_ms = 60_000;
+    config.server.rate_limit.max_delayed_refusals = 0;
+    let app = TestApp::start_with(b, config).await;
+    assert_eq!(app.get("/api/v1/health", &app.admin).await.status, StatusCode::OK);
+    let r = tokio::time::timeout(std::time::Duration::from_secs(30), app.get("/api/v1/health", &app.admin))
+        .await
+        .expect("no waiting room left: answered at once");
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
 backend_tests!(
+    refusals_are_held_back_a_bounded_number_at_a_time,
     past_its_budget_a_client_gets_429_with_retry_after_and_probes_stay_exempt,
     tokens_and_addresses_have_budgets_of_their_own,
     forwarded_for_counts_only_behind_a_trusted_proxy,
