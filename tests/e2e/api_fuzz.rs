@@ -1,8 +1,9 @@
 //! End-to-end: property-based fuzzing of the whole API from its own OpenAPI document with
-//! schemathesis (installed by `.ci/run`), against the real binary: no answer may be a 5xx, use a
-//! status the document does not declare, or break its documented schema; no schema-valid request
-//! may be refused and no schema-invalid one accepted (exceptions, each with its reason, in
-//! `schemathesis.toml`). A bounded number of examples per operation keeps it under a minute.
+//! schemathesis (`python3 -m schemathesis.cli`, installed by `.ci/run`), against the real binary:
+//! no answer may be a 5xx, use a status the document does not declare, or break its documented
+//! schema; no schema-valid request may be refused and no schema-invalid one accepted (exceptions,
+//! each with its reason, in `schemathesis.toml`). A bounded number of examples per operation
+//! keeps it under a minute.
 //!
 //! Generated bodies name arbitrary hosts and URLs (connection tests, webhook channels), so the
 //! server and the fuzzer run in a network namespace of their own with nothing but loopback: no
@@ -51,7 +52,7 @@ signed_in = post(base + "/api/v1/auth/token", {"username": "admin", "password": 
 print(post(base + "/api/v1/tokens", {"name": "fuzzer", "scopes": ["admin", "plugins:manage"]}, signed_in))
 PY
 )
-st --config-file "$CONFIG" run "$BASE/api/v1/openapi.json" --url "$BASE" -H "Authorization: Bearer $TOKEN" "$@"
+python3 -m schemathesis.cli --config-file "$CONFIG" run "$BASE/api/v1/openapi.json" --url "$BASE" -H "Authorization: Bearer $TOKEN" "$@"
 "#;
 
 #[test]
@@ -88,4 +89,29 @@ fn the_api_keeps_its_openapi_contract_under_generated_requests() {
     let log = std::fs::read_to_string(dir.path().join("vigia.log")).unwrap_or_default();
     assert!(out.status.success(), "schemathesis found failures:\n{report}\nserver log:\n{log}");
     assert!(report.contains(" passed"), "schemathesis ran no operation:\n{report}");
+    // Passing means little if the token stopped working: only the sign-in endpoints (which take
+    // credentials in the body or Basic auth, not the token) may have answered nothing but 401/403.
+    let refused = operations_only_refused(&report);
+    assert!(
+        refused.iter().all(|op| op.contains("/ds-api/user-token") || op.contains("/api/v1/auth/token")),
+        "operations answered only 401/403 with the operator's token: {refused:?}\n{report}"
+    );
+}
+
+/// The operations schemathesis lists under its "401 Unauthorized (n operations):" and
+/// "403 Forbidden (n operations):" warnings.
+fn operations_only_refused(report: &str) -> Vec<String> {
+    let mut listed = Vec::new();
+    let mut in_list = false;
+    for line in report.lines() {
+        if line.starts_with("401 Unauthorized (") || line.starts_with("403 Forbidden (") {
+            in_list = true;
+        } else if in_list {
+            match line.trim().strip_prefix("- ") {
+                Some(operation) => listed.push(operation.to_string()),
+                None => in_list = false,
+            }
+        }
+    }
+    listed
 }

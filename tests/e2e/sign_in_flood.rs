@@ -106,6 +106,13 @@ async fn sign_in_flood_with_rate_limits() {
     flood("rate limits on (defaults)", "").await;
 }
 
+/// The same without the refusal delay: what answering every refusal at once costs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "load test: cargo test -p vigia --release --test e2e sign_in_flood -- --ignored --nocapture --test-threads 1"]
+async fn sign_in_flood_with_rate_limits_refusing_at_once() {
+    flood("rate limits on, refusals answered at once", "[server.rate_limit]\nrefusal_delay_ms = 0\n").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "load test: cargo test -p vigia --release --test e2e sign_in_flood -- --ignored --nocapture --test-threads 1"]
 async fn sign_in_flood_without_rate_limits() {
