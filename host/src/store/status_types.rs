@@ -85,6 +85,21 @@ mod tests {
         for s in IncidentSeverity::ALL {
             assert_eq!(serde_json::from_value::<IncidentSeverity>(s.as_str().into()).unwrap(), *s);
         }
+        for s in IncidentStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for s in MaintenanceStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for v in Visibility::ALL {
+            assert_eq!(serde_json::to_value(v).unwrap(), v.as_str());
+        }
+        for k in ComponentKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        // The OpenAPI document names what serde accepts, not the Rust variants.
+        let schema = serde_json::to_value(<ServiceStatus as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(schema["enum"][1], "degraded_performance", "{schema}");
         assert_eq!(serde_json::to_value(ServiceStatus::DegradedPerformance).unwrap(), "degraded_performance");
         assert_eq!(
             MaintenanceStatus::parse("done").unwrap_err(),
