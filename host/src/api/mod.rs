@@ -166,6 +166,7 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(notifications::dlq_delete))
         .routes(routes!(services::list, services::create))
         .routes(routes!(services::get, services::update, services::delete))
+        .routes(routes!(services::uptime))
         .routes(routes!(incidents::list, incidents::create))
         .routes(routes!(incidents::active))
         .routes(routes!(incidents::get, incidents::patch))

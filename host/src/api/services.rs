@@ -19,7 +19,10 @@ use super::validate::check_text;
 use super::{rfc3339, AppContext};
 use crate::auth::Principal;
 use crate::instances::{check_name, Tags};
-use crate::store::{ComponentKind, ComponentRow, ServiceFilter, ServiceRow, ServiceStatus, ServiceWrite, Visibility};
+use crate::status::refresh::uptimes;
+use crate::store::{
+    now_ms, ComponentKind, ComponentRow, ServiceFilter, ServiceRow, ServiceStatus, ServiceWrite, Visibility,
+};
 
 const MAX_TAGS: usize = 20;
 const MAX_COMPONENTS: usize = 100;
@@ -275,4 +278,35 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     ctx.store.delete_service(caller.tenant_id, id).await.map_err(or_not_found("service"))?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Uptime percentages of a service (the seed's shape).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UptimeView {
+    pub service_id: i64,
+    /// Percent of the last 24 hours up (`operational` or `degraded_performance`), maintenance
+    /// excluded from the SLA left out; `null` where no recorded status covers the period.
+    pub uptime_24h: Option<f64>,
+    pub uptime_7d: Option<f64>,
+    pub uptime_30d: Option<f64>,
+}
+
+/// 24 h / 7 d / 30 d uptime, exact: computed from the service's recorded status transitions.
+#[utoipa::path(get, path = "/api/v1/services/{id}/uptime", tag = "status", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, body = UptimeView)))]
+pub async fn uptime(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<UptimeView>> {
+    let service = ctx.store.service(caller.tenant_id, id).await.map_err(or_not_found("service"))?;
+    // Three decimals: exact to well under a second a day, without float noise in the answer.
+    let rounded = |p: Option<f64>| p.map(|p| (p * 1000.0).round() / 1000.0);
+    let [day, week, month] = uptimes(&ctx.store, service.id, now_ms()).await?;
+    Ok(Json(UptimeView {
+        service_id: service.id,
+        uptime_24h: rounded(day),
+        uptime_7d: rounded(week),
+        uptime_30d: rounded(month),
+    }))
 }

@@ -1,8 +1,12 @@
 //! The status side without HTTP or SQL (issue 9): the incident and maintenance state machines
-//! (pure functions over stored rows, table-tested like `alerting::machine`) and the scheduler
-//! pass that starts and completes maintenance windows at their times. Dependencies point down:
-//! `api` → `status` → `store`.
+//! (pure functions over stored rows, table-tested like `alerting::machine`), the derived status
+//! of a service (`derive`) and its uptime from transitions (`uptime`), and the passes `serve`
+//! runs: windows started and completed at their times (`schedule`), statuses derived again and
+//! their changes recorded (`refresh`). Dependencies point down: `api` → `status` → `store`.
 
+pub mod derive;
 pub mod incident;
 pub mod maintenance;
+pub mod refresh;
 pub mod schedule;
+pub mod uptime;

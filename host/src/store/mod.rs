@@ -17,6 +17,7 @@ mod outbox;
 mod plugins;
 mod roles;
 mod sealed;
+mod service_status;
 mod services;
 mod status_types;
 mod tenants;

@@ -124,6 +124,10 @@ impl Store {
                 .bind(w.tags).bind(ServiceStatus::Operational.as_str()).bind(now_ms())
                 .fetch_one(&mut *tx).await.map_err(taken)?;
             replace_components!(tx, row.id, w.components);
+            // Its first transition: uptime is known from its creation on.
+            sqlx::query("INSERT INTO service_status_transitions (service_id, at, status, cause) VALUES ($1, $2, $3, $4)")
+                .bind(row.id).bind(row.created_at).bind(row.current_status.as_str()).bind("service created")
+                .execute(&mut *tx).await?;
             tx.commit().await?;
             row
         }))

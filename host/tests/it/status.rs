@@ -3,6 +3,7 @@
 //! windows, their state machine and the scheduler pass (`maintenance`). Each checks pagination
 //! bounds, another tenant's resources answering 404, scope denials and refused moves (409).
 
+mod derived;
 mod incidents;
 mod maintenance;
 mod services;
