@@ -18,6 +18,7 @@ use super::validate::check_text;
 use super::{rfc3339, AppContext};
 use crate::auth::Principal;
 use crate::status::maintenance::{apply, Action};
+use crate::status::suppress;
 use crate::store::{now_ms, Link, MaintenanceFilter, MaintenanceRow, MaintenanceStatus, Visibility};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -225,7 +226,13 @@ async fn act(ctx: &AppContext, caller: &Principal, id: i64, action: Action) -> A
     let current = ctx.store.maintenance(caller.tenant_id, id).await.map_err(&not_found)?;
     let next = apply(&current, action, now_ms()).map_err(|r| AppError::Conflict(r.to_string()))?;
     match ctx.store.save_maintenance_move(&next, current.status).await.map_err(&not_found)? {
-        Some(saved) => Ok(Json(one(ctx, saved).await?)),
+        Some(saved) => {
+            // The move stands even if this fails: it is logged, and the window's answer is the truth.
+            if let Err(e) = suppress::after_move(&ctx.store, &saved, now_ms()).await {
+                tracing::warn!(window = saved.id, error = %e, "pausing or resuming the window's alerts failed");
+            }
+            Ok(Json(one(ctx, saved).await?))
+        }
         // Moved by someone else (or the scheduler) in between: judged on what it is now.
         None => {
             let now = ctx.store.maintenance(caller.tenant_id, id).await.map_err(&not_found)?;

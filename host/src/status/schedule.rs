@@ -18,6 +18,9 @@ pub async fn advance_maintenance(store: &Store, now: i64) -> StoreResult<usize> 
             match store.save_maintenance_move(&next, window.status).await? {
                 Some(saved) => {
                     tracing::info!(window = saved.id, tenant = saved.tenant_id, status = %saved.status, "maintenance window moved");
+                    if let Err(e) = super::suppress::after_move(store, &saved, now).await {
+                        tracing::warn!(window = saved.id, error = %e, "pausing or resuming the window's alerts failed");
+                    }
                     window = saved;
                     moved += 1;
                 }

@@ -100,7 +100,60 @@ async fn a_service_without_recorded_status_has_no_uptime(b: Backend) {
     assert_eq!(uptimes(&app.store, id, c + 1_000).await.unwrap(), [Some(100.0), Some(100.0), Some(100.0)]);
 }
 
+/// The tenant's pauses: (instance, until).
+async fn pauses(app: &TestApp) -> Vec<(String, Option<i64>)> {
+    let all = app.store.list_pauses(Some(app.admin_user.tenant_id)).await.unwrap();
+    all.into_iter().map(|(_, resource, until)| (resource, until)).collect()
+}
+
+async fn a_window_suppressing_alerts_pauses_its_instances_for_its_duration(b: Backend) {
+    let app = TestApp::start(b).await;
+    let tenant = app.admin_user.tenant_id;
+    for (name, tags) in [("db1", "env=prod"), ("db2", "env=prod"), ("dev1", "env=dev")] {
+        instance(&app.store, tenant, name, tags).await;
+    }
+    let body = json!({"slug": "shop", "name": "Shop", "components": [{"kind": "selector", "target": "env=prod"}]});
+    let service = send(&app, Method::POST, "/api/v1/services", &app.admin, body).await.json["id"].as_i64().unwrap();
+    // Paused by hand until resumed: the window does not shorten that.
+    app.store.set_pause(tenant, "db2", None).await.unwrap();
+    let window = |suppress: bool, start: String, end: String| json!({"title": "w", "service_ids": [service], "suppress_alerts": suppress, "scheduled_start": start, "scheduled_end": end});
+    let (start, end) = ("2099-01-01T00:00:00Z".to_string(), "2099-01-01T01:00:00Z".to_string());
+    let end_ms = chrono::DateTime::parse_from_rfc3339(&end).unwrap().timestamp_millis();
+
+    let quiet =
+        send(&app, Method::POST, "/api/v1/maintenance", &app.admin, window(false, start.clone(), end.clone())).await;
+    app.call(Method::POST, &format!("/api/v1/maintenance/{}/start", quiet.json["id"]), Some(&app.admin), None).await;
+    assert_eq!(pauses(&app).await, [("db2".to_string(), None)], "without suppress_alerts nothing is paused");
+
+    let w = send(&app, Method::POST, "/api/v1/maintenance", &app.admin, window(true, start, end)).await;
+    let path = format!("/api/v1/maintenance/{}", w.json["id"]);
+    let started = app.call(Method::POST, &format!("{path}/start"), Some(&app.admin), None).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.text);
+    assert_eq!(pauses(&app).await, [("db1".to_string(), Some(end_ms)), ("db2".to_string(), None)]);
+    let status = app.get("/api/v1/alerts/status", &app.admin).await;
+    assert_eq!(status.json["paused"], json!(["db1", "db2"]), "{}", status.text);
+    let completed = app.call(Method::POST, &format!("{path}/complete"), Some(&app.admin), None).await;
+    assert_eq!(completed.status, StatusCode::OK, "{}", completed.text);
+    assert_eq!(pauses(&app).await, [("db2".to_string(), None)], "its own pause lifted, the other kept");
+
+    // The scheduler does the same at the window's times.
+    let now = vigia::store::now_ms();
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339();
+    let hour = 3_600_000;
+    let timed =
+        send(&app, Method::POST, "/api/v1/maintenance", &app.admin, window(true, at(now + hour), at(now + 2 * hour)))
+            .await;
+    assert_eq!(timed.status, StatusCode::CREATED, "{}", timed.text);
+    let timed_end =
+        chrono::DateTime::parse_from_rfc3339(timed.json["scheduled_end"].as_str().unwrap()).unwrap().timestamp_millis();
+    vigia::status::schedule::advance_maintenance(&app.store, now + hour).await.unwrap();
+    assert_eq!(pauses(&app).await, [("db1".to_string(), Some(timed_end)), ("db2".to_string(), None)]);
+    vigia::status::schedule::advance_maintenance(&app.store, now + 2 * hour).await.unwrap();
+    assert_eq!(pauses(&app).await, [("db2".to_string(), None)]);
+}
+
 backend_tests!(
     a_services_status_is_derived_and_its_transitions_give_its_uptime,
     a_service_without_recorded_status_has_no_uptime,
+    a_window_suppressing_alerts_pauses_its_instances_for_its_duration,
 );
