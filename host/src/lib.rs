@@ -22,6 +22,7 @@ pub mod scheduler;
 pub mod secrets;
 pub mod security;
 pub mod server;
+pub mod status;
 pub mod store;
 pub mod telemetry;
 pub mod timeseries;

@@ -292,6 +292,19 @@ async fn start_background(
     });
     let purged = store.clone();
     background.every("token purge", Duration::from_secs(3600), move || purge_dead_tokens(purged.clone()));
+    let windows = store.clone();
+    background.every("status pass", crate::status::schedule::EVERY, move || {
+        let store = windows.clone();
+        async move {
+            if let Err(e) = crate::status::schedule::advance_maintenance(&store, now_ms()).await {
+                tracing::warn!(error = %e, "moving maintenance windows failed; retried at the next pass");
+            }
+            // After the windows moved, so a window starting now shows in the same pass.
+            if let Err(e) = crate::status::refresh::refresh_statuses(&store, now_ms()).await {
+                tracing::warn!(error = %e, "deriving service statuses failed; retried at the next pass");
+            }
+        }
+    });
     let (watched, token) = (plugins.clone(), background.token());
     background.spawn("plugin watcher", async move {
         token.cancelled().await;

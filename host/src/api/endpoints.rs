@@ -74,6 +74,9 @@ const PLUGINS: Access = Access::Scope(Scope::PluginsManage);
 const MONITORING_READ: Access = Access::Scope(Scope::MonitoringRead);
 const SETTINGS_WRITE: Access = Access::Scope(Scope::SettingsWrite);
 const AUDIT_READ: Access = Access::Scope(Scope::AuditRead);
+const STATUS_READ: Access = Access::Scope(Scope::ReadStatus);
+const INCIDENTS: Access = Access::Scope(Scope::WriteIncidents);
+const MAINTENANCE: Access = Access::Scope(Scope::WriteMaintenance);
 
 /// Every route the host serves.
 pub static ENDPOINTS: &[Endpoint] = &[
@@ -191,6 +194,29 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(Method::GET, "/api/v1/notifications/dlq", SETTINGS_READ),
     ep(Method::POST, "/api/v1/notifications/dlq/retry", SETTINGS_WRITE).audit("dlq.retry"),
     ep(Method::POST, "/api/v1/notifications/dlq/delete", SETTINGS_WRITE).audit("dlq.delete"),
+    // The status side (the Opsentry seed's scopes): reading services, incidents and windows is
+    // `read:status`; incidents and windows have a write scope each, so a CI pipeline declaring
+    // failed deploys holds `write:incidents` alone; defining services is configuration.
+    ep(Method::GET, "/api/v1/services", STATUS_READ),
+    ep(Method::POST, "/api/v1/services", SETTINGS_WRITE).audit("service.create"),
+    ep(Method::GET, "/api/v1/services/{id}", STATUS_READ),
+    ep(Method::PUT, "/api/v1/services/{id}", SETTINGS_WRITE).audit("service.update"),
+    ep(Method::DELETE, "/api/v1/services/{id}", SETTINGS_WRITE).audit("service.delete"),
+    ep(Method::GET, "/api/v1/services/{id}/uptime", STATUS_READ),
+    ep(Method::GET, "/api/v1/incidents", STATUS_READ),
+    ep(Method::POST, "/api/v1/incidents", INCIDENTS).audit("incident.create"),
+    ep(Method::GET, "/api/v1/incidents/active", STATUS_READ),
+    ep(Method::GET, "/api/v1/incidents/{id}", STATUS_READ),
+    ep(Method::PATCH, "/api/v1/incidents/{id}", INCIDENTS).audit("incident.update"),
+    ep(Method::POST, "/api/v1/incidents/{id}/updates", INCIDENTS).audit("incident.add-update"),
+    ep(Method::POST, "/api/v1/incidents/{id}/resolve", INCIDENTS).audit("incident.resolve"),
+    ep(Method::GET, "/api/v1/maintenance", STATUS_READ),
+    ep(Method::POST, "/api/v1/maintenance", MAINTENANCE).audit("maintenance.create"),
+    ep(Method::GET, "/api/v1/maintenance/upcoming", STATUS_READ),
+    ep(Method::GET, "/api/v1/maintenance/{id}", STATUS_READ),
+    ep(Method::POST, "/api/v1/maintenance/{id}/start", MAINTENANCE).audit("maintenance.start"),
+    ep(Method::POST, "/api/v1/maintenance/{id}/complete", MAINTENANCE).audit("maintenance.complete"),
+    ep(Method::POST, "/api/v1/maintenance/{id}/cancel", MAINTENANCE).audit("maintenance.cancel"),
     // The signed audit log of the caller's tenant.
     ep(Method::GET, "/api/v1/audit", AUDIT_READ),
     ep(Method::GET, "/api/v1/audit/{id}/verify", AUDIT_READ),

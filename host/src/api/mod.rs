@@ -10,9 +10,11 @@ pub mod endpoints;
 pub mod error;
 mod extract;
 mod health;
+mod incidents;
 mod instance_body;
 mod instance_toggles;
 mod instances;
+mod maintenance;
 mod meta;
 mod metrics;
 mod middleware;
@@ -23,6 +25,8 @@ pub mod rate_limit;
 mod roles;
 mod security;
 mod security_status;
+mod services;
+mod status_common;
 mod tokens;
 mod users;
 mod validate;
@@ -77,6 +81,7 @@ pub struct AppContext {
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
     tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "security"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"), (name = "alerts"), (name = "notifications"), (name = "audit"),
+         (name = "status", description = "Services, incidents and maintenance windows"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
 )]
 struct ApiDoc;
@@ -159,6 +164,20 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(notifications::dlq))
         .routes(routes!(notifications::dlq_retry))
         .routes(routes!(notifications::dlq_delete))
+        .routes(routes!(services::list, services::create))
+        .routes(routes!(services::get, services::update, services::delete))
+        .routes(routes!(services::uptime))
+        .routes(routes!(incidents::list, incidents::create))
+        .routes(routes!(incidents::active))
+        .routes(routes!(incidents::get, incidents::patch))
+        .routes(routes!(incidents::add_update))
+        .routes(routes!(incidents::resolve))
+        .routes(routes!(maintenance::list, maintenance::create))
+        .routes(routes!(maintenance::upcoming))
+        .routes(routes!(maintenance::get))
+        .routes(routes!(maintenance::start))
+        .routes(routes!(maintenance::complete))
+        .routes(routes!(maintenance::cancel))
         .routes(routes!(audit_log::list))
         .routes(routes!(audit_log::verify))
         .routes(routes!(ds::banner))

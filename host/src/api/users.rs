@@ -371,10 +371,9 @@ pub struct DsUserBody {
     roles: Option<Vec<String>>,
     /// Deprecated single role, mapped to `roles`.
     role: Option<String>,
-    /// Accepted and ignored (a Datasentinel UI feature).
-    #[schema(value_type = Option<bool>)]
+    /// Accepted and ignored (a Datasentinel UI feature); a boolean, as the document says.
     #[allow(dead_code)]
-    live_360: Option<Value>,
+    live_360: Option<bool>,
     /// `true` is refused: Vigia authenticates with its own passwords only.
     ldap: Option<bool>,
 }

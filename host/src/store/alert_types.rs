@@ -14,7 +14,7 @@ pub struct UnknownValue {
 }
 
 /// `a, b or c`: the choices of an error message.
-fn one_of(names: &[&str]) -> String {
+pub(super) fn one_of(names: &[&str]) -> String {
     match names.split_last() {
         Some((last, [])) => (*last).to_string(),
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
@@ -23,12 +23,16 @@ fn one_of(names: &[&str]) -> String {
 }
 
 /// Declares a vocabulary enum: its variants and their names, `as_str` (the one way it is
-/// written), `parse` (errors list the names), and the sqlx decoding of a text column into it.
+/// written, also in JSON and the OpenAPI document), `parse` (errors list the names), and the sqlx
+/// decoding of a text column into it. Used here and by `status_types`.
 macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
-        #[serde(rename_all = "lowercase")]
+        // `snake_case`, not a per-variant `rename = $text`: utoipa does not see a rename whose
+        // value comes from a macro argument, and the document must name what serde accepts.
+        // `as_str` must therefore be the variant's snake_case name (tests check both agree).
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vmeta])* $variant,)+
         }
@@ -47,7 +51,7 @@ macro_rules! vocabulary {
             pub fn parse(s: &str) -> Result<$name, String> {
                 Self::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
                     let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-                    format!("unknown {} {s:?}: use {}", $what, one_of(&names))
+                    format!("unknown {} {s:?}: use {}", $what, $crate::store::alert_types::one_of(&names))
                 })
             }
         }
@@ -77,11 +81,13 @@ macro_rules! vocabulary {
         {
             fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
                 let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
-                $name::parse(text).map_err(|_| UnknownValue { what: $what, value: text.to_string() }.into())
+                $name::parse(text)
+                    .map_err(|_| $crate::store::UnknownValue { what: $what, value: text.to_string() }.into())
             }
         }
     };
 }
+pub(super) use vocabulary;
 
 vocabulary! {
     /// How bad an alert is; ordered (`Info < Warning < Critical`), as the rules compare them.

@@ -19,6 +19,10 @@ struct Fixture {
     alert_id: i64,
     channel_id: i64,
     token_id: i64,
+    service_id: i64,
+    incident_id: i64,
+    /// A maintenance window.
+    window_id: i64,
     /// An audit entry of the `default` tenant.
     audit_id: i64,
     /// A user of `default` whose only role excludes instance `db`.
@@ -61,9 +65,25 @@ impl Fixture {
         let channel_id = app.store.create_channel(tenant, &channel, |_| String::new()).await.unwrap().id;
         let u1 = app.store.user_by_login(tenant, "u1@example.com").await.unwrap().unwrap();
         let restricted = app.ctx.auth.issue_user_token(&u1).await.unwrap().0;
+        let service_id = created(&app, Method::POST, "/api/v1/services", json!({"slug": "main", "name": "Main"})).await;
+        let incident = json!({"title": "down", "service_ids": [service_id]});
+        let incident_id = created(&app, Method::POST, "/api/v1/incidents", incident).await;
+        let window = json!({"title": "drill", "scheduled_start": "2099-01-01T00:00:00Z", "scheduled_end": "2099-01-01T01:00:00Z"});
+        let window_id = created(&app, Method::POST, "/api/v1/maintenance", window).await;
         let entries = app.get("/api/v1/audit?limit=1", &app.admin).await;
         let audit_id = entries.json["entries"][0]["id"].as_i64().expect("an audit entry");
-        Fixture { app, rule_id, alert_id, channel_id, token_id, audit_id, restricted }
+        Fixture {
+            app,
+            rule_id,
+            alert_id,
+            channel_id,
+            token_id,
+            service_id,
+            incident_id,
+            window_id,
+            audit_id,
+            restricted,
+        }
     }
 
     /// `path` with its parameters naming existing resources (`missing`: resources that do not
@@ -89,6 +109,9 @@ impl Fixture {
                 ("id", p) if p.starts_with("/api/v1/notifications/channels/") => id(self.channel_id),
                 ("id", p) if p.starts_with("/api/v1/plugins/") => "webhook".into(),
                 ("id", p) if p.starts_with("/api/v1/audit/") => id(self.audit_id),
+                ("id", p) if p.starts_with("/api/v1/services/") => id(self.service_id),
+                ("id", p) if p.starts_with("/api/v1/incidents/") => id(self.incident_id),
+                ("id", p) if p.starts_with("/api/v1/maintenance/") => id(self.window_id),
                 ("endpoint", _) => "session-history".into(),
                 ("organization", _) => "default".into(),
                 ("seconds" | "n" | "s" | "rate", _) => "10".into(),

@@ -27,6 +27,7 @@ mod plugins_store;
 mod rbac;
 mod sampler;
 mod sampler_bench;
+mod status;
 mod store_suite;
 mod timeseries;
 mod workload;
