@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{or_not_found, ApiResult, AppError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, LenientJson};
-use super::validate::check_text;
+use super::validate::{check_text, page};
 use super::{rfc3339, AppContext};
 use crate::alerting::machine::{Action, CustomRaise};
 use crate::alerting::notify::{self, is_paused, resume as resume_pause, ActError};
@@ -137,11 +137,8 @@ pub struct AlertQuery {
 async fn listed(ctx: &AppContext, caller: &Principal, q: AlertQuery, open_only: bool) -> ApiResult<Vec<AlertView>> {
     let state = q.state.as_deref().map(AlertState::parse).transpose().map_err(AppError::BadRequest)?;
     let severity = q.severity.as_deref().map(Severity::parse).transpose().map_err(AppError::BadRequest)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) || q.offset.is_some_and(|o| o < 0) {
-        return Err(AppError::BadRequest("limit must be 1 to 1000 and offset not negative".into()));
-    }
-    let filter = AlertFilter { state, severity, resource: q.instance, open_only, limit, offset: q.offset.unwrap_or(0) };
+    let (limit, offset) = page(q.limit, q.offset, 100, 1000)?;
+    let filter = AlertFilter { state, severity, resource: q.instance, open_only, limit, offset };
     let visible = Visible::of(ctx, caller).await?;
     let rows = ctx.store.list_alerts(caller.tenant_id, &filter).await?;
     Ok(rows.into_iter().filter(|a| visible.allows(a)).map(AlertView::from).collect())

@@ -86,12 +86,7 @@ pub struct AuditList {
 }
 
 fn timestamp(name: &str, text: Option<&str>) -> ApiResult<Option<i64>> {
-    text.map(|t| {
-        chrono::DateTime::parse_from_rfc3339(t)
-            .map(|at| at.timestamp_millis())
-            .map_err(|e| AppError::BadRequest(format!("{name} {t:?} is not an RFC 3339 timestamp: {e}")))
-    })
-    .transpose()
+    text.map(|t| super::validate::timestamp(name, t)).transpose()
 }
 
 /// The audit log of the caller's tenant, newest first: sign-ins (failed too), token, user, role,
@@ -104,14 +99,7 @@ pub async fn list(
     caller: Principal,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditList>> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(AppError::BadRequest("limit must be between 1 and 1000".into()));
-    }
-    let offset = q.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(AppError::BadRequest("offset must not be negative".into()));
-    }
+    let (limit, offset) = super::validate::page(q.limit, q.offset, 100, 1000)?;
     let filter = AuditFilter {
         action: q.event.filter(|e| !e.is_empty()),
         actor: q.user.filter(|u| !u.is_empty()),

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{or_not_found, ApiResult, AppError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuditTarget};
-use super::status_common::{check_len, linked, page, tenant_services, timestamp, ServiceRefView, MAX_TEXT};
+use super::status_common::{linked, tenant_services, ServiceRefView};
 use super::validate::check_text;
+use super::validate::{check_len, page, timestamp, MAX_TEXT};
 use super::{rfc3339, AppContext};
 use crate::auth::Principal;
 use crate::status::maintenance::{apply, Action};

@@ -409,11 +409,8 @@ async fn deliveries(
     state: Option<DeliveryState>,
     page: &PageQuery,
 ) -> ApiResult<Vec<DeliveryView>> {
-    let limit = page.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) || page.offset.is_some_and(|o| o < 0) {
-        return Err(AppError::BadRequest("limit must be 1 to 1000 and offset not negative".into()));
-    }
-    let rows = ctx.store.list_outbox(tenant, state, limit, page.offset.unwrap_or(0)).await?;
+    let (limit, offset) = super::validate::page(page.limit, page.offset, 100, 1000)?;
+    let rows = ctx.store.list_outbox(tenant, state, limit, offset).await?;
     Ok(rows.into_iter().map(DeliveryView::from).collect())
 }
 

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{or_not_found, ApiResult, AppError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuditTarget};
-use super::status_common::{check_len, page, MAX_TEXT};
 use super::validate::check_text;
+use super::validate::{check_len, page, MAX_TEXT};
 use super::{rfc3339, AppContext};
 use crate::auth::Principal;
 use crate::instances::{check_name, Tags};

@@ -2,7 +2,10 @@
 //! document and the handlers agree: lengths count characters (as JSON Schema's `maxLength`
 //! does), and "not blank" is the pattern `\S` (at least one character that is not whitespace).
 
-use super::error::AppError;
+use super::error::{ApiResult, AppError};
+
+/// Longest free text (descriptions, messages, root causes, postmortems), in characters.
+pub const MAX_TEXT: usize = 5000;
 
 /// A required free text: not blank, at most `max` characters. Declare it on the field as
 /// `#[schema(min_length = 1, max_length = <max>, pattern = r"\S")]`.
@@ -11,6 +14,33 @@ pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), AppError> 
         return Err(AppError::BadRequest(format!("{field} must be 1 to {max} characters, not blank")));
     }
     Ok(())
+}
+
+/// `limit` (default `default`, 1 to `max`) and `offset` (default 0, not negative).
+pub fn page(limit: Option<i64>, offset: Option<i64>, default: i64, max: i64) -> ApiResult<(i64, i64)> {
+    let limit = limit.unwrap_or(default);
+    let offset = offset.unwrap_or(0);
+    if !(1..=max).contains(&limit) || offset < 0 {
+        return Err(AppError::BadRequest(format!("limit must be 1 to {max} and offset not negative")));
+    }
+    Ok((limit, offset))
+}
+
+/// An optional free text of at most `max` characters (blank allowed).
+pub fn check_len(field: &str, value: Option<&str>, max: usize) -> ApiResult<()> {
+    match value {
+        Some(v) if v.chars().count() > max => {
+            Err(AppError::BadRequest(format!("{field} is longer than {max} characters")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// An RFC 3339 timestamp as epoch milliseconds; a 400 naming `field` otherwise.
+pub fn timestamp(field: &str, text: &str) -> ApiResult<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| AppError::BadRequest(format!("{field} {text:?} is not an RFC 3339 timestamp: {e}")))
 }
 
 /// JSON has one number type: to JSON Schema (and to clients generated from our document) `5.0`
@@ -45,6 +75,21 @@ mod tests {
         assert!(check_text("name", "é".repeat(10).as_str(), 10).is_ok());
         assert!(check_text("name", &"é".repeat(11), 10).is_err());
         assert!(check_text("name", " \t", 10).unwrap_err().to_string().contains("name must be 1 to 10"));
+    }
+
+    #[test]
+    fn bounds_and_timestamps_name_what_is_wrong() {
+        assert_eq!(page(None, None, 100, 200).unwrap(), (100, 0));
+        assert_eq!(page(Some(200), Some(5), 100, 200).unwrap(), (200, 5));
+        for (limit, offset) in [(Some(0), None), (Some(201), None), (None, Some(-1))] {
+            let e = page(limit, offset, 100, 200).unwrap_err().to_string();
+            assert_eq!(e, "limit must be 1 to 200 and offset not negative");
+        }
+        assert_eq!(timestamp("scheduled_start", "2026-06-01T02:00:00Z").unwrap(), 1_780_279_200_000);
+        let e = timestamp("scheduled_end", "tomorrow").unwrap_err().to_string();
+        assert!(e.starts_with("scheduled_end \"tomorrow\" is not an RFC 3339 timestamp"), "{e}");
+        assert!(check_len("description", Some("é".repeat(5).as_str()), 5).is_ok());
+        assert!(check_len("description", Some("é".repeat(6).as_str()), 5).is_err());
     }
 
     #[test]

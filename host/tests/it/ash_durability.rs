@@ -32,24 +32,7 @@ async fn instance(app: &TestApp) -> InstanceKey {
 }
 
 fn tick(ts_ms: i64, pid: i32) -> AshTick {
-    let session = AshSession {
-        pid,
-        backend_start_ms: T0 - 3_600_000,
-        state: "active".into(),
-        wait_event_type: "CPU".into(),
-        wait_event: "CPU".into(),
-        blocking_pids: vec![],
-        query_id: 42,
-        database: "shop".into(),
-        user: "app".into(),
-        application: "billing".into(),
-        client: "local".into(),
-        backend_type: "client backend".into(),
-        command: "SELECT".into(),
-        query_start_ms: Some(ts_ms - 100),
-        xact_start_ms: Some(ts_ms - 100),
-    };
-    AshTick { ts_ms, sessions: vec![session] }
+    AshTick { ts_ms, sessions: vec![support::ash_session(pid, ts_ms, T0 - 3_600_000)] }
 }
 
 /// A writer persisting its tail every second, with minute chunks.

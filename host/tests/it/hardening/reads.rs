@@ -8,7 +8,7 @@ use vigia::activity::ActivityWriter;
 use vigia::model::*;
 use vigia::workload::MAX_SAMPLES;
 
-use crate::support::{Backend, TestApp};
+use crate::support::{ash_session, Backend, TestApp};
 
 /// 2026-01-10 10:00:00 UTC.
 const T0: i64 = 1_768_039_200_000;
@@ -17,21 +17,12 @@ const TICKS: i64 = 120;
 
 fn session(pid: i32, ts_ms: i64) -> AshSession {
     AshSession {
-        pid,
-        backend_start_ms: T0 - 3_600_000,
-        state: "active".into(),
         wait_event_type: "IO".into(),
         wait_event: "DataFileRead".into(),
-        blocking_pids: vec![],
         query_id: 7,
-        database: "shop".into(),
-        user: "app".into(),
-        application: "billing".into(),
-        client: "local".into(),
-        backend_type: "client backend".into(),
-        command: "SELECT".into(),
         query_start_ms: Some(ts_ms - 10),
         xact_start_ms: Some(ts_ms - 10),
+        ..ash_session(pid, ts_ms, T0 - 3_600_000)
     }
 }
 

@@ -216,3 +216,25 @@ pub async fn sampled_instance(
     store.create_instance(tenant_id, &new, seal).await.unwrap();
     store.update_instance(tenant_id, "pg1", update).await.unwrap()
 }
+
+/// An active client session of `shop`/`app`/`billing` on CPU, sampled at `ts_ms`, for tests that
+/// write ASH ticks; override what a test is about with struct update syntax.
+pub fn ash_session(pid: i32, ts_ms: i64, backend_start_ms: i64) -> vigia::model::AshSession {
+    vigia::model::AshSession {
+        pid,
+        backend_start_ms,
+        state: "active".into(),
+        wait_event_type: "CPU".into(),
+        wait_event: "CPU".into(),
+        blocking_pids: vec![],
+        query_id: 42,
+        database: "shop".into(),
+        user: "app".into(),
+        application: "billing".into(),
+        client: "local".into(),
+        backend_type: "client backend".into(),
+        command: "SELECT".into(),
+        query_start_ms: Some(ts_ms - 100),
+        xact_start_ms: Some(ts_ms - 100),
+    }
+}
