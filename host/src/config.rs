@@ -35,6 +35,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub sampler: SamplerConfig,
     pub alerting: AlertingConfig,
+    pub status_page: crate::status::page::StatusPageConfig,
     /// The file this was read from (not a setting): plugins may never read it.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -226,6 +227,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             sampler: SamplerConfig::default(),
             alerting: AlertingConfig::default(),
+            status_page: Default::default(),
             source: None,
         }
     }

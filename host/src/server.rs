@@ -64,6 +64,7 @@ pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>, 
         facts: crate::security::HostFacts::of(config),
         target_networks: config.sampler.target_networks().unwrap_or_default().into(),
         limits: rate_limits(config),
+        status_pages: crate::api::status_page::StatusPages::new(&config.status_page),
     })
 }
 

@@ -203,6 +203,8 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(Method::PUT, "/api/v1/services/{id}", SETTINGS_WRITE).audit("service.update"),
     ep(Method::DELETE, "/api/v1/services/{id}", SETTINGS_WRITE).audit("service.delete"),
     ep(Method::GET, "/api/v1/services/{id}/uptime", STATUS_READ),
+    // The public status page is public by design: it shows only what a tenant marked public.
+    ep(Method::GET, "/status/{page}", Public),
     ep(Method::GET, "/api/v1/incidents", STATUS_READ),
     ep(Method::POST, "/api/v1/incidents", INCIDENTS).audit("incident.create"),
     ep(Method::GET, "/api/v1/incidents/active", STATUS_READ),

@@ -27,6 +27,7 @@ mod security;
 mod security_status;
 mod services;
 mod status_common;
+pub mod status_page;
 mod tokens;
 mod users;
 mod validate;
@@ -74,6 +75,7 @@ pub struct AppContext {
     pub facts: crate::security::HostFacts,
     /// `[server.rate_limit]`; `None` when it is off.
     pub limits: Option<Arc<rate_limit::RateLimits>>,
+    pub status_pages: status_page::StatusPages,
 }
 
 #[derive(OpenApi)]
@@ -178,6 +180,7 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(maintenance::start))
         .routes(routes!(maintenance::complete))
         .routes(routes!(maintenance::cancel))
+        .routes(routes!(status_page::page))
         .routes(routes!(audit_log::list))
         .routes(routes!(audit_log::verify))
         .routes(routes!(ds::banner))
@@ -224,7 +227,4 @@ pub fn app(ctx: Arc<AppContext>) -> Router {
         .with_state(ctx)
 }
 
-/// Renders a stored epoch-milliseconds timestamp as RFC 3339 (UTC).
-pub(crate) fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+pub(crate) use crate::store::rfc3339;

@@ -7,6 +7,7 @@
 pub mod derive;
 pub mod incident;
 pub mod maintenance;
+pub mod page;
 pub mod refresh;
 pub mod schedule;
 pub mod suppress;

@@ -30,6 +30,31 @@ pub fn uptime(transitions: &[(i64, ServiceStatus)], excluded: &[(i64, i64)], fro
     (known > 0).then(|| up as f64 * 100.0 / known as f64)
 }
 
+/// The uptime of each of `days` consecutive days of `day_ms` from `first_day`, the last one cut
+/// at `now` (a day still to come has none). Each day reads only its own transitions (found by
+/// binary search), so a page of many long-lived services stays cheap.
+pub fn daily_uptime(
+    transitions: &[(i64, ServiceStatus)],
+    excluded: &[(i64, i64)],
+    first_day: i64,
+    day_ms: i64,
+    days: usize,
+    now: i64,
+) -> Vec<Option<f64>> {
+    (0..days as i64)
+        .map(|d| {
+            let (from, to) = (first_day + d * day_ms, (first_day + (d + 1) * day_ms).min(now));
+            if to <= from {
+                return None;
+            }
+            // From the last transition at or before `from` (the status the day starts in).
+            let start = transitions.partition_point(|&(at, _)| at <= from).saturating_sub(1);
+            let end = transitions.partition_point(|&(at, _)| at < to);
+            uptime(transitions.get(start..end).unwrap_or_default(), excluded, from, to)
+        })
+        .collect()
+}
+
 /// How much of `[start, end)` the spans cover (spans may overlap each other).
 fn overlap(spans: &[(i64, i64)], start: i64, end: i64) -> i64 {
     let mut clipped: Vec<(i64, i64)> =
@@ -75,5 +100,22 @@ mod tests {
         }
         assert_eq!(uptime(&[], &[], 0, 10), None, "no transition: no data");
         assert_eq!(uptime(&[(20, Operational)], &[], 0, 10), None, "after the period");
+    }
+
+    #[test]
+    fn each_day_has_the_uptime_of_its_own_span() {
+        let t = [(50, Operational), (150, MajorOutage), (175, Operational), (420, PartialOutage)];
+        let days = daily_uptime(&t, &[(300, 350)], 0, 100, 6, 450);
+        let want = [Some(100.0), Some(75.0), Some(100.0), Some(100.0), Some(100.0 * 20.0 / 50.0), None];
+        assert_eq!(days.len(), want.len());
+        for (d, (got, want)) in days.iter().zip(want).enumerate() {
+            match (got, want) {
+                (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "day {d}: {g} vs {w}"),
+                _ => assert_eq!(*got, want, "day {d}"),
+            }
+        }
+        assert_eq!(daily_uptime(&[], &[], 0, 100, 2, 450), vec![None, None], "no transition: no data");
+        let whole_day_excluded = daily_uptime(&t, &[(200, 300)], 200, 100, 1, 450);
+        assert_eq!(whole_day_excluded, vec![None], "a day spent wholly in an excluded window has none");
     }
 }

@@ -91,7 +91,8 @@ macro_rules! append_update {
     };
 }
 
-const INCIDENT_COLUMNS: &str = "id, tenant_id, title, description, severity, status, visibility, root_cause, \
+pub(super) const INCIDENT_COLUMNS: &str =
+    "id, tenant_id, title, description, severity, status, visibility, root_cause, \
     postmortem, created_at, updated_at, resolved_at";
 
 impl Store {

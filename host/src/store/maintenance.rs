@@ -56,7 +56,8 @@ pub struct MaintenanceFilter {
     pub offset: i64,
 }
 
-const WINDOW_COLUMNS: &str = "id, tenant_id, title, description, scheduled_start, scheduled_end, actual_start, \
+pub(super) const WINDOW_COLUMNS: &str =
+    "id, tenant_id, title, description, scheduled_start, scheduled_end, actual_start, \
     actual_end, status, visibility, exclude_from_sla, suppress_alerts, created_at, updated_at";
 
 impl Store {

@@ -15,6 +15,7 @@ mod maintenance;
 mod metrics;
 mod outbox;
 mod plugins;
+mod public_status;
 mod roles;
 mod sealed;
 mod service_status;
@@ -44,6 +45,7 @@ pub use maintenance::{MaintenanceFilter, MaintenanceRow};
 pub use metrics::{BucketPoint, MetricStoreStats, Point, SeriesKey, SeriesRow};
 pub use outbox::{ChannelRow, ChannelWrite, Grouping, OutboxRow, OutboxStats};
 pub use plugins::PluginSettingsRow;
+pub use public_status::PublicIncidents;
 pub use roles::{Role, RoleDeletion};
 pub use sealed::{SealedColumn, SealedRow};
 pub use services::{ComponentRow, Link, ServiceFilter, ServiceRef, ServiceRow, ServiceWrite};
@@ -222,6 +224,11 @@ impl Store {
 /// Milliseconds since the Unix epoch: the one timestamp representation in storage.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// A stored timestamp (epoch milliseconds) as RFC 3339 in UTC, the one form the API shows.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Hides the password of a connection URL before it reaches a log or an error message.

@@ -28,6 +28,7 @@ mod rbac;
 mod sampler;
 mod sampler_bench;
 mod status;
+mod status_bench;
 mod store_suite;
 mod timeseries;
 mod workload;

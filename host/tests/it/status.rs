@@ -6,6 +6,7 @@
 mod derived;
 mod incidents;
 mod maintenance;
+mod page;
 mod services;
 
 use axum::http::{Method, StatusCode};

@@ -2,6 +2,8 @@
 //! into a temp dir, sign in as the bootstrap admin, and kill the process when dropped.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,96 @@
+//! A real headless browser for the tests of the screens: Debian's `chromium` driven through
+//! `chromedriver` (WebDriver) with fantoccini, and axe-core (`tests/browser`, installed by
+//! `.ci/run` with `npm ci`) injected for the accessibility check.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+
+/// One chromedriver with one headless Chromium session; both end on drop.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Browser {
+    /// Starts chromedriver on a free loopback port and opens a session of a 1280×900 window.
+    pub async fn start() -> Browser {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (Debian packages chromium and chromium-driver)");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // As root Chromium needs --no-sandbox; there is no display, hence headless.
+        let caps = json!({"goog:chromeOptions": {"binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"]}});
+        let caps = caps.as_object().cloned().unwrap_or_default();
+        // The WebDriver client is built on rustls, which needs a process-wide provider (chromedriver
+        // itself is plain HTTP on loopback); another test may have installed it already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = ClientBuilder::rustls()
+            .expect("rustls")
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a WebDriver session");
+        Browser { client, driver }
+    }
+
+    /// The text a person sees on the page (`innerText` of the body).
+    pub async fn visible_text(&self) -> String {
+        self.client.execute("return document.body.innerText", vec![]).await.unwrap().as_str().unwrap_or("").to_string()
+    }
+
+    /// The WCAG 2.1 A/AA and best-practice violations axe-core finds on the page, each as
+    /// `{id, impact, help, nodes}`.
+    pub async fn accessibility_violations(&self) -> Vec<Value> {
+        let axe = std::fs::read_to_string(axe_path()).expect("axe-core installed (npm ci in tests/browser)");
+        self.client.execute(&axe, vec![]).await.expect("axe-core loads");
+        let run = "const done = arguments[arguments.length - 1];
+            axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})
+              .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                  nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}))))
+              .catch(e => done([{id: 'axe-error', help: String(e)}]));";
+        let found = self.client.execute_async(run, vec![]).await.expect("axe-core runs");
+        found.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Saves a PNG of the window under the test target's temp dir for a person to look at;
+    /// returns its path.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+fn axe_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/node_modules/axe-core/axe.min.js")
+}
