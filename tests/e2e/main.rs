@@ -21,3 +21,4 @@ mod rate_limit;
 mod sampler;
 mod serve;
 mod sign_in_flood;
+mod status;
