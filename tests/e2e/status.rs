@@ -249,7 +249,8 @@ async fn service_status_uptime_and_a_suppressing_maintenance_window_follow_a_rea
     let active = c.poll(&wpath, "the window started", |w| w["status"] != "scheduled").await;
     assert_eq!(active["status"], "active", "{active}");
     let actual_start = ms(&active["actual_start"]);
-    assert!(actual_start >= start, "started {actual_start}, scheduled {start}");
+    // The status pass runs every 5 s: loosely bounded, for a loaded machine.
+    assert!((start..start + 30_000).contains(&actual_start), "started {actual_start}, scheduled {start}");
     c.poll(&path, "under_maintenance", |s| s["current_status"] == "under_maintenance").await;
     let alerting = c.get("/api/v1/alerts/status").await;
     assert!(alerting["paused"].as_array().unwrap().contains(&json!(INSTANCE)), "{alerting}");
@@ -285,7 +286,7 @@ async fn service_status_uptime_and_a_suppressing_maintenance_window_follow_a_rea
     let done = c.poll(&wpath, "the window completed", |w| w["status"] != "active").await;
     assert_eq!(done["status"], "completed", "{done}");
     let actual_end = ms(&done["actual_end"]);
-    assert!(actual_end >= end, "completed {actual_end}, scheduled end {end}");
+    assert!((end..end + 30_000).contains(&actual_end), "completed {actual_end}, scheduled end {end}");
     c.poll(&path, "major_outage after the window", |s| s["current_status"] == "major_outage").await;
     rx.wait_for(before + 1).await;
     let stats = c.drained().await;
