@@ -21,4 +21,5 @@ mod rate_limit;
 mod sampler;
 mod serve;
 mod sign_in_flood;
+mod status;
 mod status_page;
