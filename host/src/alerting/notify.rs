@@ -4,35 +4,46 @@
 //! group instead (`grouping`). The evaluator records its transitions through it; `act` (acknowledge,
 //! unacknowledge, clear), `raise` (custom alerts) and `resume` are the stored forms of the other
 //! transitions, used by the API and the evaluator. Which transition happens is always the state
-//! machine's decision (`machine`), never this module's.
+//! machine's decision (`machine`), never this module's. Only channels carrying `alerts` (their
+//! `events` option) route alerts; status events reach channels through `status::notify`.
 
 use super::machine::{self, Action, CustomRaise, EventKind, Refused, Transition};
 use crate::instances::Tags;
 use crate::plugins::Alert;
 use crate::rbac::instance_tags;
-use crate::store::{AlertRow, ChannelRow, EventWrite, Store, StoreError, StoreResult};
+use crate::store::{AlertRow, ChannelEvent, ChannelRow, EventWrite, Store, StoreError, StoreResult};
 
 /// Whether `resource` is paused at `now` among `pauses` (tenant, resource, until).
 pub fn is_paused(pauses: &[(i64, String, Option<i64>)], tenant_id: i64, resource: &str, now: i64) -> bool {
     pauses.iter().any(|(t, r, until)| *t == tenant_id && r == resource && until.is_none_or(|u| u > now))
 }
 
-/// Whether `channel` routes `alert` (whose instance, if any, carries `tags`).
+/// Whether `channel` routes `alert` (whose instance, if any, carries `tags`): an enabled channel
+/// carrying alerts whose filters all match.
 pub fn routes(channel: &ChannelRow, alert: &AlertRow, tags: &[(String, String)]) -> bool {
     let severity_ok =
         channel.severities.is_empty() || channel.severities.split(',').any(|s| s == alert.severity.as_str());
     let instance_ok = channel.instance.as_deref().is_none_or(|i| i == alert.resource);
     let wanted = Tags::parse(&channel.tags).unwrap_or_default();
-    channel.enabled && severity_ok && instance_ok && Tags(tags.to_vec()).contains_all(&wanted)
+    channel.enabled
+        && channel.events.contains(ChannelEvent::Alerts)
+        && severity_ok
+        && instance_ok
+        && Tags(tags.to_vec()).contains_all(&wanted)
 }
 
-/// The payload of an outbox row: the alert as a notifier sees it (`plugins::Alert` JSON).
+/// The payload of an outbox row: the alert as a notifier sees it (`plugins::Alert` JSON). Its
+/// labels, then what the host adds (which wins over a label of the same name): `event` (the
+/// event kind), `dedup_key` (the alert's key as the API shows it, e.g. `custom:backup`, so a
+/// receiver can correlate the notifications of one alert) and `metric` (rule alerts).
 pub fn payload(a: &AlertRow, kind: EventKind) -> String {
     let mut labels: Vec<(String, String)> =
         serde_json::from_str::<std::collections::BTreeMap<String, String>>(&a.labels)
             .map(|m| m.into_iter().collect())
             .unwrap_or_default();
+    labels.retain(|(k, _)| k != "event" && k != "dedup_key" && !(k == "metric" && a.metric.is_some()));
     labels.push(("event".into(), kind.as_str().into()));
+    labels.push(("dedup_key".into(), a.dedup_key.clone()));
     if let Some(m) = &a.metric {
         labels.push(("metric".into(), m.clone()));
     }

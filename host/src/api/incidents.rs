@@ -1,7 +1,8 @@
 //! Incidents (`/api/v1/incidents…`, the seed's contract): the paginated list, the open ones,
 //! one with its timeline and affected services (`read:status`); creation, partial change,
 //! updates and resolution (`write:incidents`). Status moves go through `status::incident`;
-//! an illegal one is a 409 naming the moves allowed. `service_ids` must be the tenant's.
+//! an illegal one is a 409 naming the moves allowed. `service_ids` must be the tenant's. Every
+//! change is stored through `status::notify`, which queues the events subscribers asked for.
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use super::validate::{check_len, page, MAX_TEXT};
 use super::{rfc3339, AppContext};
 use crate::auth::Principal;
 use crate::status::incident::{self, Refused};
+use crate::status::notify;
 use crate::store::{
     now_ms, IncidentFilter, IncidentRow, IncidentSeverity, IncidentStatus, IncidentUpdateRow, Link, UpdateWrite,
     Visibility,
@@ -242,7 +244,7 @@ pub async fn create(
     };
     let message = if body.description.trim().is_empty() { new.title.clone() } else { body.description.clone() };
     let first = UpdateWrite { status: IncidentStatus::Investigating, message: &message, is_public: true };
-    let row = ctx.store.create_incident(&new, &first, &service_ids).await?;
+    let row = notify::create_incident(&ctx.store, &new, &first, &service_ids).await?;
     let target = AuditTarget(format!("id={}", row.id));
     Ok((StatusCode::CREATED, target, Json(full(&ctx, row).await?)))
 }
@@ -298,7 +300,9 @@ pub async fn patch(
         Some(ids) => Some(tenant_services(&ctx, caller.tenant_id, ids).await?),
         None => None,
     };
-    let now = now_ms();
+    // Later than the version it replaces, even within its millisecond: a change without an update
+    // is told apart by its time (`status::notify`).
+    let now = now_ms().max(current.updated_at + 1);
     let mut next = incident::step(&current, body.status.unwrap_or(current.status), now).map_err(refused)?;
     next.title = body.title.map_or(next.title, |t| t.trim().to_string());
     next.description = body.description.unwrap_or(next.description);
@@ -312,9 +316,7 @@ pub async fn patch(
         message: &message,
         is_public: true,
     });
-    let saved = ctx
-        .store
-        .save_incident(&next, (current.status, current.updated_at), update.as_ref(), service_ids.as_deref())
+    let saved = notify::save_incident(&ctx.store, &current, &next, update.as_ref(), service_ids.as_deref())
         .await
         .map_err(or_not_found("incident"))?;
     Ok(Json(full(&ctx, saved).await?))
@@ -347,9 +349,7 @@ pub async fn add_update(
     let current = find(&ctx, &caller, id).await?;
     let next = incident::step(&current, body.status.unwrap_or(current.status), now_ms()).map_err(refused)?;
     let update = UpdateWrite { status: next.status, message: &body.message, is_public: body.is_public };
-    let saved = ctx
-        .store
-        .save_incident(&next, (current.status, current.updated_at), Some(&update), None)
+    let saved = notify::save_incident(&ctx.store, &current, &next, Some(&update), None)
         .await
         .map_err(or_not_found("incident"))?;
     Ok((StatusCode::CREATED, Json(full(&ctx, saved).await?)))
@@ -382,9 +382,7 @@ pub async fn resolve(
     let next = incident::resolve(&current, body.root_cause, body.postmortem, now_ms()).map_err(refused)?;
     let message = moved_to(next.status);
     let update = UpdateWrite { status: next.status, message: &message, is_public: true };
-    let saved = ctx
-        .store
-        .save_incident(&next, (current.status, current.updated_at), Some(&update), None)
+    let saved = notify::save_incident(&ctx.store, &current, &next, Some(&update), None)
         .await
         .map_err(or_not_found("incident"))?;
     Ok(Json(full(&ctx, saved).await?))

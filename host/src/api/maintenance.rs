@@ -2,7 +2,8 @@
 //! upcoming ones, one with its services (`read:status`); scheduling and the `start`, `complete`,
 //! `cancel` moves (`write:maintenance`) through `status::maintenance`, refused with the seed's
 //! 409 ("complete only works on active windows"). The scheduler makes the same moves at the
-//! window's times (`status::schedule`).
+//! window's times (`status::schedule`); both store a move through `status::notify`, which queues
+//! the events subscribers asked for.
 
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use super::validate::{check_len, page, timestamp, MAX_TEXT};
 use super::{rfc3339, AppContext};
 use crate::auth::Principal;
 use crate::status::maintenance::{apply, Action};
-use crate::status::suppress;
+use crate::status::{notify, suppress};
 use crate::store::{now_ms, Link, MaintenanceFilter, MaintenanceRow, MaintenanceStatus, Visibility};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -226,7 +227,7 @@ async fn act(ctx: &AppContext, caller: &Principal, id: i64, action: Action) -> A
     let not_found = or_not_found("maintenance window");
     let current = ctx.store.maintenance(caller.tenant_id, id).await.map_err(&not_found)?;
     let next = apply(&current, action, now_ms()).map_err(|r| AppError::Conflict(r.to_string()))?;
-    match ctx.store.save_maintenance_move(&next, current.status).await.map_err(&not_found)? {
+    match notify::move_maintenance(&ctx.store, &next, current.status).await.map_err(&not_found)? {
         Some(saved) => {
             // The move stands even if this fails: it is logged, and the window's answer is the truth.
             if let Err(e) = suppress::after_move(&ctx.store, &saved, now_ms()).await {

@@ -1,7 +1,9 @@
 //! Notification channels (`/api/v1/notifications/channels[/{id}]`, a notifier plugin + its
-//! per-channel configuration + routing filters; the configuration is sealed at rest and shown
-//! with secrets masked), a test delivery, and the outbox: history, queue stats and the
-//! dead-letter queue (list, retry, delete).
+//! per-channel configuration + what it carries (`events`: alerts, incidents, maintenance) +
+//! routing filters of alerts; the configuration is sealed at rest and shown with secrets
+//! masked), a test delivery, and the outbox: history, queue stats and the dead-letter queue
+//! (list, retry, delete). Deliveries show each alert's labels as an object, as the webhook body
+//! does.
 
 use std::sync::Arc;
 
@@ -18,7 +20,7 @@ use crate::alerting::{channel_config, AlertState, Severity};
 use crate::instances::Tags;
 use crate::plugins::{Alert, InvokeError, Notification, PluginError, PluginHost, MASK};
 use crate::secrets::SealedFor;
-use crate::store::{now_ms, ChannelRow, ChannelWrite, DeliveryState, Grouping, OutboxRow};
+use crate::store::{now_ms, ChannelEvent, ChannelEvents, ChannelRow, ChannelWrite, DeliveryState, Grouping, OutboxRow};
 
 /// Body of a channel creation or replacement.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -53,6 +55,13 @@ pub struct ChannelBody {
     pub enabled: bool,
     /// Grouping windows (Alertmanager's); absent: grouping off, each alert event delivered at once.
     pub grouping: Option<GroupingBody>,
+    /// What the channel carries: `alerts` (alert notifications, filtered by `severities`, `tags`
+    /// and `instance`), `incidents` (incident created, updated, resolved) and `maintenance`
+    /// (window started, completed, cancelled), the last two delivered at once, never grouped.
+    /// Absent: `["alerts"]`. An empty list is refused (turn a channel off with `enabled`).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<ChannelEvent>>, min_items = 1)]
+    pub events: Option<Vec<String>>,
 }
 
 fn yes() -> bool {
@@ -125,6 +134,8 @@ pub struct ChannelView {
     pub enabled: bool,
     /// `null`: grouping off.
     pub grouping: Option<GroupingBody>,
+    /// What the channel carries.
+    pub events: Vec<ChannelEvent>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -157,6 +168,7 @@ fn view(ctx: &AppContext, c: ChannelRow) -> ChannelView {
         });
     ChannelView {
         grouping: GroupingBody::from_store(c.grouping()),
+        events: c.events.as_slice().to_vec(),
         id: c.id,
         name: c.name,
         plugin: c.plugin,
@@ -180,12 +192,28 @@ fn write<'a>(b: &'a ChannelBody, checked: &'a Checked) -> ChannelWrite<'a> {
         instance: b.instance.as_deref(),
         enabled: b.enabled,
         grouping: checked.3,
+        events: &checked.4,
     }
 }
 
 /// Config as JSON text (sealed for the channel's row by the caller), severities, canonical
-/// tags, grouping.
-type Checked = (String, String, String, Grouping);
+/// tags, grouping, events.
+type Checked = (String, String, String, Grouping, ChannelEvents);
+
+/// The channel's `events`: names of `ChannelEvent` (400 naming an unknown one), not none.
+fn events(names: Option<&[String]>) -> ApiResult<ChannelEvents> {
+    let Some(names) = names else { return Ok(ChannelEvents::default()) };
+    let parsed = names
+        .iter()
+        .map(|n| ChannelEvent::parse(n).map_err(|e| AppError::BadRequest(format!("events: {e}"))))
+        .collect::<ApiResult<Vec<_>>>()?;
+    ChannelEvents::new(&parsed).ok_or_else(|| {
+        AppError::BadRequest(
+            "events must name at least one of alerts, incidents or maintenance (turn a channel off with enabled: false)"
+                .into(),
+        )
+    })
+}
 
 fn sealed_for(tenant_id: i64, channel_id: i64) -> SealedFor<'static> {
     SealedFor::ChannelConfig { tenant_id, channel_id }
@@ -203,10 +231,11 @@ async fn checked(ctx: &AppContext, b: &ChannelBody, config: &Value, previous: &V
     }
     let tags = Tags::parse(&b.tags).map_err(|e| AppError::BadRequest(format!("tags: {e}")))?.canonical();
     let grouping = b.grouping.map(GroupingBody::to_store).transpose()?.unwrap_or_default();
+    let events = events(b.events.as_deref())?;
     let plugins = plugins(ctx)?;
     let config = plugins.resolve_overrides(&b.plugin, config, previous).map_err(plugin_error)?;
     plugins.check_reachable(&b.plugin, &config).await.map_err(plugin_error)?;
-    Ok((config.to_string(), b.severities.join(","), tags, grouping))
+    Ok((config.to_string(), b.severities.join(","), tags, grouping, events))
 }
 
 /// The tenant's channels.
@@ -250,7 +279,8 @@ pub async fn get(
     Ok(Json(view(&ctx, row)))
 }
 
-/// Replaces a channel (absent `config` keeps the stored one; absent `grouping` turns it off).
+/// Replaces a channel (absent `config` keeps the stored one; absent `grouping` turns it off;
+/// absent `events` carries alerts only).
 #[utoipa::path(put, path = "/api/v1/notifications/channels/{id}", tag = "notifications", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = ChannelBody,
     responses((status = 200, body = ChannelView), (status = 400, description = "Invalid channel"),
@@ -356,9 +386,36 @@ pub struct DeliveryView {
     pub last_error: Option<String>,
     pub created_at: String,
     pub delivered_at: Option<String>,
-    /// The alert as sent to the notifier (a grouped delivery: the array of its alerts).
+    /// The alert as sent to the notifier (a grouped delivery: the array of its alerts; a status
+    /// event: the alert standing for it), its `labels` an object as in the webhook body.
     #[schema(value_type = Object)]
     pub alert: Value,
+}
+
+/// `labels` of an alert as stored (`[[key, value], …]`, the notifier's form) made an object, the
+/// one shape the API and the webhook body give labels (a later pair wins, as in the webhook).
+fn labels_as_object(alert: &mut Value) {
+    let Some(fields) = alert.as_object_mut() else { return };
+    if let Some(Value::Array(pairs)) = fields.get("labels") {
+        let object: serde_json::Map<String, Value> = pairs
+            .iter()
+            .filter_map(|p| match p.as_array().map(Vec::as_slice) {
+                Some([Value::String(k), v]) => Some((k.clone(), v.clone())),
+                _ => None,
+            })
+            .collect();
+        fields.insert("labels".into(), Value::Object(object));
+    }
+}
+
+/// A stored payload as shown: one alert or an array of them, labels as objects.
+fn shown(payload: &str) -> Value {
+    let mut value: Value = serde_json::from_str(payload).unwrap_or_default();
+    match &mut value {
+        Value::Array(alerts) => alerts.iter_mut().for_each(labels_as_object),
+        alert => labels_as_object(alert),
+    }
+    value
 }
 
 impl From<OutboxRow> for DeliveryView {
@@ -366,7 +423,7 @@ impl From<OutboxRow> for DeliveryView {
         DeliveryView {
             id: r.id,
             channel_id: r.channel_id,
-            alert: serde_json::from_str(&r.payload).unwrap_or_default(),
+            alert: shown(&r.payload),
             idempotency_key: r.idempotency_key,
             state: r.state,
             attempts: r.attempts,

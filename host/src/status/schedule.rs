@@ -1,6 +1,7 @@
 //! The scheduler pass over maintenance windows (`serve` runs it every few seconds): every window
 //! whose time has come is started or completed through the state machine, each move written only
-//! over the status it was computed from (a window someone moved meanwhile is left alone).
+//! over the status it was computed from (a window someone moved meanwhile is left alone), with
+//! the notifications of the move (`notify::move_maintenance`).
 
 use super::maintenance::{apply, due};
 use crate::store::{Store, StoreResult};
@@ -15,7 +16,7 @@ pub async fn advance_maintenance(store: &Store, now: i64) -> StoreResult<usize> 
         for &action in due(&window, now) {
             // `due` only names actions the status allows.
             let Ok(next) = apply(&window, action, now) else { break };
-            match store.save_maintenance_move(&next, window.status).await? {
+            match super::notify::move_maintenance(store, &next, window.status).await? {
                 Some(saved) => {
                     tracing::info!(window = saved.id, tenant = saved.tenant_id, status = %saved.status, "maintenance window moved");
                     if let Err(e) = super::suppress::after_move(store, &saved, now).await {

@@ -1,5 +1,6 @@
-//! The alert vocabulary: `Severity`, `AlertState`, `EventKind` and the outbox's `DeliveryState`,
-//! each stored as its lowercase name. They live at the bottom (storage) so rows carry them typed: a stored value is parsed once,
+//! The alert vocabulary: `Severity`, `AlertState`, `EventKind`, the outbox's `DeliveryState` and
+//! what a notification channel carries (`ChannelEvent`, a set of them: `ChannelEvents`), each
+//! stored as its lowercase name. They live at the bottom (storage) so rows carry them typed: a stored value is parsed once,
 //! when the row is read, and an unknown one is `StoreError::Unreadable`, never a default. Every
 //! layer above (alerting, notifiers through `plugins::Severity`, the API) uses these types.
 
@@ -144,6 +145,75 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// What a notification channel carries (its `events` option): alert notifications, incident
+    /// events (created, updated, resolved), maintenance events (started, completed, cancelled).
+    ChannelEvent, "event" {
+        Alerts = "alerts",
+        Incidents = "incidents",
+        Maintenance = "maintenance",
+    }
+}
+
+/// The events a channel carries: a non-empty set, stored comma-separated in vocabulary order
+/// (migration 0016; `alerts` for channels made before it). An unknown stored name is
+/// `StoreError::Unreadable`, as for every vocabulary column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelEvents(Vec<ChannelEvent>);
+
+impl ChannelEvents {
+    /// `events` without repeats, in vocabulary order; `None` when empty.
+    pub fn new(events: &[ChannelEvent]) -> Option<ChannelEvents> {
+        let set: Vec<ChannelEvent> = ChannelEvent::ALL.iter().copied().filter(|e| events.contains(e)).collect();
+        (!set.is_empty()).then_some(ChannelEvents(set))
+    }
+
+    pub fn contains(&self, e: ChannelEvent) -> bool {
+        self.0.contains(&e)
+    }
+
+    pub fn as_slice(&self) -> &[ChannelEvent] {
+        &self.0
+    }
+
+    /// The stored form: names joined by `,`.
+    pub fn to_text(&self) -> String {
+        self.0.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(",")
+    }
+}
+
+impl Default for ChannelEvents {
+    /// What a channel carries unless told otherwise: alerts, as before channels had the option.
+    fn default() -> ChannelEvents {
+        ChannelEvents(vec![ChannelEvent::Alerts])
+    }
+}
+
+impl<DB: sqlx::Database> sqlx::Type<DB> for ChannelEvents
+where
+    str: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <str as sqlx::Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <str as sqlx::Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for ChannelEvents
+where
+    &'r str: sqlx::Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+        let unknown = || UnknownValue { what: "channel events", value: text.to_string() };
+        let events = text.split(',').map(ChannelEvent::parse).collect::<Result<Vec<_>, _>>().map_err(|_| unknown())?;
+        ChannelEvents::new(&events).ok_or_else(|| unknown().into())
+    }
+}
+
 impl EventKind {
     /// Whether the event notifies the channels routing the alert.
     pub fn notifies(self) -> bool {
@@ -183,5 +253,19 @@ mod tests {
             "unknown state \"burning\": use pending, firing, acknowledged or resolved"
         );
         assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Critical);
+    }
+
+    #[test]
+    fn channel_events_are_a_non_empty_ordered_set() {
+        use ChannelEvent::{Alerts, Incidents, Maintenance};
+        let set = ChannelEvents::new(&[Maintenance, Alerts, Maintenance]).expect("not empty");
+        assert_eq!((set.as_slice(), set.to_text().as_str()), (&[Alerts, Maintenance][..], "alerts,maintenance"));
+        assert!(set.contains(Alerts) && !set.contains(Incidents));
+        assert_eq!(ChannelEvents::new(&[]), None);
+        assert_eq!(ChannelEvents::default().to_text(), "alerts");
+        assert_eq!(
+            ChannelEvent::parse("pages").unwrap_err(),
+            "unknown event \"pages\": use alerts, incidents or maintenance"
+        );
     }
 }

@@ -1,12 +1,14 @@
 //! Incidents of a tenant (migration 0015) with their timeline (`incident_updates`) and the
 //! services they affect. A change is written whole, with the update it appends and the services
 //! it links, in one transaction, and only over the version it was computed from (the incident's
-//! status and `updated_at`), so two concurrent moves cannot both apply.
+//! status and `updated_at`), so two concurrent moves cannot both apply. The notifications of the
+//! change (`NoticeWrite`, built by `status::notify`) are queued in the same transaction.
 
 use sqlx::QueryBuilder;
 
+use super::outbox::queue_notices;
 use super::services::{replace_links, Link};
-use super::{on_pool, IncidentSeverity, IncidentStatus, Store, StoreError, StoreResult, Visibility};
+use super::{on_pool, IncidentSeverity, IncidentStatus, NoticeWrite, Store, StoreError, StoreResult, Visibility};
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct IncidentRow {
@@ -74,19 +76,20 @@ pub struct IncidentFilter {
     pub offset: i64,
 }
 
-/// Appends an update to an incident's timeline inside the open transaction `$tx` (a macro
-/// because the transaction types differ per backend).
+/// Appends an update to an incident's timeline inside the open transaction `$tx` and gives its
+/// id (a macro because the transaction types differ per backend).
 macro_rules! append_update {
     ($tx:ident, $incident_id:expr, $u:expr, $at:expr) => {
-        sqlx::query(
-            "INSERT INTO incident_updates (incident_id, status, message, is_public, at) VALUES ($1, $2, $3, $4, $5)",
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO incident_updates (incident_id, status, message, is_public, at) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING id",
         )
         .bind($incident_id)
         .bind($u.status.as_str())
         .bind($u.message)
         .bind($u.is_public)
         .bind($at)
-        .execute(&mut *$tx)
+        .fetch_one(&mut *$tx)
         .await?
     };
 }
@@ -96,12 +99,14 @@ pub(super) const INCIDENT_COLUMNS: &str =
     postmortem, created_at, updated_at, resolved_at";
 
 impl Store {
-    /// Stores a new incident (`i.id` is ignored) with its first update and affected services.
+    /// Stores a new incident (`i.id` is ignored) with its first update, affected services and
+    /// the notifications of its creation.
     pub async fn create_incident(
         &self,
         i: &IncidentRow,
         first: &UpdateWrite<'_>,
         service_ids: &[i64],
+        notices: &NoticeWrite<'_, IncidentRow>,
     ) -> StoreResult<IncidentRow> {
         let sql = format!(
             "INSERT INTO incidents (tenant_id, title, description, severity, status, visibility, root_cause, \
@@ -115,22 +120,26 @@ impl Store {
                 .bind(i.status.as_str()).bind(i.visibility.as_str()).bind(&i.root_cause).bind(&i.postmortem)
                 .bind(i.created_at).bind(i.updated_at).bind(i.resolved_at)
                 .fetch_one(&mut *tx).await?;
-            append_update!(tx, row.id, first, row.updated_at);
+            let update_id = append_update!(tx, row.id, first, row.updated_at);
             replace_links!(tx, Link::Incident, row.id, service_ids);
+            if !notices.channels.is_empty() {
+                queue_notices!(tx, row.tenant_id, notices.channels, &(notices.notice)(&row, Some(update_id)), row.updated_at);
+            }
             tx.commit().await?;
             row
         }))
     }
 
     /// Writes `i` over the stored incident if it is still the version `(was_status, was_updated_at)`,
-    /// appending `update` and replacing the linked services when given. `NotFound` when it is
-    /// gone, `Conflict` when it changed in between.
+    /// appending `update`, replacing the linked services when given and queuing `notices` (if
+    /// any). `NotFound` when it is gone, `Conflict` when it changed in between.
     pub async fn save_incident(
         &self,
         i: &IncidentRow,
         was: (IncidentStatus, i64),
         update: Option<&UpdateWrite<'_>>,
         service_ids: Option<&[i64]>,
+        notices: Option<&NoticeWrite<'_, IncidentRow>>,
     ) -> StoreResult<IncidentRow> {
         let sql = format!(
             "UPDATE incidents SET title = $3, description = $4, severity = $5, status = $6, visibility = $7, \
@@ -145,11 +154,15 @@ impl Store {
                 .bind(i.updated_at).bind(i.resolved_at).bind(was.0.as_str()).bind(was.1)
                 .fetch_optional(&mut *tx).await?;
             if let Some(row) = &row {
-                if let Some(u) = update {
-                    append_update!(tx, row.id, u, row.updated_at);
-                }
+                let update_id = match update {
+                    Some(u) => Some(append_update!(tx, row.id, u, row.updated_at)),
+                    None => None,
+                };
                 if let Some(ids) = service_ids {
                     replace_links!(tx, Link::Incident, row.id, ids);
+                }
+                if let Some(n) = notices.filter(|n| !n.channels.is_empty()) {
+                    queue_notices!(tx, row.tenant_id, n.channels, &(n.notice)(row, update_id), row.updated_at);
                 }
                 tx.commit().await?;
             }

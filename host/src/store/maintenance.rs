@@ -1,11 +1,13 @@
 //! Maintenance windows of a tenant (migration 0015) and the services they cover. A move
 //! (`status::maintenance`) is written only over the status it was computed from, so the
-//! scheduler and a person acting at the same moment cannot both move a window.
+//! scheduler and a person acting at the same moment cannot both move a window. The notifications
+//! of a move (`NoticeWrite`, built by `status::notify`) are queued in its transaction.
 
 use sqlx::QueryBuilder;
 
+use super::outbox::queue_notices;
 use super::services::{replace_links, Link};
-use super::{on_pool, MaintenanceStatus, Store, StoreError, StoreResult, Visibility};
+use super::{on_pool, MaintenanceStatus, NoticeWrite, Store, StoreError, StoreResult, Visibility};
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct MaintenanceRow {
@@ -81,21 +83,32 @@ impl Store {
         }))
     }
 
-    /// Writes the moved window `w` if its stored status is still `was`: `None` when it is not
-    /// (someone else moved it first), `NotFound` when it is gone.
+    /// Writes the moved window `w` if its stored status is still `was`, with the notifications
+    /// of the move: `None` when it is not (someone else moved it first), `NotFound` when it is gone.
     pub async fn save_maintenance_move(
         &self,
         w: &MaintenanceRow,
         was: MaintenanceStatus,
+        notices: &NoticeWrite<'_, MaintenanceRow>,
     ) -> StoreResult<Option<MaintenanceRow>> {
         let sql = format!(
             "UPDATE maintenance_windows SET status = $3, actual_start = $4, actual_end = $5, updated_at = $6 \
              WHERE tenant_id = $1 AND id = $2 AND status = $7 RETURNING {WINDOW_COLUMNS}"
         );
-        let saved = on_pool!(self, pool => sqlx::query_as::<_, MaintenanceRow>(&sql)
-            .bind(w.tenant_id).bind(w.id).bind(w.status.as_str()).bind(w.actual_start).bind(w.actual_end)
-            .bind(w.updated_at).bind(was.as_str())
-            .fetch_optional(pool).await)?;
+        let saved = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let row = sqlx::query_as::<_, MaintenanceRow>(&sql)
+                .bind(w.tenant_id).bind(w.id).bind(w.status.as_str()).bind(w.actual_start).bind(w.actual_end)
+                .bind(w.updated_at).bind(was.as_str())
+                .fetch_optional(&mut *tx).await?;
+            if let Some(row) = &row {
+                if !notices.channels.is_empty() {
+                    queue_notices!(tx, row.tenant_id, notices.channels, &(notices.notice)(row, None), row.updated_at);
+                }
+                tx.commit().await?;
+            }
+            row
+        });
         if saved.is_none() {
             self.maintenance(w.tenant_id, w.id).await?;
         }

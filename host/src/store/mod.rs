@@ -34,7 +34,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use activity::{
     InventoryRow, NamedPoint, RelationRow, RelationSum, StatementGrouping, StatementRow, StatementSum, StatementText,
 };
-pub use alert_types::{AlertState, DeliveryState, EventKind, Severity, UnknownValue};
+pub use alert_types::{AlertState, ChannelEvent, ChannelEvents, DeliveryState, EventKind, Severity, UnknownValue};
 pub use alerts::{idempotency_key, AlertEvent, AlertFilter, AlertRow, EventWrite, RuleRow};
 pub use ash::{AshRollupRow, StoredAshChunk};
 pub use audit::{AuditFilter, AuditRow, AuditWrite};
@@ -43,7 +43,7 @@ pub use incidents::{IncidentFilter, IncidentRow, IncidentUpdateRow, UpdateWrite}
 pub use instances::{Instance, InstanceUpdate, NewInstance, SslMode};
 pub use maintenance::{MaintenanceFilter, MaintenanceRow};
 pub use metrics::{BucketPoint, MetricStoreStats, Point, SeriesKey, SeriesRow};
-pub use outbox::{ChannelRow, ChannelWrite, Grouping, OutboxRow, OutboxStats};
+pub use outbox::{notice_key, ChannelRow, ChannelWrite, Grouping, Notice, NoticeWrite, OutboxRow, OutboxStats};
 pub use plugins::PluginSettingsRow;
 pub use public_status::PublicIncidents;
 pub use roles::{Role, RoleDeletion};

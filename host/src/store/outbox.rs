@@ -1,11 +1,13 @@
 //! Notification channels and the durable outbox (migration 0007). Rows go `pending → sending →
 //! delivered`, or back to `pending` with a later `next_attempt_at`, or to `dead` (the DLQ).
 //! `claim_due` moves due rows to `sending` atomically; `reset_sending` returns rows a crash left
-//! in flight to `pending` at start.
+//! in flight to `pending` at start. Alert events write their rows with the alert (`save_alert`);
+//! status events (an incident's or a maintenance window's move) with the move, through
+//! `queue_notices!` (rows without an `event_id`, keyed `<stem>-channel-<id>`).
 
 use sqlx::QueryBuilder;
 
-use super::{now_ms, on_pool, DeliveryState, Store, StoreError, StoreResult};
+use super::{now_ms, on_pool, ChannelEvents, DeliveryState, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ChannelRow {
@@ -27,6 +29,8 @@ pub struct ChannelRow {
     pub group_wait_ms: i64,
     pub group_interval_ms: i64,
     pub repeat_interval_ms: i64,
+    /// What the channel carries (migration 0016); only channels with `alerts` route alerts.
+    pub events: ChannelEvents,
 }
 
 impl ChannelRow {
@@ -62,7 +66,50 @@ pub struct ChannelWrite<'a> {
     pub instance: Option<&'a str>,
     pub enabled: bool,
     pub grouping: Grouping,
+    pub events: &'a ChannelEvents,
 }
+
+/// A status event's notification as queued: the payload (`plugins::Alert` JSON) and the stem of
+/// its idempotency keys (`notice_key`), unique per event.
+pub struct Notice {
+    pub key_stem: String,
+    pub payload: String,
+}
+
+/// The notifications to write with a status move: one outbox row per channel, in the move's
+/// transaction. `notice` builds the notification from the saved row (its id is known only after
+/// an insert) and the id of the timeline update written with it, if any.
+pub struct NoticeWrite<'a, T> {
+    pub channels: &'a [i64],
+    pub notice: &'a (dyn Fn(&T, Option<i64>) -> Notice + Sync),
+}
+
+/// The idempotency key of a status event's delivery to `channel_id`: stable across retries.
+pub fn notice_key(stem: &str, channel_id: i64) -> String {
+    format!("{stem}-channel-{channel_id}")
+}
+
+/// Queues `$notice` (a `Notice`) for every channel of `$channels` of tenant `$tenant` inside the
+/// open transaction `$tx` (a macro because the transaction types differ per backend).
+macro_rules! queue_notices {
+    ($tx:ident, $tenant:expr, $channels:expr, $notice:expr, $now:expr) => {{
+        let notice: &$crate::store::Notice = $notice;
+        for channel in $channels {
+            sqlx::query(
+                "INSERT INTO notification_outbox (tenant_id, channel_id, event_id, idempotency_key, payload, state, \
+                 attempts, next_attempt_at, created_at, updated_at) VALUES ($1, $2, NULL, $3, $4, 'pending', 0, $5, $5, $5)",
+            )
+            .bind($tenant)
+            .bind(*channel)
+            .bind($crate::store::notice_key(&notice.key_stem, *channel))
+            .bind(&notice.payload)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+pub(super) use queue_notices;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxRow {
@@ -93,7 +140,7 @@ pub struct OutboxStats {
 
 const CHANNEL_COLUMNS: &str =
     "id, tenant_id, name, plugin, config_sealed, severities, tags, instance, enabled, created_at, updated_at, \
-    group_wait_ms, group_interval_ms, repeat_interval_ms";
+    group_wait_ms, group_interval_ms, repeat_interval_ms, events";
 const OUTBOX_COLUMNS: &str = "id, tenant_id, channel_id, event_id, idempotency_key, payload, state, attempts, \
     next_attempt_at, last_error, created_at, updated_at, delivered_at";
 
@@ -123,8 +170,8 @@ impl Store {
         seal: impl FnOnce(i64) -> String,
     ) -> StoreResult<ChannelRow> {
         let insert = "INSERT INTO notification_channels (tenant_id, name, plugin, config_sealed, severities, tags, \
-             instance, enabled, created_at, updated_at, group_wait_ms, group_interval_ms, repeat_interval_ms) \
-             VALUES ($1, $2, $3, '', $4, $5, $6, $7, $8, $8, $9, $10, $11) RETURNING id";
+             instance, enabled, created_at, updated_at, group_wait_ms, group_interval_ms, repeat_interval_ms, events) \
+             VALUES ($1, $2, $3, '', $4, $5, $6, $7, $8, $8, $9, $10, $11, $12) RETURNING id";
         let set_config =
             format!("UPDATE notification_channels SET config_sealed = $1 WHERE id = $2 RETURNING {CHANNEL_COLUMNS}");
         let conflict = |e| StoreError::conflict_on_unique(e, format!("channel {:?} already exists", c.name));
@@ -133,7 +180,7 @@ impl Store {
             let id: i64 = sqlx::query_scalar(insert)
                 .bind(tenant_id).bind(c.name).bind(c.plugin).bind(c.severities).bind(c.tags).bind(c.instance)
                 .bind(c.enabled).bind(now_ms()).bind(c.grouping.wait_ms).bind(c.grouping.interval_ms)
-                .bind(c.grouping.repeat_ms).fetch_one(&mut *tx).await.map_err(conflict)?;
+                .bind(c.grouping.repeat_ms).bind(c.events.to_text()).fetch_one(&mut *tx).await.map_err(conflict)?;
             let created = sqlx::query_as::<_, ChannelRow>(&set_config)
                 .bind(seal(id)).bind(id).fetch_one(&mut *tx).await?;
             tx.commit().await?;
@@ -152,14 +199,23 @@ impl Store {
         let sql = format!(
             "UPDATE notification_channels SET name = $3, plugin = $4, config_sealed = $5, severities = $6, tags = $7, \
              instance = $8, enabled = $9, updated_at = $10, group_wait_ms = $11, group_interval_ms = $12, \
-             repeat_interval_ms = $13 WHERE tenant_id = $1 AND id = $2 RETURNING {CHANNEL_COLUMNS}"
+             repeat_interval_ms = $13, events = $14 WHERE tenant_id = $1 AND id = $2 RETURNING {CHANNEL_COLUMNS}"
         );
         on_pool!(self, pool => sqlx::query_as::<_, ChannelRow>(&sql)
             .bind(tenant_id).bind(id).bind(c.name).bind(c.plugin).bind(config_sealed).bind(c.severities)
             .bind(c.tags).bind(c.instance).bind(c.enabled).bind(now_ms()).bind(c.grouping.wait_ms)
-            .bind(c.grouping.interval_ms).bind(c.grouping.repeat_ms).fetch_optional(pool).await)
+            .bind(c.grouping.interval_ms).bind(c.grouping.repeat_ms).bind(c.events.to_text()).fetch_optional(pool).await)
         .map_err(|e| StoreError::conflict_on_unique(e, format!("channel {:?} already exists", c.name)))?
         .ok_or(StoreError::NotFound)
+    }
+
+    /// The enabled channels of a tenant carrying `event`, by id: where a status event goes.
+    pub async fn channels_carrying(&self, tenant_id: i64, event: super::ChannelEvent) -> StoreResult<Vec<i64>> {
+        let channels = self.list_channels(tenant_id).await?;
+        let mut ids: Vec<i64> =
+            channels.iter().filter(|c| c.enabled && c.events.contains(event)).map(|c| c.id).collect();
+        ids.sort_unstable();
+        Ok(ids)
     }
 
     /// Channels of a tenant by name.

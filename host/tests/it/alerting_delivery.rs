@@ -23,31 +23,18 @@ use support::{Backend, TestApp, SECRET_KEY};
 use vigia::alerting::Delivery;
 use vigia::secrets::SecretBox;
 
-/// Like `backend_tests!`, on a multi-threaded runtime (the plugin runtime and the receiver run
-/// beside the test).
-macro_rules! mt_backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name($crate::support::Backend::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name($crate::support::Backend::Postgres).await } )*
-        }
-    };
-}
-
-struct Setup {
-    e: Env,
-    rx: Receiver,
-    delivery: Delivery,
+/// A `TestApp` whose plugin runtime runs the real `webhook` bundle (allowed to reach `rx`), a
+/// loopback receiver and a delivery worker driven pass by pass (also used by `status::events`).
+pub(crate) struct Setup {
+    pub(crate) e: Env,
+    pub(crate) rx: Receiver,
+    pub(crate) delivery: Delivery,
     host: std::sync::Arc<vigia::plugins::PluginHost>,
     sandbox: Sandbox,
 }
 
 impl Setup {
-    async fn new(backend: Backend) -> Setup {
+    pub(crate) async fn new(backend: Backend) -> Setup {
         init_tracing();
         let rx = Receiver::start().await;
         let sandbox = Sandbox::new();
@@ -63,7 +50,7 @@ impl Setup {
         Setup { e, rx, delivery, host, sandbox }
     }
 
-    async fn channel(&self, body: Value) -> i64 {
+    pub(crate) async fn channel(&self, body: Value) -> i64 {
         let r = self.e.call(Method::POST, "/api/v1/notifications/channels", Some(body)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         r.json["id"].as_i64().unwrap()
@@ -75,12 +62,12 @@ impl Setup {
         r.json
     }
 
-    async fn history(&self) -> Vec<Value> {
+    pub(crate) async fn history(&self) -> Vec<Value> {
         let r = self.e.call(Method::GET, "/api/v1/notifications/history", None).await;
         r.json.as_array().unwrap().clone()
     }
 
-    async fn run(&self) -> vigia::alerting::delivery::DeliveryReport {
+    pub(crate) async fn run(&self) -> vigia::alerting::delivery::DeliveryReport {
         self.delivery.run_once(vigia::store::now_ms()).await.unwrap()
     }
 }

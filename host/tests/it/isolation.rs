@@ -8,7 +8,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use vigia::api::endpoints::{Access, ENDPOINTS};
 use vigia::auth::Scope;
-use vigia::store::{ChannelWrite, Grouping};
+use vigia::store::{ChannelEvents, ChannelWrite, Grouping};
 
 use crate::support::{Backend, Resp, TestApp, PASSWORD};
 
@@ -61,6 +61,7 @@ impl Fixture {
             instance: None,
             enabled: true,
             grouping: Grouping::default(),
+            events: &ChannelEvents::default(),
         };
         let channel_id = app.store.create_channel(tenant, &channel, |_| String::new()).await.unwrap().id;
         let u1 = app.store.user_by_login(tenant, "u1@example.com").await.unwrap().unwrap();

@@ -2,8 +2,10 @@
 //! resource: services (`services`), incidents and their state machine (`incidents`), maintenance
 //! windows, their state machine and the scheduler pass (`maintenance`). Each checks pagination
 //! bounds, another tenant's resources answering 404, scope denials and refused moves (409).
+//! `events`: incident and maintenance events delivered to the channels that ask for them.
 
 mod derived;
+mod events;
 mod incidents;
 mod maintenance;
 mod page;

@@ -57,8 +57,25 @@ fn payload(notification: &Notification) -> Value {
     })
 }
 
+/// The value of label `key` (the last one, as in the `labels` object).
+fn label<'a>(alert: &'a Alert, key: &str) -> Option<&'a str> {
+    alert.labels.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// `incident` or `maintenance` for a status event (see the WIT README, "Status events"),
+/// `alert` for an alert.
+fn kind(alert: &Alert) -> &'static str {
+    match (alert.rule.as_str(), label(alert, "kind")) {
+        ("incident", Some("incident")) => "incident",
+        ("maintenance", Some("maintenance")) => "maintenance",
+        _ => "alert",
+    }
+}
+
 fn alert_json(alert: &Alert) -> Value {
     json!({
+        "kind": kind(alert),
+        "dedup_key": label(alert, "dedup_key"),
         "id": alert.id,
         "rule": alert.rule,
         "resource": alert.resource,

@@ -40,6 +40,22 @@ macro_rules! backend_tests {
     };
 }
 
+/// Like `backend_tests!`, on a multi-threaded runtime (the plugin runtime and the receiver run
+/// beside the test).
+#[macro_export]
+macro_rules! mt_backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::support::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::support::Backend::Postgres).await } )*
+        }
+    };
+}
+
 /// A store on a fresh database of the given backend; the temp dir lives as long as the guard.
 pub async fn fresh_store(backend: Backend) -> (Store, Option<tempfile::TempDir>) {
     let (store, dir, _) = fresh_store_at(backend).await;
