@@ -16,6 +16,7 @@ use crate::store::{
     AlertState, ChannelEvent, IncidentRow, IncidentSeverity, IncidentStatus, Link, MaintenanceRow, MaintenanceStatus,
     Notice, NoticeWrite, Severity, Store, StoreError, StoreResult, UpdateWrite,
 };
+use crate::store::rfc3339;
 
 /// The `resource` of an event that names no service: the whole tenant.
 pub const ALL_SERVICES: &str = "*";
@@ -72,12 +73,6 @@ pub fn severity(s: IncidentSeverity) -> Severity {
         IncidentSeverity::PartialOutage | IncidentSeverity::Degraded => Severity::Warning,
         IncidentSeverity::Informational => Severity::Info,
     }
-}
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
 }
 
 fn resource(slugs: &[String]) -> String {
