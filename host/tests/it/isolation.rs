@@ -114,7 +114,7 @@ impl Fixture {
                 ("id", p) if p.starts_with("/api/v1/incidents/") => id(self.incident_id),
                 ("id", p) if p.starts_with("/api/v1/maintenance/") => id(self.window_id),
                 ("endpoint", _) => "session-history".into(),
-                ("organization", _) => "default".into(),
+                ("organization" | "page", _) => "default".into(),
                 ("seconds" | "n" | "s" | "rate", _) => "10".into(),
                 _ => panic!("isolation matrix: no value for {{{param}}} in {path}: teach Fixture::concrete"),
             };
