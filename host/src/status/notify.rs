@@ -12,11 +12,11 @@
 use std::collections::BTreeMap;
 
 use crate::plugins::Alert;
+use crate::store::rfc3339;
 use crate::store::{
     AlertState, ChannelEvent, IncidentRow, IncidentSeverity, IncidentStatus, Link, MaintenanceRow, MaintenanceStatus,
     Notice, NoticeWrite, Severity, Store, StoreError, StoreResult, UpdateWrite,
 };
-use crate::store::rfc3339;
 
 /// The `resource` of an event that names no service: the whole tenant.
 pub const ALL_SERVICES: &str = "*";

@@ -23,6 +23,25 @@ pub(super) fn one_of(names: &[&str]) -> String {
     }
 }
 
+/// A type stored as a text column on both backends (its `Decode` parses the text).
+macro_rules! stored_as_text {
+    ($name:ident) => {
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+    };
+}
+pub(super) use stored_as_text;
+
 /// Declares a vocabulary enum: its variants and their names, `as_str` (the one way it is
 /// written, also in JSON and the OpenAPI document), `parse` (errors list the names), and the sqlx
 /// decoding of a text column into it. Used here and by `status_types`.
@@ -63,18 +82,7 @@ macro_rules! vocabulary {
             }
         }
 
-        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
-        where
-            str: sqlx::Type<DB>,
-        {
-            fn type_info() -> DB::TypeInfo {
-                <str as sqlx::Type<DB>>::type_info()
-            }
-
-            fn compatible(ty: &DB::TypeInfo) -> bool {
-                <str as sqlx::Type<DB>>::compatible(ty)
-            }
-        }
+        $crate::store::alert_types::stored_as_text!($name);
 
         impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
         where
@@ -189,18 +197,7 @@ impl Default for ChannelEvents {
     }
 }
 
-impl<DB: sqlx::Database> sqlx::Type<DB> for ChannelEvents
-where
-    str: sqlx::Type<DB>,
-{
-    fn type_info() -> DB::TypeInfo {
-        <str as sqlx::Type<DB>>::type_info()
-    }
-
-    fn compatible(ty: &DB::TypeInfo) -> bool {
-        <str as sqlx::Type<DB>>::compatible(ty)
-    }
-}
+stored_as_text!(ChannelEvents);
 
 impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for ChannelEvents
 where

@@ -38,7 +38,9 @@ pub enum PublicIncidents {
 impl Store {
     /// (service id, time, status) of the transitions of `service_ids` that matter for
     /// `[from, to)`: per service the last one at or before `from` and every one after it, by
-    /// service then time.
+    /// service then time. Two index range scans: the rows inside the period, and per service the
+    /// one row the period starts in (a bound on both sides of `at`, so years of history before
+    /// `from` are never read).
     pub async fn status_transitions_of(
         &self,
         service_ids: &[i64],
@@ -48,17 +50,30 @@ impl Store {
         if service_ids.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(on_pool!(self, pool => {
-            let mut q = QueryBuilder::new(
-                "SELECT t.service_id, t.at, t.status FROM service_status_transitions t WHERE t.service_id",
-            );
+        let (starts, inside) = on_pool!(self, pool => {
+            let mut q = QueryBuilder::new("");
+            for (n, id) in service_ids.iter().enumerate() {
+                if n > 0 {
+                    q.push(" UNION ALL ");
+                }
+                q.push("SELECT * FROM (SELECT service_id, at, status FROM service_status_transitions WHERE service_id = ")
+                    .push_bind(*id)
+                    .push(" AND at <= ")
+                    .push_bind(from)
+                    .push(format!(" ORDER BY at DESC, id DESC LIMIT 1) AS s{n}"));
+            }
+            let starts = q.build_query_as::<(i64, i64, ServiceStatus)>().fetch_all(pool).await?;
+            let mut q = QueryBuilder::new("SELECT service_id, at, status FROM service_status_transitions WHERE service_id");
             push_in(&mut q, service_ids);
-            q.push(" AND t.at < ").push_bind(to);
-            q.push(" AND t.at >= COALESCE((SELECT MAX(p.at) FROM service_status_transitions p \
-                     WHERE p.service_id = t.service_id AND p.at <= ").push_bind(from);
-            q.push("), ").push_bind(from).push(") ORDER BY t.service_id, t.at, t.id");
-            q.build_query_as::<(i64, i64, ServiceStatus)>().fetch_all(pool).await?
-        }))
+            q.push(" AND at > ").push_bind(from).push(" AND at < ").push_bind(to);
+            q.push(" ORDER BY service_id, at, id");
+            (starts, q.build_query_as::<(i64, i64, ServiceStatus)>().fetch_all(pool).await?)
+        });
+        let mut all = starts;
+        all.extend(inside);
+        // Stable: per service, the starting row (at <= from) sorts before the rows inside.
+        all.sort_by_key(|&(service, at, _)| (service, at));
+        Ok(all)
     }
 
     /// (service id, start, end) of the windows excluded from the SLA of `service_ids` that ran

@@ -38,11 +38,8 @@ impl Store {
         from: i64,
         to: i64,
     ) -> StoreResult<Vec<(i64, ServiceStatus)>> {
-        let sql = "SELECT at, status FROM service_status_transitions WHERE service_id = $1 AND at < $3 AND at >= \
-                   COALESCE((SELECT MAX(at) FROM service_status_transitions WHERE service_id = $1 AND at <= $2), $2) \
-                   ORDER BY at, id";
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, (i64, ServiceStatus)>(sql)
-            .bind(service_id).bind(from).bind(to).fetch_all(pool).await)?)
+        let rows = self.status_transitions_of(&[service_id], from, to).await?;
+        Ok(rows.into_iter().map(|(_, at, status)| (at, status)).collect())
     }
 
     /// The spans of the service's maintenance windows excluded from its SLA that ran (an active

@@ -8,7 +8,6 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use vigia::api::endpoints::{Access, ENDPOINTS};
 use vigia::auth::Scope;
-use vigia::store::{ChannelEvents, ChannelWrite, Grouping};
 
 use crate::support::{Backend, Resp, TestApp, PASSWORD};
 
@@ -53,17 +52,7 @@ impl Fixture {
         let alert_id = created(&app, Method::POST, "/api/v1/alerts", alert).await;
         let (token_id, _) = app.api_token(&app.admin, &["read:status"]).await;
         let tenant = app.admin_user.tenant_id;
-        let channel = ChannelWrite {
-            name: "ops",
-            plugin: "webhook",
-            severities: "",
-            tags: "",
-            instance: None,
-            enabled: true,
-            grouping: Grouping::default(),
-            events: &ChannelEvents::default(),
-        };
-        let channel_id = app.store.create_channel(tenant, &channel, |_| String::new()).await.unwrap().id;
+        let channel_id = crate::support::bare_channel(&app.store, tenant, "ops").await;
         let u1 = app.store.user_by_login(tenant, "u1@example.com").await.unwrap().unwrap();
         let restricted = app.ctx.auth.issue_user_token(&u1).await.unwrap().0;
         let service_id = created(&app, Method::POST, "/api/v1/services", json!({"slug": "main", "name": "Main"})).await;

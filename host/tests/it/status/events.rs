@@ -9,7 +9,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use vigia::status::schedule::advance_maintenance;
-use vigia::store::{now_ms, ChannelEvents, ChannelWrite, Grouping};
+use vigia::store::now_ms;
 
 use super::{send, service};
 use crate::alerting_delivery::Setup;
@@ -209,17 +209,7 @@ async fn deliveries_show_labels_as_an_object(b: Backend) {
 async fn bad_channel_events_are_refused_naming_the_value(b: Backend) {
     let app = TestApp::start(b).await;
     let path = "/api/v1/notifications/channels";
-    let stored = ChannelWrite {
-        name: "ops",
-        plugin: "webhook",
-        severities: "",
-        tags: "",
-        instance: None,
-        enabled: true,
-        grouping: Grouping::default(),
-        events: &ChannelEvents::default(),
-    };
-    let id = app.store.create_channel(app.admin_user.tenant_id, &stored, |_| String::new()).await.unwrap().id;
+    let id = crate::support::bare_channel(&app.store, app.admin_user.tenant_id, "ops").await;
     for (events, needle) in [
         (json!(["alerts", "pages"]), "events: unknown event \"pages\": use alerts, incidents or maintenance"),
         (json!([]), "events must name at least one of alerts, incidents or maintenance"),

@@ -15,7 +15,7 @@ use vigia::api::AppContext;
 use vigia::auth::password;
 use vigia::config::Config;
 use vigia::secrets::{SealedFor, SecretBox};
-use vigia::store::{NewUser, Store, User};
+use vigia::store::{ChannelEvents, ChannelWrite, Grouping, NewUser, Store, User};
 
 pub const PASSWORD: &str = "correct-horse-battery";
 /// Host key of every `TestApp`, so tests can open what the API sealed.
@@ -98,6 +98,22 @@ pub async fn add_operator(store: &Store, tenant_id: i64, login: &str) -> User {
         operator: true,
     };
     store.create_user(tenant_id, &new).await.unwrap()
+}
+
+/// Webhook channel `name` of the tenant written straight to the store, without configuration (for
+/// tests of routes that only look it up); returns its id.
+pub async fn bare_channel(store: &Store, tenant_id: i64, name: &str) -> i64 {
+    let channel = ChannelWrite {
+        name,
+        plugin: "webhook",
+        severities: "",
+        tags: "",
+        instance: None,
+        enabled: true,
+        grouping: Grouping::default(),
+        events: &ChannelEvents::default(),
+    };
+    store.create_channel(tenant_id, &channel, |_| String::new()).await.unwrap().id
 }
 
 pub struct TestApp {
