@@ -14,6 +14,7 @@ mod alerting_delivery;
 mod api_auth;
 mod api_http;
 mod ash_durability;
+mod dashboard;
 mod hardening;
 mod instances;
 mod isolation;
