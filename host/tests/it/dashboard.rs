@@ -1,7 +1,8 @@
 //! The API under the dashboard on both backends: `GET /api/v1/state` (contents, narrowing by
 //! roles, scopes and tenant, `ETag`/304) and `GET /api/v1/events` read as a real stream through
 //! the router (typed events, `Last-Event-ID` replay and `reload`, narrowing, a revoked token
-//! ending the stream).
+//! ending the stream). `dashboard_sources` checks the other publishers (instances, plugins, dead
+//! letters) with the same reader.
 
 use std::time::Duration;
 
@@ -22,14 +23,14 @@ backend_tests!(
 );
 
 /// Registers a disabled instance (no connection attempt).
-async fn register(app: &TestApp, name: &str, tags: &str) {
+pub(crate) async fn register(app: &TestApp, name: &str, tags: &str) {
     let body =
         json!({"host": "db.example", "port": 5432, "user": "u", "password": "p", "tags": tags, "enabled": false});
     let r = app.call(Method::POST, &format!("/api/v1/instances/{name}"), Some(&app.admin), Some(body)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
 
-async fn raise(app: &TestApp, key: &str, severity: &str, resource: &str) -> i64 {
+pub(crate) async fn raise(app: &TestApp, key: &str, severity: &str, resource: &str) -> i64 {
     let body = json!({"dedup_key": key, "severity": severity, "summary": "checked by hand", "resource": resource});
     let r = app.call(Method::POST, "/api/v1/alerts", Some(&app.admin), Some(body)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -37,7 +38,7 @@ async fn raise(app: &TestApp, key: &str, severity: &str, resource: &str) -> i64 
 }
 
 /// Instances `db` (env=prod) and `dev` (env=dev), and a user whose only role covers `dev`.
-async fn fleet(app: &TestApp) -> String {
+pub(crate) async fn fleet(app: &TestApp) -> String {
     register(app, "db", "env=prod").await;
     register(app, "dev", "env=dev").await;
     let role = json!({"name": "devs", "access": [{"filters": [{"tag": "env", "value": "dev"}]}]});
@@ -146,13 +147,13 @@ async fn an_unchanged_snapshot_is_a_304(b: Backend) {
 
 /// One event as received.
 #[derive(Debug)]
-struct Frame {
-    event: String,
-    id: Option<String>,
-    data: Value,
+pub(crate) struct Frame {
+    pub(crate) event: String,
+    pub(crate) id: Option<String>,
+    pub(crate) data: Value,
 }
 
-enum Next {
+pub(crate) enum Next {
     Event(Frame),
     /// Nothing within the wait.
     Quiet,
@@ -160,13 +161,13 @@ enum Next {
 }
 
 /// A live `GET /api/v1/events` response, read frame by frame.
-struct Stream {
+pub(crate) struct Stream {
     body: Body,
     buf: String,
 }
 
 impl Stream {
-    async fn open(app: &TestApp, token: &str, last_id: Option<&str>) -> (StatusCode, HeaderMap, Stream) {
+    pub(crate) async fn open(app: &TestApp, token: &str, last_id: Option<&str>) -> (StatusCode, HeaderMap, Stream) {
         let mut req = Request::get("/api/v1/events").header("authorization", format!("Bearer {token}"));
         if let Some(id) = last_id {
             req = req.header("last-event-id", id);
@@ -176,7 +177,7 @@ impl Stream {
         (status, headers, Stream { body: response.into_body(), buf: String::new() })
     }
 
-    async fn next(&mut self, wait: Duration) -> Next {
+    pub(crate) async fn next(&mut self, wait: Duration) -> Next {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             while let Some(end) = self.buf.find("\n\n") {
@@ -208,7 +209,7 @@ impl Stream {
         }
     }
 
-    async fn event(&mut self) -> Frame {
+    pub(crate) async fn event(&mut self) -> Frame {
         match self.next(Duration::from_secs(10)).await {
             Next::Event(frame) => frame,
             Next::Quiet => panic!("no event within 10 s"),
@@ -217,7 +218,7 @@ impl Stream {
     }
 
     /// Nothing arrives for a while (what must not be seen has had time to arrive).
-    async fn quiet(&mut self) {
+    pub(crate) async fn quiet(&mut self) {
         match self.next(Duration::from_millis(500)).await {
             Next::Quiet => {}
             Next::Event(frame) => panic!("unexpected event {frame:?}"),

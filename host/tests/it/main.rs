@@ -15,6 +15,7 @@ mod api_auth;
 mod api_http;
 mod ash_durability;
 mod dashboard;
+mod dashboard_sources;
 mod hardening;
 mod instances;
 mod isolation;
