@@ -6,7 +6,8 @@
 //! bus's ring; an id older than the ring, or a subscriber lagging the broadcast, gets `reload`
 //! (read `/api/v1/state` again). A comment every `HEARTBEAT` keeps proxies from closing the
 //! connection; at the same pace, and before each event, the token is checked again, so a
-//! revoked or expired token (or a lost `monitoring:read`) ends the stream.
+//! revoked or expired token (or a lost `monitoring:read`) ends the stream, and so does the server
+//! stopping (`AppContext::stopping`).
 
 use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
@@ -129,6 +130,8 @@ impl Subscriber {
                     }
                     Err(RecvError::Closed) => return None,
                 },
+                // The server stops: end here rather than hold the shutdown for the grace period.
+                _ = self.ctx.stopping.cancelled() => return None,
                 _ = self.recheck.tick() => {
                     if !self.still_allowed().await {
                         return None;

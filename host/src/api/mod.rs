@@ -78,6 +78,9 @@ pub struct AppContext {
     /// `[server.rate_limit]`; `None` when it is off.
     pub limits: Option<Arc<rate_limit::RateLimits>>,
     pub status_pages: status_page::StatusPages,
+    /// Cancelled when the server stops: the event streams, which never end by themselves, end
+    /// then, so a stop does not wait out the grace period for open dashboards.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 #[derive(OpenApi)]
