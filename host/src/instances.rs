@@ -1,7 +1,8 @@
 //! Monitored PostgreSQL instances outside storage and HTTP: the tag syntax (`key=value,…`),
 //! setting validation, TLS towards the instance (`Tls`, shared with the sampler), and the
 //! connection check run on create/update/enable. The check talks to the *monitored* server, not
-//! to Vigia's storage, which is why its one query lives here.
+//! to Vigia's storage, which is why its one query lives here. Changes of an instance are announced
+//! to live subscribers (`announce`, `record_status`) once stored.
 
 use std::time::Duration;
 
@@ -9,8 +10,9 @@ use ipnet::IpNet;
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{ConnectOptions, Connection};
 
-use crate::store::Instance;
+use crate::events::{Audience, EventType};
 pub use crate::store::SslMode;
+use crate::store::{Instance, Store, StoreResult};
 
 /// How long a connection check may take before the server counts as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -232,6 +234,39 @@ pub async fn check_connection(target: &Target<'_>) -> Result<String, String> {
         Ok(result) => result,
         Err(_) => Err(format!("no answer from {}:{} within {} s", target.host, port, CONNECT_TIMEOUT.as_secs())),
     }
+}
+
+/// Tells live subscribers (`crate::events`) about a stored change of `instance`.
+pub fn announce(store: &Store, kind: EventType, instance: &Instance) {
+    let data = serde_json::json!({
+        "name": instance.name,
+        "pg_instance": format!("{}@{}", instance.host, instance.name),
+        "enabled": instance.enabled,
+        "connected": instance.connected,
+        "last_error": instance.last_error,
+    });
+    store.events().publish(kind, Some(instance.tenant_id), Some(&instance.name), Audience::Monitoring, data);
+}
+
+/// Records the outcome of a connection check (`Store::set_instance_status`) and, when it
+/// changed whether the instance is connected, announces it. `None`: the instance is gone.
+pub async fn record_status(
+    store: &Store,
+    instance: &Instance,
+    connected: bool,
+    error: Option<&str>,
+) -> StoreResult<Option<Instance>> {
+    // Read before the write: the sampler task's copy of the row is as old as the task. One
+    // task per instance writes its status, so the two statements do not race each other.
+    let was = store.instance_connected(instance.tenant_id, instance.id).await?;
+    let stored = store.set_instance_status(instance.tenant_id, instance.id, connected, error).await?;
+    if let Some(now) = &stored {
+        if was.is_some_and(|was| was != now.connected) {
+            let kind = if now.connected { EventType::InstanceConnected } else { EventType::InstanceDisconnected };
+            announce(store, kind, now);
+        }
+    }
+    Ok(stored)
 }
 
 #[cfg(test)]

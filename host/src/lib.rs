@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod fsutil;
 pub mod health;
 pub mod instances;

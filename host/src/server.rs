@@ -65,6 +65,7 @@ pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>, 
         target_networks: config.sampler.target_networks().unwrap_or_default().into(),
         limits: rate_limits(config),
         status_pages: crate::api::status_page::StatusPages::new(&config.status_page),
+        stopping: CancellationToken::new(),
     })
 }
 
@@ -109,12 +110,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         recorder.run_upkeep();
         async {}
     });
+    // The signal that stops intake also ends the event streams (`AppContext::stopping`).
+    let stop = ctx.stopping.clone();
     let app = api::app(ctx);
 
     let listener = TcpListener::bind(config.listen_addr())
         .with_context(|| format!("binding [server] listen = {}", config.server.listen))?;
     listener.set_nonblocking(true)?;
-    let stop = CancellationToken::new();
     let mut serving = tokio::spawn(serve(config.clone(), listener, app, store.backend().name(), stop.clone()));
     let signalled = stop.clone();
     tokio::spawn(async move {

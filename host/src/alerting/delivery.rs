@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::events::{Audience, EventType};
 use crate::health::{CheckFuture, ReadinessCheck};
 use crate::plugins::{Alert, InvokeError, Notification, PluginHost};
 use crate::secrets::{SealedFor, SecretBox};
@@ -130,6 +131,9 @@ impl Delivery {
                 "notification delivery failed");
         }
         self.store.finish_attempt(row.id, outcome.state(), attempts, next_at, error.as_deref()).await?;
+        if outcome == Outcome::Dead {
+            dead_lettered(&self.store, &row, attempts, error.as_deref());
+        }
         Ok(outcome)
     }
 
@@ -165,6 +169,21 @@ pub fn channel_config(secrets: &SecretBox, channel: &ChannelRow) -> Result<serde
     let owner = SealedFor::ChannelConfig { tenant_id: channel.tenant_id, channel_id: channel.id };
     let text = secrets.open(&channel.config_sealed, &owner).map_err(|e| e.to_string())?;
     serde_json::from_str(&text).map_err(|e| format!("{owner}: not JSON ({e})"))
+}
+
+/// Tells live subscribers (`crate::events`) that a notification went to the dead-letter queue.
+fn dead_lettered(store: &Store, row: &OutboxRow, attempts: i64, error: Option<&str>) {
+    // One alert's payload names its resource (an instance, maybe): callers outside that
+    // instance's roles do not hear of it. A group's payload (an array) names no one resource.
+    let resource = serde_json::from_str::<serde_json::Value>(&row.payload)
+        .ok()
+        .and_then(|p| p.get("resource").and_then(|r| r.as_str()).map(str::to_string));
+    let data = serde_json::json!({
+        "outbox_id": row.id, "channel_id": row.channel_id, "attempts": attempts, "error": error,
+        "idempotency_key": row.idempotency_key,
+    });
+    let kind = EventType::NotificationDeadLettered;
+    store.events().publish(kind, Some(row.tenant_id), resource.as_deref(), Audience::Settings, data);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

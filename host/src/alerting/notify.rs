@@ -8,6 +8,7 @@
 //! `events` option) route alerts; status events reach channels through `status::notify`.
 
 use super::machine::{self, Action, CustomRaise, EventKind, Refused, Transition};
+use crate::events::{Audience, EventType};
 use crate::instances::Tags;
 use crate::plugins::Alert;
 use crate::rbac::instance_tags;
@@ -69,6 +70,7 @@ pub fn payload(a: &AlertRow, kind: EventKind) -> String {
 pub async fn record(store: &Store, before: Option<&AlertRow>, change: &Transition, now: i64) -> StoreResult<AlertRow> {
     let alert = &change.alert;
     let Some(kind) = change.event else {
+        // A change without an event (an occurrence counted, a value refreshed) is not news.
         return store.save_alert(before, alert, None, now).await;
     };
     let mut channels = Vec::new();
@@ -93,7 +95,33 @@ pub async fn record(store: &Store, before: Option<&AlertRow>, change: &Transitio
     if !channels.is_empty() {
         super::delivery::wake();
     }
+    publish(store, before.is_none(), kind, &saved);
     Ok(saved)
+}
+
+/// Tells live subscribers (`crate::events`) about a stored alert change.
+fn publish(store: &Store, opened: bool, kind: EventKind, a: &AlertRow) {
+    let event = match kind {
+        _ if opened => EventType::AlertOpened,
+        EventKind::Acknowledged => EventType::AlertAcknowledged,
+        EventKind::Unacknowledged => EventType::AlertUnacknowledged,
+        EventKind::Resolved | EventKind::Cleared | EventKind::Dropped => EventType::AlertResolved,
+        EventKind::Pending | EventKind::Firing | EventKind::Severity | EventKind::Resumed => EventType::AlertChanged,
+    };
+    let data = serde_json::json!({
+        "id": a.id,
+        "event": kind,
+        "dedup_key": a.dedup_key,
+        "rule": a.rule_name,
+        "resource": a.resource,
+        "state": a.state,
+        "severity": a.severity,
+        "summary": a.summary,
+        "value": a.value,
+    });
+    // The alert's resource is an instance name or anything else: the stream hides it from
+    // callers whose roles exclude an instance of that name, as the alerts API does.
+    store.events().publish(event, Some(a.tenant_id), Some(&a.resource), Audience::Monitoring, data);
 }
 
 /// Why a manual action was not stored.

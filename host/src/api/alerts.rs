@@ -89,13 +89,14 @@ impl From<AlertEvent> for EventView {
 }
 
 /// Which alerts the caller may see: those on instances in its roles, and those not on instances.
-struct Visible {
-    instances: Vec<Instance>,
-    hidden: HashSet<String>,
+/// Shared with the dashboard's snapshot (`state.rs`) and stream (`events.rs`).
+pub(super) struct Visible {
+    pub(super) instances: Vec<Instance>,
+    pub(super) hidden: HashSet<String>,
 }
 
 impl Visible {
-    async fn of(ctx: &AppContext, caller: &Principal) -> ApiResult<Visible> {
+    pub(super) async fn of(ctx: &AppContext, caller: &Principal) -> ApiResult<Visible> {
         let instances = ctx.store.list_instances(caller.tenant_id).await?;
         let scope = InstanceScope::for_principal(&ctx.store, caller).await?;
         let hidden = instances.iter().filter(|i| !scope.allows(i)).map(|i| i.name.clone()).collect();
@@ -103,7 +104,7 @@ impl Visible {
         Ok(Visible { instances, hidden })
     }
 
-    fn allows(&self, a: &AlertRow) -> bool {
+    pub(super) fn allows(&self, a: &AlertRow) -> bool {
         !self.hidden.contains(&a.resource)
     }
 
@@ -244,7 +245,7 @@ pub struct SeverityCounts {
 }
 
 impl SeverityCounts {
-    fn add(&mut self, severity: Severity) {
+    pub(super) fn add(&mut self, severity: Severity) {
         match severity {
             Severity::Critical => self.critical += 1,
             Severity::Warning => self.warning += 1,

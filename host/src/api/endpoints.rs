@@ -219,6 +219,10 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(Method::POST, "/api/v1/maintenance/{id}/start", MAINTENANCE).audit("maintenance.start"),
     ep(Method::POST, "/api/v1/maintenance/{id}/complete", MAINTENANCE).audit("maintenance.complete"),
     ep(Method::POST, "/api/v1/maintenance/{id}/cancel", MAINTENANCE).audit("maintenance.cancel"),
+    // The dashboard's snapshot and live stream: monitoring data, narrowed by roles; the parts
+    // that other lists guard with more (plugins, services) are in them only with those scopes.
+    ep(Method::GET, "/api/v1/state", MONITORING_READ),
+    ep(Method::GET, "/api/v1/events", MONITORING_READ),
     // The signed audit log of the caller's tenant.
     ep(Method::GET, "/api/v1/audit", AUDIT_READ),
     ep(Method::GET, "/api/v1/audit/{id}/verify", AUDIT_READ),

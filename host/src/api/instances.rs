@@ -18,6 +18,7 @@ use super::instance_body::{check_password_follows, port_number, DsInstanceCreate
 pub use super::instance_body::{InstanceBody, PASSWORD_MASK};
 use super::{rfc3339, AppContext};
 use crate::auth::Principal;
+use crate::events::EventType;
 use crate::instances::{self as inst, SslMode, Tags, Target, Tls};
 use crate::rbac::InstanceScope;
 use crate::secrets::SealedFor;
@@ -73,6 +74,7 @@ pub(super) async fn create(
     if body.has_settings() {
         created = ctx.store.update_instance(caller.tenant_id, name, &update).await?;
     }
+    inst::announce(&ctx.store, EventType::InstanceAdded, &created);
     refresh_status(ctx, created).await
 }
 
@@ -138,7 +140,7 @@ async fn refresh_status(ctx: &AppContext, instance: Instance) -> ApiResult<Insta
             }
         }
     };
-    let stored = ctx.store.set_instance_status(instance.tenant_id, instance.id, connected, error.as_deref()).await?;
+    let stored = inst::record_status(&ctx.store, &instance, connected, error.as_deref()).await?;
     // Deleted meanwhile: answer what we had, with the outcome we saw.
     Ok(stored.unwrap_or(Instance { connected, last_error: error, ..instance }))
 }
@@ -298,8 +300,9 @@ pub async fn ds_delete(
     caller: Principal,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    find(&ctx, &caller, &name).await?;
+    let gone = find(&ctx, &caller, &name).await?;
     ctx.store.delete_instance(caller.tenant_id, &name).await.map_err(instance_not_found(&name))?;
+    inst::announce(&ctx.store, EventType::InstanceRemoved, &gone);
     Ok(status("Connection deleted!"))
 }
 
@@ -462,8 +465,9 @@ pub async fn delete_native(
     caller: Principal,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<DeletedInstance>> {
-    find(&ctx, &caller, &name).await?;
+    let gone = find(&ctx, &caller, &name).await?;
     ctx.store.delete_instance(caller.tenant_id, &name).await.map_err(instance_not_found(&name))?;
+    inst::announce(&ctx.store, EventType::InstanceRemoved, &gone);
     Ok(Json(DeletedInstance { deleted: name }))
 }
 

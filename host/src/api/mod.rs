@@ -8,6 +8,7 @@ mod audit_log;
 mod ds;
 pub mod endpoints;
 pub mod error;
+mod events;
 mod extract;
 mod health;
 mod incidents;
@@ -26,6 +27,7 @@ mod roles;
 mod security;
 mod security_status;
 mod services;
+mod state;
 mod status_common;
 pub mod status_page;
 mod tokens;
@@ -76,6 +78,9 @@ pub struct AppContext {
     /// `[server.rate_limit]`; `None` when it is off.
     pub limits: Option<Arc<rate_limit::RateLimits>>,
     pub status_pages: status_page::StatusPages,
+    /// Cancelled when the server stops: the event streams, which never end by themselves, end
+    /// then, so a stop does not wait out the grace period for open dashboards.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 #[derive(OpenApi)]
@@ -83,6 +88,7 @@ pub struct AppContext {
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
     tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "security"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"), (name = "alerts"), (name = "notifications"), (name = "audit"),
+         (name = "state", description = "The dashboard's snapshot and live event stream"),
          (name = "status", description = "Services, incidents and maintenance windows"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
 )]
@@ -181,6 +187,8 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(maintenance::complete))
         .routes(routes!(maintenance::cancel))
         .routes(routes!(status_page::page))
+        .routes(routes!(state::state))
+        .routes(routes!(events::events))
         .routes(routes!(audit_log::list))
         .routes(routes!(audit_log::verify))
         .routes(routes!(ds::banner))

@@ -12,6 +12,8 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::events::{Audience, EventType};
+
 use super::config;
 use super::engine::PluginEngine;
 use super::loader::{self, LoadedPlugin, Prepared};
@@ -290,7 +292,10 @@ impl Registry {
             ),
             None => tracing::warn!(plugin = %slot.id, error = %error, "plugin failed to load"),
         }
+        let serving = slot.current.load().is_some();
+        let data = serde_json::json!({"id": slot.id, "error": error, "serving": serving});
         slot.set_error(error, manifest);
+        self.publish(EventType::PluginFailed, data);
     }
 
     /// Makes `loaded` the serving version of `slot` (caller holds `slot.lock`).
@@ -309,8 +314,21 @@ impl Registry {
             plugin = %slot.id, version = %loaded.valid.manifest.version, kind = loaded.kind().as_str(),
             "plugin loaded"
         );
+        let data = serde_json::json!({
+            "id": slot.id, "version": loaded.valid.manifest.version, "kind": loaded.kind().as_str(),
+        });
+        let kind = match slot.current.load().is_some() {
+            true => EventType::PluginReloaded,
+            false => EventType::PluginLoaded,
+        };
         slot.current.store(Some(Arc::new(loaded)));
         slot.clear_error();
+        self.publish(kind, data);
+    }
+
+    /// Plugins are host-wide: every tenant with the right to list them hears of them.
+    fn publish(&self, kind: EventType, data: serde_json::Value) {
+        self.services.events.publish(kind, None, None, Audience::Settings, data);
     }
 
     /// Registers an installed plugin at once (the watcher will see identical bytes and skip).

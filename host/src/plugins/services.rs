@@ -80,11 +80,14 @@ pub struct HostServices {
     pub logger: Arc<dyn PluginLogger>,
     /// Used only for plugins whose manifest grants `smtp`.
     pub mailer: Arc<dyn MailSender>,
+    /// Where loads, reloads and failures are told to live subscribers (`crate::events`).
+    pub events: crate::events::Events,
 }
 
 impl HostServices {
     /// Production wiring: settings and state in the database, logs to `tracing`, mail over SMTP.
     pub fn with_store(store: Store, secrets: SecretBox) -> HostServices {
+        let events = store.events().clone();
         let store = Arc::new(store);
         HostServices {
             state: store.clone(),
@@ -92,6 +95,7 @@ impl HostServices {
             secrets,
             logger: Arc::new(TracingLogger),
             mailer: Arc::new(LettreMailer),
+            events,
         }
     }
 
@@ -104,6 +108,7 @@ impl HostServices {
             secrets,
             logger: Arc::new(TracingLogger),
             mailer: Arc::new(LettreMailer),
+            events: Default::default(),
         }
     }
 }

@@ -178,7 +178,7 @@ impl Sampler {
             (_, Err(_)) => format!("invalid port {}", instance.port),
         };
         tracing::warn!(instance = %instance.name, error = %problem, "instance not sampled");
-        let _ = self.store.set_instance_status(instance.tenant_id, instance.id, false, Some(&problem)).await;
+        let _ = crate::instances::record_status(&self.store, &instance, false, Some(&problem)).await;
         // A placeholder handle so the instance is not retried every poll: a task that ends at once.
         Some(tasks.spawn(async {}))
     }

@@ -195,7 +195,7 @@ async fn set_status(ctx: &Context, instance: &Instance, connected: bool, error: 
     // A busy store (many instances changing state at once) may time out a write: `connected`
     // must still end up true to reality, so the write is retried a few times.
     for attempt in 1..=5u32 {
-        match ctx.store.set_instance_status(instance.tenant_id, instance.id, connected, error).await {
+        match crate::instances::record_status(&ctx.store, instance, connected, error).await {
             Ok(_) => return,
             Err(e) if attempt == 5 => {
                 tracing::warn!(instance = %instance.name, error = %e, "cannot record the connection status");

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::events::{Audience, EventType};
 use crate::plugins::Alert;
 use crate::store::rfc3339;
 use crate::store::{
@@ -187,6 +188,7 @@ pub async fn create_incident(
     let saved =
         store.create_incident(new, first, service_ids, &NoticeWrite { channels: &channels, notice: &notice }).await?;
     wake(&channels);
+    publish_incident(store, &saved, StatusEvent::IncidentCreated, &slugs);
     Ok(saved)
 }
 
@@ -223,6 +225,7 @@ pub async fn save_incident(
     let notices = NoticeWrite { channels: &channels, notice: &notice };
     let saved = store.save_incident(next, was, update, service_ids, Some(&notices)).await?;
     wake(&channels);
+    publish_incident(store, &saved, event, &slugs);
     Ok(saved)
 }
 
@@ -248,10 +251,35 @@ pub async fn move_maintenance(
         },
     };
     let saved = store.save_maintenance_move(next, was, &NoticeWrite { channels: &channels, notice: &notice }).await?;
-    if saved.is_some() {
+    if let (Some(w), Some(event)) = (&saved, event) {
         wake(&channels);
+        let data = serde_json::json!({
+            "id": w.id, "title": w.title, "status": w.status, "visibility": w.visibility, "services": slugs,
+        });
+        store.events().publish(live_type(event), Some(w.tenant_id), None, Audience::Status, data);
     }
     Ok(saved)
+}
+
+/// The live event (`crate::events`) of a status event.
+fn live_type(event: StatusEvent) -> EventType {
+    match event {
+        StatusEvent::IncidentCreated => EventType::IncidentCreated,
+        StatusEvent::IncidentUpdated => EventType::IncidentUpdated,
+        StatusEvent::IncidentResolved => EventType::IncidentResolved,
+        StatusEvent::MaintenanceStarted => EventType::MaintenanceStarted,
+        StatusEvent::MaintenanceCompleted => EventType::MaintenanceCompleted,
+        StatusEvent::MaintenanceCancelled => EventType::MaintenanceCancelled,
+    }
+}
+
+/// Tells live subscribers about a stored incident change.
+fn publish_incident(store: &Store, i: &IncidentRow, event: StatusEvent, slugs: &[String]) {
+    let data = serde_json::json!({
+        "id": i.id, "title": i.title, "status": i.status, "severity": i.severity, "visibility": i.visibility,
+        "services": slugs,
+    });
+    store.events().publish(live_type(event), Some(i.tenant_id), None, Audience::Status, data);
 }
 
 fn wake(channels: &[i64]) {

@@ -238,6 +238,14 @@ impl Store {
         .ok_or(StoreError::NotFound)
     }
 
+    /// Whether instance `id` was connected at its last check (`None`: no such instance).
+    pub async fn instance_connected(&self, tenant_id: i64, id: i64) -> StoreResult<Option<bool>> {
+        let sql = "SELECT connected FROM instances WHERE tenant_id = $1 AND id = $2";
+        Ok(
+            on_pool!(self, pool => sqlx::query_scalar::<_, bool>(sql).bind(tenant_id).bind(id).fetch_optional(pool).await)?,
+        )
+    }
+
     /// Records the outcome of a connection check. Keyed by id so a concurrent rename or
     /// delete-and-recreate under the same name cannot receive another instance's result.
     pub async fn set_instance_status(

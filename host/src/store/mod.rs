@@ -140,6 +140,9 @@ pub(crate) enum Db {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) db: Db,
+    /// The process's event bus. Carried here only because every publisher already holds a
+    /// `Store`; the store itself never publishes (its callers do, once a write succeeded).
+    events: crate::events::Events,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -164,7 +167,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options)
                 .await?;
-            Ok(Store { db: Db::Sqlite(pool) })
+            Ok(Store { db: Db::Sqlite(pool), events: Default::default() })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url).map_err(|e| bad(e.to_string()))?;
             let pool = PgPoolOptions::new()
@@ -172,7 +175,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options)
                 .await?;
-            Ok(Store { db: Db::Postgres(pool) })
+            Ok(Store { db: Db::Postgres(pool), events: Default::default() })
         } else {
             Err(bad("expected a sqlite:// or postgres:// URL".into()))
         }
@@ -185,6 +188,11 @@ impl Store {
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
+    }
+
+    /// The event bus shared by every clone of this store (`crate::events`).
+    pub fn events(&self) -> &crate::events::Events {
+        &self.events
     }
 
     pub fn backend(&self) -> Backend {

@@ -14,6 +14,8 @@ mod alerting_delivery;
 mod api_auth;
 mod api_http;
 mod ash_durability;
+mod dashboard;
+mod dashboard_sources;
 mod hardening;
 mod instances;
 mod isolation;
