@@ -76,6 +76,9 @@ pub struct AppContext {
     /// `[server.rate_limit]`; `None` when it is off.
     pub limits: Option<Arc<rate_limit::RateLimits>>,
     pub status_pages: status_page::StatusPages,
+    /// ASH ticks the activity writer holds and has not stored yet; the workload API merges them
+    /// with the stored chunks. `serve` starts its writer feeding this one.
+    pub fresh_ash: crate::activity::FreshAsh,
 }
 
 #[derive(OpenApi)]
