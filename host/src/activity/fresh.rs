@@ -115,7 +115,9 @@ pub struct FreshAsh {
 
 impl FreshAsh {
     /// The slot of `instance_id`, created on first use. The writer keeps the handle for a whole
-    /// chunk, so this map lock is taken once per chunk, not per tick.
+    /// chunk, so this map lock is taken once per chunk, not per tick. Slots are kept for the
+    /// writer's life (a deleted instance leaves an empty one, a few dozen bytes, until restart):
+    /// removing them would race with a reader holding the handle.
     pub(super) fn slot(&self, instance_id: i64) -> SlotHandle {
         if let Some(slot) = self.slots.read().unwrap_or_else(PoisonError::into_inner).get(&instance_id) {
             return slot.clone();
