@@ -167,7 +167,8 @@ pub struct SamplerConfig {
     /// Longest query text kept, in bytes (texts are truncated beyond).
     pub max_query_text: usize,
     /// Seconds of ASH ticks stored together in one compressed chunk (1 to 60; longer chunks
-    /// compress better, shorter ones make the last seconds queryable sooner).
+    /// compress better; the ticks not stored yet are read from the writer's memory, so
+    /// session-history shows a sample about a second after it was taken whatever the length).
     pub ash_chunk_seconds: u64,
     /// Seconds between persisting the ticks of the chunks still being filled (a crash loses at
     /// most this much ASH; a clean stop loses nothing). 0 turns it off.

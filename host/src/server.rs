@@ -66,6 +66,7 @@ pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>, 
         limits: rate_limits(config),
         status_pages: crate::api::status_page::StatusPages::new(&config.status_page),
         stopping: CancellationToken::new(),
+        fresh_ash: activity::FreshAsh::default(),
     })
 }
 
@@ -88,13 +89,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Before anything opens a sealed value: from here on a v1 value opens nowhere.
     reseal::reseal_legacy(&store, &secrets).await.context("re-sealing v1 secrets for their rows")?;
     let plugins = start_plugins(&config, &store, secrets.clone()).await?;
+    let ctx = context(store.clone(), &config, Some(plugins.clone()), secrets.clone());
     let writers = Writers {
         metrics: MetricWriter::start(store.clone()),
-        activity: ActivityWriter::start(store.clone(), &config.sampler),
+        // The API reads the ticks this writer has not stored yet (fresh ASH).
+        activity: ActivityWriter::start_feeding(store.clone(), &config.sampler, &ctx.fresh_ash),
     };
     let background = Background::new();
     start_background(&background, &config, &store, &plugins, &secrets, &writers).await?;
-    let ctx = context(store.clone(), &config, Some(plugins.clone()), secrets);
     watch_revocations(&background, &ctx.auth);
     if let Some(limits) = ctx.limits.clone() {
         background.every("rate-limit sweep", Duration::from_secs(60), move || {

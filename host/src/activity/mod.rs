@@ -1,18 +1,22 @@
 //! Storage side of the native sampler: `ActivityWriter` receives `model::Batch`es and
 //! stores them through `store` (compact ASH chunks, statement and relation deltas, inventory,
-//! lock snapshots); a maintenance task keeps the hourly rollups and applies retention.
+//! lock snapshots); a maintenance task keeps the hourly rollups and applies retention. What it
+//! holds and has not stored yet is readable through `FreshAsh`.
 
 pub mod codec;
+mod fresh;
 mod gaps;
 mod rollups;
 mod tail;
 mod writer;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
+pub use fresh::{ActiveNow, FreshAsh, FreshChunk};
 pub use tail::Recovered;
 pub use writer::{text_md5, Drained};
 
@@ -32,6 +36,7 @@ const DEFAULT_TAIL: Duration = Duration::from_secs(5);
 pub struct ActivityWriter {
     tx: mpsc::Sender<Batch>,
     control: mpsc::Sender<writer::Control>,
+    fresh: FreshAsh,
 }
 
 impl ActivityWriter {
@@ -39,13 +44,17 @@ impl ActivityWriter {
     /// tail interval. It first turns what a crash left in the tail into chunks. Maintenance
     /// (`maintain`, every `MAINTENANCE_EVERY`) is the caller's to schedule.
     pub fn start(store: Store, config: &SamplerConfig) -> ActivityWriter {
-        Self::spawn(
-            store,
-            writer::Settings {
-                chunk_ms: config.ash_chunk_seconds.clamp(1, 60) as i64 * 1000,
-                tail_every: Duration::from_secs(config.ash_tail_seconds),
-            },
-        )
+        Self::start_feeding(store, config, &FreshAsh::default())
+    }
+
+    /// `start`, showing the ticks not stored yet in `fresh` (the one the API reads: `serve`
+    /// passes its `AppContext`'s). One writer per `FreshAsh`.
+    pub fn start_feeding(store: Store, config: &SamplerConfig, fresh: &FreshAsh) -> ActivityWriter {
+        let settings = writer::Settings {
+            chunk_ms: config.ash_chunk_seconds.clamp(1, 60) as i64 * 1000,
+            tail_every: Duration::from_secs(config.ash_tail_seconds),
+        };
+        Self::spawn(store, settings, fresh.clone())
     }
 
     /// Only the ingestion task, with minute chunks (tests and benchmarks drive maintenance).
@@ -55,14 +64,27 @@ impl ActivityWriter {
 
     /// Only the ingestion task, with chunks of `chunk_ms`.
     pub fn start_ingest_with(store: Store, chunk_ms: i64) -> ActivityWriter {
-        Self::spawn(store, writer::Settings { chunk_ms: chunk_ms.max(1), tail_every: DEFAULT_TAIL })
+        let settings = writer::Settings { chunk_ms: chunk_ms.max(1), tail_every: DEFAULT_TAIL };
+        Self::spawn(store, settings, FreshAsh::default())
     }
 
-    fn spawn(store: Store, settings: writer::Settings) -> ActivityWriter {
+    fn spawn(store: Store, settings: writer::Settings, fresh: FreshAsh) -> ActivityWriter {
         let (tx, rx) = mpsc::channel::<Batch>(4096);
         let (control, control_rx) = mpsc::channel(16);
-        tokio::spawn(writer::run(store, settings, rx, control_rx));
-        ActivityWriter { tx, control }
+        tokio::spawn(writer::run(store, settings, fresh.clone(), rx, control_rx));
+        ActivityWriter { tx, control, fresh }
+    }
+
+    /// The ticks this writer holds and has not stored yet, for readers (`FreshAsh::ticks`).
+    pub fn fresh(&self) -> &FreshAsh {
+        &self.fresh
+    }
+
+    /// Active sessions at the latest tick of each of `instance_ids` this writer received, from
+    /// memory (no storage round trip; see `FreshAsh::active_sessions_now`). The caller has
+    /// already narrowed `instance_ids` to what its caller may see.
+    pub fn active_sessions_now(&self, instance_ids: &[i64]) -> HashMap<i64, ActiveNow> {
+        self.fresh.active_sessions_now(instance_ids)
     }
 
     /// Where the sampler sends its batches. Sending waits when storage falls behind (back-pressure).

@@ -11,14 +11,6 @@ use super::codec::AshChunk;
 use super::rollups::minute_rollups;
 use crate::store::{AshRollupRow, Store, StoreResult, StoredAshChunk};
 
-/// The ticks of `chunk` from `from_tick` on (and their rows, from `from_row`) as a segment;
-/// `None` when there is nothing new.
-pub(super) fn segment(instance_id: i64, chunk: &AshChunk, from_tick: usize, from_row: usize) -> Option<StoredAshChunk> {
-    let ticks = chunk.ticks.get(from_tick..).filter(|t| !t.is_empty())?;
-    let part = AshChunk { ticks: ticks.to_vec(), rows: chunk.rows.get(from_row..).unwrap_or_default().to_vec() };
-    Some(stored(instance_id, &part))
-}
-
 /// A chunk as storage keeps it.
 pub(super) fn stored(instance_id: i64, chunk: &AshChunk) -> StoredAshChunk {
     StoredAshChunk {
@@ -93,16 +85,6 @@ mod tests {
     fn chunk(ticks: &[i64]) -> AshChunk {
         let rows = ticks.iter().map(|&ts| AshRow { ts, pid: ts as i32, ..Default::default() }).collect();
         AshChunk { ticks: ticks.to_vec(), rows }
-    }
-
-    #[test]
-    fn segments_hold_only_new_ticks_and_rows() {
-        let c = chunk(&[1000, 2000, 3000]);
-        assert!(segment(1, &c, 3, 3).is_none(), "nothing new");
-        let s = segment(1, &c, 1, 1).expect("two new ticks");
-        assert_eq!((s.start_ts, s.end_ts, s.ticks, s.sessions), (2000, 3000, 2, 2));
-        let back = AshChunk::decode(s.start_ts, &s.data).expect("decodes");
-        assert_eq!(back, chunk(&[2000, 3000]));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! instance and written as one compact chunk per minute (with their minute rollups); meanwhile
 //! the open chunk's new ticks are persisted every few seconds as tail segments (`tail`), so a
 //! crash loses at most one tail interval and a clean stop (`Control::Shutdown`) loses nothing.
+//! The open chunk lives in its instance's `fresh` slot, where readers see it before the cut.
 //! Sampling gaps are inferred (`gaps`) and stored beside the chunks. Everything else is written
 //! as it arrives. Strings are interned through a cache, so a steady workload costs no lookups.
 
@@ -12,7 +13,8 @@ use md5::{Digest, Md5};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::codec::{AshChunk, AshRow};
+use super::codec::AshRow;
+use super::fresh::{FreshAsh, SlotHandle};
 use super::gaps::GapTracker;
 use super::rollups::minute_rollups;
 use super::tail;
@@ -57,7 +59,13 @@ pub(super) struct Settings {
 
 struct Buffer {
     instance_id: i64,
-    chunk: AshChunk,
+    /// Where the open chunk's ticks are (shared with readers); the counts below mirror it so
+    /// the writer decides cuts and tails without taking the slot's lock.
+    slot: SlotHandle,
+    start_ts: i64,
+    end_ts: i64,
+    ticks: usize,
+    rows: usize,
     since: Instant,
     /// Ticks (and their rows) already in `ash_tail`.
     persisted_ticks: usize,
@@ -71,18 +79,26 @@ pub(super) struct Ingest {
     strings: HashMap<String, i64>,
     buffers: HashMap<i64, Buffer>,
     gaps: GapTracker,
+    fresh: FreshAsh,
 }
 
 pub(super) async fn run(
     store: Store,
     settings: Settings,
+    fresh: FreshAsh,
     mut batches: mpsc::Receiver<Batch>,
     mut control: mpsc::Receiver<Control>,
 ) {
     let chunk_ms = settings.chunk_ms;
     let stale = Duration::from_millis(chunk_ms as u64) + STALE_GRACE;
-    let mut ingest =
-        Ingest { store, settings, strings: HashMap::new(), buffers: HashMap::new(), gaps: GapTracker::default() };
+    let mut ingest = Ingest {
+        store,
+        settings,
+        strings: HashMap::new(),
+        buffers: HashMap::new(),
+        gaps: GapTracker::default(),
+        fresh,
+    };
     // Before anything new: what a crash left in the tail becomes closed chunks.
     match tail::recover(&ingest.store, chunk_ms).await {
         Ok(r) if r.ticks > 0 || r.unreadable > 0 => tracing::warn!(
@@ -105,6 +121,8 @@ pub(super) async fn run(
             },
             Some(request) = control.recv() => match request {
                 Control::Halt(done) => {
+                    // A crash loses memory: readers no longer see what was not stored.
+                    ingest.fresh.clear();
                     let _ = done.send(());
                     return;
                 }
@@ -246,24 +264,28 @@ impl Ingest {
         }
         // A tick of another minute (or one going back in time) closes the buffered chunk.
         let cut = self.buffers.get(&key.instance_id).is_some_and(|b| {
-            let start = b.chunk.start_ts();
-            tick.ts_ms / self.settings.chunk_ms != start / self.settings.chunk_ms || tick.ts_ms <= b.chunk.end_ts()
+            tick.ts_ms / self.settings.chunk_ms != b.start_ts / self.settings.chunk_ms || tick.ts_ms <= b.end_ts
         });
         if cut {
             let id = key.instance_id;
             self.write_chunks(|b| b.instance_id == id).await;
         }
         let tail_every = self.settings.tail_every;
+        let fresh = &self.fresh;
         let buffer = self.buffers.entry(key.instance_id).or_insert_with(|| Buffer {
             instance_id: key.instance_id,
-            chunk: AshChunk::default(),
+            slot: fresh.slot(key.instance_id),
+            start_ts: tick.ts_ms,
+            end_ts: tick.ts_ms,
+            ticks: 0,
+            rows: 0,
             since: Instant::now(),
             persisted_ticks: 0,
             persisted_rows: 0,
             tail_due: Instant::now() + tail_every,
         });
-        buffer.chunk.ticks.push(tick.ts_ms);
-        buffer.chunk.rows.extend(rows);
+        (buffer.end_ts, buffer.ticks, buffer.rows) = (tick.ts_ms, buffer.ticks + 1, buffer.rows + rows.len());
+        buffer.slot.push(tick.ts_ms, rows);
         Ok(())
     }
 
@@ -284,20 +306,32 @@ impl Ingest {
     }
 
     /// Encodes and stores the buffered chunks `due` selects, with their minute rollups; returns
-    /// the chunks and ticks stored, and the chunks storage refused.
+    /// the chunks and ticks stored, and the chunks storage refused. Readers keep seeing a cut
+    /// chunk in its fresh slot until its write is over (`release`), so it is never in neither.
     async fn write_chunks(&mut self, due: impl Fn(&Buffer) -> bool) -> (usize, usize, usize) {
         let ids: Vec<i64> = self.buffers.values().filter(|b| due(b)).map(|b| b.instance_id).collect();
         let mut chunks = Vec::with_capacity(ids.len());
         let mut rollups = Vec::new();
+        let mut cut = Vec::with_capacity(ids.len());
         for id in ids {
             let Some(buffer) = self.buffers.remove(&id) else { continue };
-            rollups.extend(minute_rollups(id, &buffer.chunk));
-            chunks.push(tail::stored(id, &buffer.chunk));
+            let chunk = buffer.slot.cut();
+            rollups.extend(minute_rollups(id, &chunk));
+            chunks.push(tail::stored(id, &chunk));
+            cut.push((buffer.slot, chunk));
         }
+        let written = self.store_chunks(chunks, &rollups).await;
+        for (slot, chunk) in &cut {
+            slot.release(chunk);
+        }
+        written
+    }
+
+    async fn store_chunks(&self, chunks: Vec<StoredAshChunk>, rollups: &[AshRollupRow]) -> (usize, usize, usize) {
         if chunks.is_empty() {
             return (0, 0, 0);
         }
-        if self.store.write_ash(&chunks, &rollups).await.is_ok() {
+        if self.store.write_ash(&chunks, rollups).await.is_ok() {
             return (chunks.len(), chunks.iter().map(|c| c.ticks as usize).sum(), 0);
         }
         // One bad chunk (its instance was deleted) must not take the others down with it.
@@ -325,7 +359,11 @@ impl Ingest {
             .buffers
             .values()
             .filter(|b| now >= b.tail_due)
-            .filter_map(|b| tail::segment(b.instance_id, &b.chunk, b.persisted_ticks, b.persisted_rows))
+            .filter_map(|b| {
+                // Copied under the slot's lock, encoded without it.
+                let part = b.slot.open_since(b.persisted_ticks, b.persisted_rows)?;
+                Some(tail::stored(b.instance_id, &part))
+            })
             .collect();
         let written: Vec<i64> = match self.store.write_ash_tail(&due).await {
             Ok(()) => due.iter().map(|s| s.instance_id).collect(),
@@ -345,7 +383,7 @@ impl Ingest {
         };
         for id in written {
             if let Some(b) = self.buffers.get_mut(&id) {
-                (b.persisted_ticks, b.persisted_rows) = (b.chunk.ticks.len(), b.chunk.rows.len());
+                (b.persisted_ticks, b.persisted_rows) = (b.ticks, b.rows);
                 b.tail_due = now + self.settings.tail_every;
             }
         }

@@ -70,7 +70,7 @@ async fn answer(
     let scope = InstanceScope::for_principal(&ctx.store, caller).await?;
     let instances = ctx.store.list_instances(caller.tenant_id).await?;
     let selection = Selection::new(instances, &scope, &query);
-    let answer = workload::run(&ctx.store, caller.tenant_id, endpoint, &selection, &query).await?;
+    let answer = workload::run(&ctx.store, &ctx.fresh_ash, caller.tenant_id, endpoint, &selection, &query).await?;
     let (content_type, bytes) = match query.output {
         Output::Json => ("application/json", answer.to_json()),
         Output::Csv => ("text/csv; charset=utf-8", answer.table.to_csv()),

@@ -81,6 +81,9 @@ pub struct AppContext {
     /// Cancelled when the server stops: the event streams, which never end by themselves, end
     /// then, so a stop does not wait out the grace period for open dashboards.
     pub stopping: tokio_util::sync::CancellationToken,
+    /// ASH ticks the activity writer holds and has not stored yet; the workload API merges them
+    /// with the stored chunks. `serve` starts its writer feeding this one.
+    pub fresh_ash: crate::activity::FreshAsh,
 }
 
 #[derive(OpenApi)]

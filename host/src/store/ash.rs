@@ -155,6 +155,22 @@ impl Store {
         Ok(rows.into_iter().map(StoredAshChunk::from).collect())
     }
 
+    /// `(instance_id, start_ts)` of the stored chunks of these instances starting in `[from, to]`
+    /// (the keys only: how a reader of fresh ticks learns which of their chunks are stored).
+    pub async fn ash_chunk_starts(&self, instance_ids: &[i64], from: i64, to: i64) -> StoreResult<Vec<(i64, i64)>> {
+        if instance_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(i64, i64)> = on_pool!(self, pool => {
+            let mut q = QueryBuilder::new("SELECT instance_id, start_ts FROM ash_chunks WHERE start_ts >= ");
+            q.push_bind(from).push(" AND start_ts <= ").push_bind(to).push(" AND instance_id IN (");
+            push_ids(&mut q, instance_ids);
+            q.push(")");
+            q.build_query_as().fetch_all(pool).await
+        })?;
+        Ok(rows)
+    }
+
     /// Rollup rows of one resolution with buckets starting in `[from, to]`.
     pub async fn ash_rollups(
         &self,

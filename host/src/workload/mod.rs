@@ -2,6 +2,7 @@
 //! `top-queries`, `tables`, …) computed from the sampler's stored data for the instances a
 //! request covers. `api::activity` parses the request and renders the `Answer`.
 
+mod ash_source;
 mod instance;
 mod locks;
 mod relations;
@@ -19,6 +20,7 @@ pub use scope::Selection;
 pub use sessions::{MAX_SAMPLES, MAX_SCANNED_SAMPLES};
 pub use table::{Cell, Table};
 
+use crate::activity::FreshAsh;
 use crate::store::{Store, StoreError};
 
 /// Why a workload request failed: the caller's mistake (400) or storage (500).
@@ -132,15 +134,17 @@ impl Endpoint {
     }
 }
 
-/// Runs one endpoint for the selected instances.
+/// Runs one endpoint for the selected instances; ASH answers include the ticks `fresh` holds
+/// and storage does not yet (each exactly once).
 pub async fn run(
     store: &Store,
+    fresh: &FreshAsh,
     tenant_id: i64,
     endpoint: Endpoint,
     sel: &Selection,
     q: &Query,
 ) -> WorkloadResult<Answer> {
-    let ctx = Ctx { store, tenant_id, sel, q };
+    let ctx = Ctx { store, fresh, tenant_id, sel, q };
     if q.gaps && endpoint != Endpoint::SessionHistory {
         return Err(WorkloadError::Invalid("\"gaps\" is only answered by session-history".into()));
     }
@@ -164,6 +168,8 @@ pub async fn run(
 /// What every endpoint works with.
 struct Ctx<'a> {
     store: &'a Store,
+    /// The activity writer's not-yet-stored ASH (read only through `ash_source`).
+    fresh: &'a FreshAsh,
     tenant_id: i64,
     sel: &'a Selection,
     q: &'a Query,

@@ -5,10 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use super::ash_source::{self, chunks};
 use super::request::format_time;
 use super::{Answer, Cell, Ctx, Names, Table, WorkloadError, WorkloadResult};
-use crate::activity::codec::AshChunk;
-use crate::store::StoredAshChunk;
 
 const SAMPLE_COLUMNS: [&str; 17] = [
     "time",
@@ -75,30 +74,6 @@ async fn gaps(ctx: &Ctx<'_>) -> WorkloadResult<Table> {
     Ok(table)
 }
 
-/// Decoded chunks of the selection in the range (a corrupt chunk is logged and skipped); refused
-/// before anything is decoded when they hold more than `max` session samples (counted from the
-/// chunks' headers, edges included: a bound, never an underestimate).
-async fn chunks(ctx: &Ctx<'_>, max: i64, hint: &str) -> WorkloadResult<Vec<(StoredAshChunk, AshChunk)>> {
-    let stored = ctx.store.ash_chunks(&ctx.sel.instance_ids(), ctx.q.from, ctx.q.to).await?;
-    let samples: i64 = stored.iter().map(|c| c.sessions).sum();
-    if samples > max {
-        return Err(WorkloadError::Invalid(format!(
-            "session-history reads at most {max} session samples per request and this one covers about \
-             {samples}: {hint}"
-        )));
-    }
-    Ok(stored
-        .into_iter()
-        .filter_map(|s| match AshChunk::decode(s.start_ts, &s.data) {
-            Ok(c) => Some((s, c)),
-            Err(e) => {
-                tracing::warn!(instance_id = s.instance_id, start_ts = s.start_ts, error = %e, "unreadable ASH chunk skipped");
-                None
-            }
-        })
-        .collect())
-}
-
 async fn samples(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
     let decoded =
         chunks(ctx, MAX_SAMPLES, "narrow \"from\"/\"to\" (a range at a time) or use \"compute\": \"wait-events\"")
@@ -162,9 +137,10 @@ async fn samples(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
     let mut times: HashMap<i64, Arc<str>> = HashMap::new();
     let mut process_ids: HashMap<(i64, i32), Arc<str>> = HashMap::new();
     let mut query_ids: HashMap<i64, Arc<str>> = HashMap::new();
-    for (stored, chunk) in &decoded {
-        let Some(template) = templates.get(&stored.instance_id) else { continue };
-        let name = &ctx.sel.target(stored.instance_id).expect("template implies target").instance.name;
+    for (instance_id, chunk) in &decoded {
+        let instance_id = *instance_id;
+        let Some(template) = templates.get(&instance_id) else { continue };
+        let name = &ctx.sel.target(instance_id).expect("template implies target").instance.name;
         for r in chunk.rows.iter().filter(|r| r.ts >= ctx.q.from && r.ts <= ctx.q.to) {
             let database = names.get(r.database);
             let user = names.get(r.user);
@@ -182,11 +158,10 @@ async fn samples(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
             row[col["client_host_name"]] = Cell::Shared(names.get(r.client));
             row[col["command_type"]] = Cell::Shared(names.get(r.command));
             row[col["database"]] = Cell::Shared(database);
-            let process_id = process_ids
-                .entry((stored.instance_id, r.pid))
-                .or_insert_with(|| Arc::from(format!("{} - {name}", r.pid)));
+            let process_id =
+                process_ids.entry((instance_id, r.pid)).or_insert_with(|| Arc::from(format!("{} - {name}", r.pid)));
             row[col["process_id"]] = Cell::Shared(process_id.clone());
-            if let Some(md5) = md5s.get(&(stored.instance_id, r.query_id)) {
+            if let Some(md5) = md5s.get(&(instance_id, r.query_id)) {
                 row[col["query_md5_id"]] = Cell::Shared(md5.clone());
             }
             row[col["user_name"]] = Cell::Shared(user);
@@ -235,10 +210,10 @@ async fn wait_events(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
     .filter(|_| ctx.sel.databases.is_empty() && ctx.sel.users.is_empty());
     match rollup {
         Some(resolution_ms) => {
-            let rows = ctx
-                .store
-                .ash_rollups(&ctx.sel.instance_ids(), resolution_ms / 1000, align(ctx.q.from), ctx.q.to)
-                .await?;
+            // Fresh ticks over exactly the minutes (or hours) the rollup rows cover.
+            let fresh_to = ctx.q.to.div_euclid(resolution_ms) * resolution_ms + resolution_ms - 1;
+            let (rows, fresh) =
+                ash_source::rollups(ctx, resolution_ms / 1000, align(ctx.q.from), ctx.q.to, fresh_to).await?;
             for r in rows {
                 let bucket = align(r.bucket_ts);
                 if r.wait_event_type == 0 && r.wait_event == 0 {
@@ -246,6 +221,15 @@ async fn wait_events(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
                 } else {
                     *b.sessions.entry((r.instance_id, bucket, r.wait_event_type, r.wait_event)).or_default() +=
                         r.sessions;
+                }
+            }
+            // What the rollups would count of these ticks once stored (no row filters here).
+            for f in &fresh {
+                for &t in &f.chunk.ticks {
+                    *b.ticks.entry((f.instance_id, align(t))).or_default() += 1;
+                }
+                for r in &f.chunk.rows {
+                    *b.sessions.entry((f.instance_id, align(r.ts), r.wait_event_type, r.wait_event)).or_default() += 1;
                 }
             }
         }
@@ -259,15 +243,14 @@ async fn wait_events(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
                     decoded.iter().flat_map(|(_, c)| c.rows.iter().flat_map(|r| [r.database, r.user])).collect(),
                 )
                 .await?;
-            for (stored, chunk) in &decoded {
+            for (instance_id, chunk) in &decoded {
                 for &t in chunk.ticks.iter().filter(|t| (ctx.q.from..=ctx.q.to).contains(*t)) {
-                    *b.ticks.entry((stored.instance_id, align(t))).or_default() += 1;
+                    *b.ticks.entry((*instance_id, align(t))).or_default() += 1;
                 }
                 for r in chunk.rows.iter().filter(|r| (ctx.q.from..=ctx.q.to).contains(&r.ts)) {
                     if ctx.sel.database_ok(&names.get(r.database)) && ctx.sel.user_ok(&names.get(r.user)) {
-                        *b.sessions
-                            .entry((stored.instance_id, align(r.ts), r.wait_event_type, r.wait_event))
-                            .or_default() += 1;
+                        *b.sessions.entry((*instance_id, align(r.ts), r.wait_event_type, r.wait_event)).or_default() +=
+                            1;
                     }
                 }
             }

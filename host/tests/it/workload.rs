@@ -186,6 +186,8 @@ async fn load_statements(f: &Fixture) {
     f.writer.flush().await;
 }
 
+#[path = "workload/fresh.rs"]
+mod fresh;
 #[path = "workload/relations.rs"]
 mod relations;
 #[path = "workload/requests.rs"]
