@@ -1,11 +1,14 @@
 //! The public status page (`GET /status/{tenant}`, no token): the HTML page, the same data as
 //! JSON (`/status/{tenant}.json`) and an Atom feed of public incidents (`/status/{tenant}.atom`),
-//! rendered from `status::page` and cached a few seconds per page and format, so a crowd of
-//! visitors during an outage costs one rendering per period (concurrent misses wait for the
-//! one rendering in flight). Unknown tenants and tenants without a public service look alike.
+//! rendered from `status::page` and cached per page and format: served stale while one new
+//! rendering runs in the background once `cache_seconds` have passed, so a crowd of visitors
+//! during an outage costs one rendering per period and none of them waits for it (concurrent
+//! first visits wait for the one rendering in flight). Unknown tenants and tenants without a
+//! public service look alike.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::extract::State;
@@ -20,7 +23,7 @@ use super::AppContext;
 use crate::status::page::{
     public_feed, public_status, PublicFeed, PublicService, PublicStatus, StatusPageConfig, BAR_DAYS,
 };
-use crate::store::{now_ms, IncidentSeverity, IncidentStatus, MaintenanceStatus, ServiceStatus};
+use crate::store::{now_ms, IncidentSeverity, IncidentStatus, MaintenanceStatus, ServiceStatus, Store};
 
 /// Most pages kept rendered (per tenant and format, unknown names included).
 const CACHE_ENTRIES: u64 = 10_000;
@@ -56,19 +59,67 @@ impl Format {
     }
 }
 
-/// Rendered pages; `None` caches "no such page" too, so unknown names do not reach the store.
+/// A page as rendered: `None` when there is no such page (cached too, so unknown names do not
+/// reach the store), and when it was rendered.
+#[derive(Clone)]
+struct Rendered {
+    body: Option<Bytes>,
+    at: Instant,
+}
+
+type Key = (String, Format);
+
+/// Rendered pages, served stale while they are rendered again in the background: past
+/// `cache_seconds` a request still gets the page at once and starts one new rendering (at most
+/// one per page at a time), so no visitor but the very first waits for a rendering. A page
+/// nobody asks for leaves the cache after `IDLE_SECONDS`.
 pub struct StatusPages {
     config: StatusPageConfig,
-    cache: Cache<(String, Format), Option<Bytes>>,
+    cache: Cache<Key, Rendered>,
+    /// Pages whose new rendering is in flight.
+    refreshing: Arc<Mutex<HashSet<Key>>>,
 }
+
+/// How long a page nobody asks for stays rendered.
+const IDLE_SECONDS: u64 = 300;
 
 impl StatusPages {
     pub fn new(config: &StatusPageConfig) -> StatusPages {
-        let ttl = Duration::from_secs(config.cache_seconds.max(1));
+        let idle = Duration::from_secs(IDLE_SECONDS.max(config.cache_seconds));
         StatusPages {
             config: config.clone(),
-            cache: Cache::builder().max_capacity(CACHE_ENTRIES).time_to_live(ttl).build(),
+            cache: Cache::builder().max_capacity(CACHE_ENTRIES).time_to_idle(idle).build(),
+            refreshing: Arc::default(),
         }
+    }
+
+    /// Renders `page` (`<tenant>`, `.json`, `.atom`) now, around the cache: what a background
+    /// rendering costs (the benchmark's measure). `None` when there is no such page.
+    pub async fn render_now(&self, store: &Store, page: &str) -> anyhow::Result<Option<Bytes>> {
+        let (tenant, format) = Format::of(page);
+        render(store, tenant, format).await
+    }
+
+    fn fresh_for(&self) -> Duration {
+        Duration::from_secs(self.config.cache_seconds.max(1))
+    }
+
+    /// Renders `key` again in a task of its own unless that is already under way.
+    fn refresh(&self, store: Store, key: Key) {
+        let started = self.refreshing.lock().is_ok_and(|mut set| set.insert(key.clone()));
+        if !started {
+            return;
+        }
+        let (cache, refreshing) = (self.cache.clone(), self.refreshing.clone());
+        tokio::spawn(async move {
+            match rendered(store, key.0.clone(), key.1).await {
+                Ok(page) => cache.insert(key.clone(), page).await,
+                Err(e) => tracing::warn!(error = %e, page = %key.0, "status page not rendered again"),
+            }
+            if let Ok(mut set) = refreshing.lock() {
+                set.remove(&key);
+            }
+        });
     }
 }
 
@@ -90,14 +141,16 @@ pub async fn page(State(ctx): State<Arc<AppContext>>, ApiPath(page): ApiPath<Str
     {
         return Err(not_found());
     }
-    let store = ctx.store.clone();
     let key = (tenant.to_owned(), format);
-    let rendered = pages
+    let page = pages
         .cache
-        .try_get_with(key, render(store, tenant.to_owned(), format))
+        .try_get_with(key.clone(), rendered(ctx.store.clone(), tenant.to_owned(), format))
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering the status page: {e}")))?;
-    let body = rendered.ok_or_else(not_found)?;
+    if page.at.elapsed() >= pages.fresh_for() {
+        pages.refresh(ctx.store.clone(), key);
+    }
+    let body = page.body.ok_or_else(not_found)?;
     let max_age = format!("public, max-age={}", pages.config.cache_seconds.max(1));
     Ok(([(header::CONTENT_TYPE, format.content_type().to_owned()), (header::CACHE_CONTROL, max_age)], body)
         .into_response())
@@ -107,13 +160,19 @@ fn not_found() -> AppError {
     AppError::NotFound("no public status page by that name".into())
 }
 
+/// Reads and renders one page now.
+async fn rendered(store: Store, tenant: String, format: Format) -> anyhow::Result<Rendered> {
+    let at = Instant::now();
+    Ok(Rendered { body: render(&store, &tenant, format).await?, at })
+}
+
 /// Reads and renders one page; `None` when the tenant has none.
-async fn render(store: crate::store::Store, tenant: String, format: Format) -> anyhow::Result<Option<Bytes>> {
+async fn render(store: &Store, tenant: &str, format: Format) -> anyhow::Result<Option<Bytes>> {
     let now = now_ms();
     let body = match format {
-        Format::Html => public_status(&store, &tenant, now).await?.map(|s| html(&s)).transpose()?,
-        Format::Json => public_status(&store, &tenant, now).await?.map(|s| serde_json::to_string(&s)).transpose()?,
-        Format::Atom => public_feed(&store, &tenant, now).await?.map(|f| atom(&f)),
+        Format::Html => public_status(store, tenant, now).await?.map(|s| html(&s)).transpose()?,
+        Format::Json => public_status(store, tenant, now).await?.map(|s| serde_json::to_string(&s)).transpose()?,
+        Format::Atom => public_feed(store, tenant, now).await?.map(|f| atom(&f)),
     };
     Ok(body.map(Bytes::from))
 }

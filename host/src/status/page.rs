@@ -35,8 +35,9 @@ const DAY_MS: i64 = 86_400_000;
 pub struct StatusPageConfig {
     /// Serve the public pages. Off, `/status/…` answers 404 for every tenant.
     pub enabled: bool,
-    /// Seconds a rendered page is served again before it is read afresh (at least 1): a flood of
-    /// visitors costs one rendering per page per period.
+    /// Seconds a rendered page is served before it is rendered again (at least 1). The new
+    /// rendering runs in the background while visitors still get the previous one, so a flood
+    /// of visitors costs one rendering per page per period and nobody waits for it.
     pub cache_seconds: u64,
 }
 
