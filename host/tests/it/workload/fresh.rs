@@ -26,14 +26,16 @@ async fn history_as(app: &TestApp, token: &str, body: Value) -> Vec<Value> {
     r.json.as_array().unwrap_or_else(|| panic!("not an array: {}", r.text)).clone()
 }
 
-/// Polls `probe` until it answers, for at most 2 s (the writer handles batches as they come).
-async fn within_2s<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(2);
+/// Polls `probe` until it answers. The deadline is generous (a loaded CI machine), yet far below
+/// the 60 s chunk: without the fresh path nothing here would be readable before its cut. How
+/// soon ticks are readable is measured, not asserted: BENCHMARKS.md, "Fresh ASH".
+async fn soon<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Some(v) = probe().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "not readable within 2 s: {what}");
+        assert!(Instant::now() < deadline, "not readable within 15 s: {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -62,7 +64,7 @@ async fn fresh_ticks_are_read_before_their_chunk_is_cut(b: Backend) {
     }
     let sales_only = range(json!({"utc_time": true, "filters": [{"tag": "name", "value": "sales"}]}));
     let admin = f.app.admin.clone();
-    let rows = within_2s("sales' three ticks", async || {
+    let rows = soon("sales' three ticks", async || {
         let rows = history_as(&f.app, &admin, sales_only.clone()).await;
         (rows.len() == 6).then_some(rows)
     })
@@ -163,7 +165,7 @@ impl WriteLock {
             WriteLock::Postgres(c) => {
                 let sql = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
                            AND query LIKE 'INSERT INTO ash_chunks%'";
-                let deadline = Instant::now() + Duration::from_secs(5);
+                let deadline = Instant::now() + Duration::from_secs(30);
                 while sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *c).await.unwrap() == 0 {
                     assert!(Instant::now() < deadline, "the writer never waited for the lock");
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -197,8 +199,7 @@ async fn a_chunk_being_cut_or_just_stored_counts_once(b: Backend) {
         json!({"utc_time": true, "compute": "wait-events", "bucket": 60, "filters": [{"tag": "name", "value": "sales"}]}),
     );
     let admin = f.app.admin.clone();
-    within_2s("the open minute", async || (history_as(&f.app, &admin, body.clone()).await.len() == 6).then_some(()))
-        .await;
+    soon("the open minute", async || (history_as(&f.app, &admin, body.clone()).await.len() == 6).then_some(())).await;
     let ids = [f.sales.instance_id];
 
     // The next minute's first tick cuts the chunk; its write waits for the lock.
@@ -216,7 +217,7 @@ async fn a_chunk_being_cut_or_just_stored_counts_once(b: Backend) {
     let rolled = history_as(&f.app, &admin, buckets.clone()).await;
     assert!(rolled.iter().all(|r| r["samples"] == 3 && r["active_sessions"] == 1.0), "{rolled:?}");
     lock.release().await;
-    within_2s("the cut chunk stored", async || {
+    soon("the cut chunk stored", async || {
         let stored = f.app.store.ash_chunks(&ids, 0, i64::MAX).await.unwrap();
         (stored.len() == 1).then_some(())
     })
@@ -239,7 +240,7 @@ async fn a_chunk_being_cut_or_just_stored_counts_once(b: Backend) {
         twin.sender().send(Batch::Ash(f.sales.clone(), tick(ts, &sessions))).await.unwrap();
     }
     twin.flush().await;
-    let last = within_2s("the open chunk's three ticks", async || {
+    let last = soon("the open chunk's three ticks", async || {
         let fresh = f.app.ctx.fresh_ash.ticks(&ids, 0, i64::MAX);
         (fresh.len() == 1 && fresh[0].chunk.ticks.len() == 3).then_some(fresh)
     })
@@ -307,7 +308,7 @@ async fn a_chunk_cut_during_reads_counts_each_tick_once(b: Backend) {
             tokio::time::sleep(Duration::from_millis(15)).await;
         }
         let sales_rows = body.clone();
-        within_2s("every tick", async || {
+        soon("every tick", async || {
             let rows = history_as(&f.app, &admin, sales_rows.clone()).await;
             (check_prefix(&rows, &labels) == labels.len()).then_some(())
         })
