@@ -12,7 +12,7 @@ use serde_json::json;
 use vigia::alerting::Delivery;
 use vigia::plugins::HostServices;
 use vigia::secrets::SecretBox;
-use vigia::store::{now_ms, ChannelEvents, ChannelWrite, Grouping};
+use vigia::store::now_ms;
 
 use crate::dashboard::{fleet, raise, Frame, Next, Stream};
 use crate::plugins_support::{bundle, set, Sandbox};
@@ -108,17 +108,7 @@ async fn a_dead_letter_reaches_settings_readers_who_see_its_instance(b: Backend)
     let restricted = fleet(&app).await;
     let tenant = app.admin_user.tenant_id;
     // A channel whose configuration does not open: its first attempt is permanent, dead at once.
-    let channel = ChannelWrite {
-        name: "ops",
-        plugin: "webhook",
-        severities: "",
-        tags: "",
-        instance: None,
-        enabled: true,
-        grouping: Grouping::default(),
-        events: &ChannelEvents::default(),
-    };
-    let channel_id = app.store.create_channel(tenant, &channel, |_| String::new()).await.unwrap().id;
+    let channel_id = crate::support::bare_channel(&app.store, tenant, "ops").await;
     let host = Sandbox::new().start().await;
     let delivery = Delivery::new(app.store.clone(), host, SecretBox::from_key(&SECRET_KEY), vec![Duration::ZERO]);
     let (_, _, mut admin) = Stream::open(&app, &app.admin, None).await;
