@@ -28,4 +28,5 @@ pub mod store;
 pub mod telemetry;
 pub mod timeseries;
 pub mod version;
+pub mod web;
 pub mod workload;

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::activity::{self, ActivityWriter};
 use crate::alerting::{Delivery, Evaluator, OutboxCheck};
 use crate::api::rate_limit::RateLimits;
-use crate::api::{self, AppContext};
+use crate::api::AppContext;
 use crate::audit::AuditLog;
 use crate::auth::Authenticator;
 use crate::bootstrap;
@@ -114,7 +114,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     // The signal that stops intake also ends the event streams (`AppContext::stopping`).
     let stop = ctx.stopping.clone();
-    let app = api::app(ctx);
+    let app = crate::web::app(ctx);
 
     let listener = TcpListener::bind(config.listen_addr())
         .with_context(|| format!("binding [server] listen = {}", config.server.listen))?;

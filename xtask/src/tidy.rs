@@ -20,8 +20,12 @@ const SOURCE_DIRS: &[&str] = &["host/src", "host/tests", "tests", "plugins", "sd
 /// Plugin project templates `vigia plugin new` writes out: Rust text, but not host code.
 const TEMPLATES: &str = "host/src/cli/templates/";
 
-/// Who may import axum: the HTTP API and `vigia serve`, which binds and serves it.
-const AXUM_ALLOWED: &[&str] = &["host/src/api/", "host/src/server.rs"];
+/// Who may import axum: the HTTP API, the dashboard's pages and `vigia serve`, which binds and
+/// serves them.
+const AXUM_ALLOWED: &[&str] = &["host/src/api/", "host/src/web/", "host/src/server.rs"];
+/// Who may render HTML templates: the dashboard, and the public status page (an API route with
+/// JSON and Atom forms beside its HTML).
+const ASKAMA_ALLOWED: &[&str] = &["host/src/web/", "host/src/api/status_page.rs"];
 /// Who may import wasmtime: the plugin runtime.
 const WASMTIME_ALLOWED: &[&str] = &["host/src/plugins/"];
 /// Who may run SQL: Vigia's storage, and the code that talks to *monitored* PostgreSQL servers.
@@ -303,7 +307,31 @@ fn only_the_api_and_the_server_know_axum() {
         "keep HTTP in host/src/api (handlers, extractors, AppError) and serving in server.rs; \
          give this module plain types and let the api map them",
     )
-    .check("only host/src/api (and server.rs for serving) knows axum");
+    .check("only host/src/api, host/src/web (and server.rs for serving) know axum");
+}
+
+#[test]
+fn html_is_rendered_only_by_the_dashboard_and_the_status_page() {
+    crate_confined_to(&["askama"], ASKAMA_ALLOWED, "screens belong in host/src/web; other modules hand it plain types")
+        .check("only host/src/web and api/status_page.rs render HTML");
+}
+
+/// The dashboard script builds elements with the DOM, so text from the API can never become
+/// markup: no `innerHTML`, `outerHTML`, `insertAdjacentHTML` or `document.write`.
+#[test]
+fn the_dashboard_script_never_parses_strings_as_html() {
+    let path = workspace_root().join("host/assets/vigia.js");
+    let script = std::fs::read_to_string(&path).expect("host/assets/vigia.js");
+    let found: Vec<String> = script
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim_start().starts_with("//"))
+        .filter(|(_, line)| {
+            ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"].iter().any(|w| line.contains(w))
+        })
+        .map(|(n, line)| format!("host/assets/vigia.js:{}: {}", n + 1, line.trim()))
+        .collect();
+    assert!(found.is_empty(), "build elements with h(…) instead:\n{}", found.join("\n"));
 }
 
 #[test]

@@ -160,7 +160,7 @@ async fn sign_in_tenant(ctx: &AppContext, organization: Option<&str>, login: &st
 /// A password sign-in that issues a user token, recorded in the audit log whatever its outcome
 /// (`auth.sign-in`, the login attempted, `via` the form used, `ok_status` what a success answers;
 /// never the password). Returns the token and its expiry.
-pub(super) async fn audited_sign_in(
+pub async fn audited_sign_in(
     ctx: &AppContext,
     source_ip: Option<String>,
     organization: Option<&str>,

@@ -122,6 +122,8 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(Method::PATCH, "/api/v1/plugins/{id}/enable", PLUGINS).audit("plugin.enable"),
     ep(Method::PATCH, "/api/v1/plugins/{id}/disable", PLUGINS).audit("plugin.disable"),
     ep(Method::GET, "/api/v1/plugins/{id}/config", PLUGINS),
+    // A schema is the plugin's, not the operator's settings: whoever configures channels reads it.
+    ep(Method::GET, "/api/v1/plugins/{id}/schema", SETTINGS_READ),
     ep(Method::PUT, "/api/v1/plugins/{id}/config", PLUGINS).audit("plugin.config"),
     ep(Method::POST, "/api/v1/plugins/{id}/invoke", PLUGINS).audit("plugin.invoke"),
     // Metric store.

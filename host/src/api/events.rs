@@ -24,7 +24,7 @@ use tokio::sync::broadcast::Receiver;
 use tokio::time::{interval_at, Instant, Interval};
 
 use super::error::ApiResult;
-use super::extract::presented_token;
+use super::extract::caller_token;
 use super::{rfc3339, AppContext, AppError};
 use crate::auth::{Principal, Scope};
 use crate::events::{Audience, Event, EventType, Replay};
@@ -222,7 +222,7 @@ fn stream(sub: Subscriber) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     responses((status = 200, description = "An endless stream of `event:`, `id:`, `data:` (a JSON object with `type` and `at`)",
         content_type = "text/event-stream", body = String)))]
 pub async fn events(State(ctx): State<Arc<AppContext>>, caller: Principal, headers: HeaderMap) -> ApiResult<Response> {
-    let token = presented_token(&headers).ok_or_else(|| AppError::Unauthorized("missing token".into()))?.to_string();
+    let token = caller_token(&headers).ok_or_else(|| AppError::Unauthorized("missing token".into()))?.to_string();
     // An id that does not parse is one this server never gave: the client reloads.
     let last_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(|v| v.trim().parse::<u64>().ok());
     let sight = Sight::of(&ctx, &caller).await?;

@@ -229,6 +229,29 @@ pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The token a request authenticates with: a header's, else the browser session's cookie.
+pub fn caller_token(headers: &HeaderMap) -> Option<&str> {
+    presented_token(headers).or_else(|| session_cookie(headers))
+}
+
+/// A browser session's token: the `vigia_session` cookie (see `auth::session`).
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, crate::auth::session::SESSION_COOKIE)
+}
+
+/// The value of cookie `name`, from any `Cookie` header.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
 /// HTTP Basic credentials, if the request carries them.
 pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;

@@ -11,8 +11,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::endpoints::{access_for, audit_for, Access, Audit};
 use super::error::{current_request_id, AppError, REQUEST_ID};
-use super::extract::{client_ip, presented_token, AuditNote, AuditTarget, BodyLimit};
+use super::extract::{client_ip, presented_token, session_cookie, AuditNote, AuditTarget, BodyLimit};
 use super::AppContext;
+use crate::auth::session::{csrf_matches, CSRF_HEADER};
 use crate::auth::{secret, Principal};
 use crate::store::{now_ms, AuditWrite, TokenKind};
 
@@ -71,16 +72,30 @@ pub async fn authorize(State(ctx): State<Arc<AppContext>>, mut req: Request, nex
     if access == Access::Public {
         return next.run(req).await;
     }
-    let Some(token) = presented_token(req.headers()) else {
-        return AppError::Unauthorized(
-            "missing token: send Authorization: Bearer <token>, X-API-Token: <token> or user-token: <token>".into(),
-        )
-        .into_response();
-    };
+    let (token, from_cookie) =
+        match presented_token(req.headers()) {
+            Some(token) => (token, false),
+            None => match session_cookie(req.headers()) {
+                Some(token) => (token, true),
+                None => return AppError::Unauthorized(
+                    "missing token: send Authorization: Bearer <token>, X-API-Token: <token> or user-token: <token>"
+                        .into(),
+                )
+                .into_response(),
+            },
+        };
     let principal = match ctx.auth.authenticate(token).await {
         Ok(p) => p,
         Err(e) => return AppError::from(e).into_response(),
     };
+    // A cookie is sent by the browser whoever made the page: a state-changing call made with
+    // one must prove it comes from a page this session was served.
+    if from_cookie && !req.method().is_safe() && !csrf_presented(req.headers(), token) {
+        return AppError::Forbidden(format!(
+            "missing or wrong {CSRF_HEADER} header: a call made with a browser session must send the CSRF token of its page"
+        ))
+        .into_response();
+    }
     // The audit middleware, outside this one, needs to know who called, also when the call is
     // refused here or by the handler (a 403 is a security event too).
     let audited = matches!(audit_for(req.method(), path), Audit::Route(_));
@@ -95,6 +110,10 @@ pub async fn authorize(State(ctx): State<Arc<AppContext>>, mut req: Request, nex
         response.extensions_mut().insert(principal);
     }
     response
+}
+
+fn csrf_presented(headers: &axum::http::HeaderMap, session_token: &str) -> bool {
+    headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|v| csrf_matches(session_token, v))
 }
 
 /// Appends the audit entry of a route with an audit action (`endpoints::Audit::Route`) once it

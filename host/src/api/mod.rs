@@ -54,7 +54,9 @@ use crate::plugins::PluginHost;
 use crate::secrets::SecretBox;
 use crate::store::Store;
 
-pub use error::AppError;
+pub use audit_log::audited_sign_in;
+pub use error::{ApiResult, AppError};
+pub use extract::{cookie, read_body_limited, session_cookie, ClientIp};
 pub use middleware::REQUEST_ID_HEADER;
 
 /// Everything handlers share.
@@ -132,6 +134,7 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(plugins::enable))
         .routes(routes!(plugins::disable))
         .routes(routes!(plugins::get_config, plugins::put_config))
+        .routes(routes!(plugins::schema))
         .routes(routes!(plugins::invoke))
         .routes(routes!(metrics::history))
         .routes(routes!(metrics::stats))
@@ -213,8 +216,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// Builds the application router.
+/// Builds the application router: the API alone.
 pub fn app(ctx: Arc<AppContext>) -> Router {
+    app_with(ctx, Router::new())
+}
+
+/// The API with `pages` beside it (the dashboard: `web::app`). The pages share the outer layers
+/// (request ids, rate limits, tracing, the JSON fallback) but not the API's access table: they
+/// authenticate with the session cookie themselves.
+pub fn app_with(ctx: Arc<AppContext>, pages: Router<Arc<AppContext>>) -> Router {
     let (router, mut doc) = routes().split_for_parts();
     openapi::complete(&mut doc);
     let doc = Arc::new(doc.to_pretty_json().expect("OpenAPI document serializes"));
@@ -222,6 +232,7 @@ pub fn app(ctx: Arc<AppContext>) -> Router {
         .route_layer(mw::from_fn_with_state(ctx.clone(), middleware::authorize))
         .route_layer(mw::from_fn(middleware::observe))
         .route_layer(mw::from_fn_with_state(ctx.clone(), middleware::audit))
+        .merge(pages)
         .fallback(middleware::no_route)
         .method_not_allowed_fallback(middleware::wrong_method)
         .layer(Extension(doc))

@@ -135,6 +135,25 @@ pub async fn get_config(
     host(&ctx)?.config(&id, true).await.map(Json).map_err(plugin_error)
 }
 
+/// A plugin's configuration schema, for forms (the dashboard renders channel and plugin forms
+/// from it). Nothing in it is secret; the paths of secret fields are listed so a form masks them.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ConfigSchema {
+    /// The manifest's JSON Schema of the configuration.
+    #[schema(value_type = Object)]
+    schema: serde_json::Value,
+    /// Each secret field's path from the root (`["smtp", "password"]`).
+    secret_paths: Vec<Vec<String>>,
+}
+
+/// The plugin's configuration schema and which of its fields are secrets.
+#[utoipa::path(get, path = "/api/v1/plugins/{id}/schema", tag = "plugins", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = ConfigSchema), (status = 400, description = "The plugin is not loaded"), (status = 404, description = "No such plugin")))]
+pub async fn schema(State(ctx): State<Arc<AppContext>>, ApiPath(id): ApiPath<String>) -> ApiResult<Json<ConfigSchema>> {
+    let (schema, secret_paths) = host(&ctx)?.schema(&id).map_err(plugin_error)?;
+    Ok(Json(ConfigSchema { schema, secret_paths }))
+}
+
 /// Replaces the configuration after validating it against the plugin's JSON Schema. Secrets are
 /// sealed at rest; sending back the mask keeps a stored secret unchanged.
 #[utoipa::path(put, path = "/api/v1/plugins/{id}/config", tag = "plugins", security(("bearer" = [])), params(("id" = String, Path)),

@@ -4,8 +4,8 @@
 //! lists require). Answered with an `ETag` (a hash of the body), so a poll that changed nothing
 //! is a 304 without a body. `GET /api/v1/events` streams the changes after it.
 //!
-//! Left out for now: active sessions per instance. The only stored reading is the ASH minute
-//! rollup, up to `ash_chunk_seconds` late; it joins the snapshot with fresh ASH.
+//! Active sessions come from the activity writer's memory (fresh ASH), not storage: the stored
+//! reading would be up to `ash_chunk_seconds` late.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -25,6 +25,10 @@ use crate::auth::{Principal, Scope};
 use crate::plugins::{LoadState, PluginStatus};
 use crate::store::{now_ms, ServiceFilter, ServiceStatus, Visibility};
 
+/// Older samples are not "now": the instance stopped being sampled (down, disabled, or its
+/// sampling is off), and the snapshot says so with `null`.
+const ACTIVE_NOW_MAX_AGE_MS: i64 = 30_000;
+
 /// Most services a snapshot lists (a tenant's whole catalogue, in practice).
 const MAX_SERVICES: i64 = 10_000;
 
@@ -43,6 +47,11 @@ pub struct InstanceState {
     /// `server_version` from the last inventory, once the sampler has read one.
     pub version: Option<String>,
     pub collection_rate: String,
+    /// Sessions active at the latest ASH sample, when one was taken in the last
+    /// `ACTIVE_NOW_MAX_AGE_MS` / 1000 seconds (30); `null` otherwise (not sampled, or down).
+    pub active_sessions: Option<usize>,
+    /// When that sample was taken.
+    pub active_sessions_at: Option<String>,
     /// Open alerts on it that fire or are acknowledged (pending ones are not counted).
     pub open_alerts: SeverityCounts,
     /// Its notifications are paused (maintenance).
@@ -120,12 +129,14 @@ async fn snapshot(ctx: &AppContext, caller: &Principal) -> ApiResult<StateView> 
         ctx.store.inventories(&ids).await?.into_iter().map(|inv| (inv.instance_id, inv.version)).collect();
     let pauses = ctx.store.list_pauses(Some(caller.tenant_id)).await?;
     let now = now_ms();
+    let active = ctx.fresh_ash.active_sessions_now(&ids);
     let mut instances: Vec<InstanceState> = visible
         .instances
         .iter()
         .map(|i| {
             let paused = is_paused(&pauses, caller.tenant_id, &i.name, now);
             let until = pauses.iter().find(|(_, r, _)| *r == i.name).and_then(|(_, _, u)| *u);
+            let now_active = active.get(&i.id).filter(|a| now - a.ts_ms <= ACTIVE_NOW_MAX_AGE_MS);
             InstanceState {
                 name: i.name.clone(),
                 pg_instance: format!("{}@{}", i.host, i.name),
@@ -136,6 +147,8 @@ async fn snapshot(ctx: &AppContext, caller: &Principal) -> ApiResult<StateView> 
                 checked_at: i.checked_at.map(rfc3339),
                 version: versions.get(&i.id).filter(|v| !v.is_empty()).cloned(),
                 collection_rate: i.collection_rate.clone(),
+                active_sessions: now_active.map(|a| a.sessions),
+                active_sessions_at: now_active.map(|a| rfc3339(a.ts_ms)),
                 open_alerts: by_instance.remove(&i.name).unwrap_or_default(),
                 paused,
                 paused_until: until.filter(|_| paused).map(rfc3339),

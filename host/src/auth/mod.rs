@@ -8,6 +8,7 @@ pub mod lockout;
 pub mod password;
 pub mod scopes;
 pub mod secret;
+pub mod session;
 mod settings;
 
 pub use authenticator::{AuthError, Authenticator, Principal};

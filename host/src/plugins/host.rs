@@ -285,6 +285,17 @@ impl PluginHost {
         }
     }
 
+    /// The configuration's JSON Schema and the paths of its secrets (`x-secret`), for forms.
+    pub fn schema(&self, id: &str) -> Result<(serde_json::Value, Vec<Vec<String>>), PluginError> {
+        let slot = self.registry.get(id).ok_or_else(|| PluginError::NotFound(id.to_string()))?;
+        let plugin = slot
+            .current
+            .load_full()
+            .ok_or_else(|| PluginError::Invalid(format!("plugin {id} is not loaded: it has no schema to show")))?;
+        let (schema, _, secret_paths) = schema_of(&plugin);
+        Ok((schema.clone(), secret_paths.to_vec()))
+    }
+
     /// Replaces the operator configuration: validated against the serving version's schema,
     /// secrets sealed at rest; a secret given as `********` keeps its stored value.
     pub async fn set_config(&self, id: &str, new: serde_json::Value) -> Result<(), PluginError> {
