@@ -844,12 +844,14 @@
       const mine = [...scopes].filter((s) => s !== 'admin' || scopes.has('admin'));
       const picked = checks('Scopes (only those you hold)', mine, ['monitoring:read']);
       const expires = h('input', { id: 'token-expires', type: 'date' });
+      const again = h('input', { id: 'token-password', type: 'password', autocomplete: 'current-password' });
       const shown = h('div', { id: 'token-shown', 'aria-live': 'polite' });
       const form = h('form', { class: 'stack' }, h('h3', null, 'New API token'), field('Name', name, 'what it is for'), picked.node, field('Expires', expires, 'empty: the longest allowed'),
+        field('Your password', again, 'needed when you signed in more than 15 minutes ago'),
         h('div', null, h('button', { type: 'submit', class: 'primary' }, 'Create token')), shown);
       form.addEventListener('submit', (e) => {
         e.preventDefault();
-        const body = { name: name.value, scopes: picked.value(), expires_at: expires.value ? new Date(`${expires.value}T23:59:59Z`).toISOString() : undefined };
+        const body = { name: name.value, scopes: picked.value(), expires_at: expires.value ? new Date(`${expires.value}T23:59:59Z`).toISOString() : undefined, password: again.value || undefined };
         act(e.submitter, async () => {
           const made = await api('POST', '/api/v1/tokens', body);
           setTimeout(() => document.getElementById('tokens').prepend(h('div', { class: 'secret-once', id: 'new-token' },

@@ -77,7 +77,8 @@ pub struct RateLimitConfig {
     /// address). Short bursts up to this many are allowed; the budget refills evenly.
     pub requests_per_minute: u32,
     /// Requests per minute per source address on the sign-in endpoints
-    /// (`POST /api/v1/auth/token`, `/ds-api/user-token[/{organization}]`).
+    /// (`POST /api/v1/auth/token`, `/ds-api/user-token[/{organization}]`, the dashboard's
+    /// `POST /sign-in`).
     pub sign_in_per_minute: u32,
     /// Proxies (addresses or CIDR networks) whose `X-Forwarded-For` is believed: behind them the
     /// client is the nearest address in that header that is not itself a trusted proxy. From any

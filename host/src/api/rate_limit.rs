@@ -22,7 +22,7 @@ use governor::{NotUntil, Quota, RateLimiter};
 use ipnet::IpNet;
 
 use super::error::AppError;
-use super::extract::presented_token;
+use super::extract::caller_token;
 use super::AppContext;
 use crate::config::RateLimitConfig;
 
@@ -266,8 +266,9 @@ pub async fn limit(State(ctx): State<Arc<AppContext>>, req: Request, next: Next)
     let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
     let ip = client_ip(peer, forwarded, limits.trusted_proxies());
     // Owned: nothing borrowed from the request may live across the token lookup's await.
-    let token = presented_token(req.headers()).map(str::to_owned);
-    let (budget, key) = if is_sign_in(req.uri().path()) {
+    let token = caller_token(req.headers()).map(str::to_owned);
+    let browser_sign_in = req.method() == axum::http::Method::POST && req.uri().path() == "/sign-in";
+    let (budget, key) = if is_sign_in(req.uri().path()) || browser_sign_in {
         (Budget::SignIn, ClientKey::ip(ip))
     } else {
         // Only a valid token has its own budget: made-up tokens would otherwise each get one.

@@ -33,4 +33,5 @@ mod status;
 mod status_bench;
 mod store_suite;
 mod timeseries;
+mod web;
 mod workload;

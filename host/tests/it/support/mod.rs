@@ -168,7 +168,7 @@ impl TestApp {
         let ctx = vigia::server::context(store.clone(), &config, None, SecretBox::from_key(&SECRET_KEY));
         let admin = ctx.auth.issue_user_token(&admin_user).await.unwrap().0;
         let other_admin = ctx.auth.issue_user_token(&other_user).await.unwrap().0;
-        let router = vigia::api::app(ctx.clone());
+        let router = vigia::web::app(ctx.clone());
         TestApp { ctx, router, store, admin, admin_user, other_admin, other_user, db_url, _dir: dir }
     }
 

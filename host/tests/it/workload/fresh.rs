@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 
 use vigia::activity::ActiveNow;
 
-backend_tests!(fresh_ticks_are_read_before_their_chunk_is_cut, a_chunk_being_cut_or_just_stored_counts_once,);
+backend_tests!(
+    fresh_ticks_are_read_before_their_chunk_is_cut,
+    a_chunk_being_cut_or_just_stored_counts_once,
+    the_state_snapshot_counts_active_sessions_at_the_latest_tick,
+);
 mod concurrent {
     use super::*;
     mt_backend_tests!(a_chunk_cut_during_reads_counts_each_tick_once);
@@ -326,4 +330,29 @@ async fn a_chunk_cut_during_reads_counts_each_tick_once(b: Backend) {
 
 fn format_utc(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// `GET /api/v1/state` tells each instance's active sessions at its latest tick, from the writer's
+/// memory, and `null` for an instance whose latest tick is too old to be "now".
+async fn the_state_snapshot_counts_active_sessions_at_the_latest_tick(b: Backend) {
+    let f = fixture(b).await;
+    let writer = fresh_writer(&f);
+    let tx = writer.sender();
+    let now = vigia::store::now_ms();
+    tx.send(Batch::Ash(f.sales.clone(), tick(now - 2000, &[session(1, "CPU", "CPU")]))).await.unwrap();
+    let three = [session(1, "CPU", "CPU"), session(2, "Lock", "transactionid"), session(3, "IO", "DataFileRead")];
+    tx.send(Batch::Ash(f.sales.clone(), tick(now - 1000, &three))).await.unwrap();
+    tx.send(Batch::Ash(f.crm.clone(), tick(now - 120_000, &[session(7, "IO", "DataFileRead")]))).await.unwrap();
+    let admin = f.app.admin.clone();
+    let instances = soon("sales' latest tick in the snapshot", async || {
+        let r = f.app.get("/api/v1/state", &admin).await;
+        let list = r.json["instances"].as_array()?.clone();
+        list.iter().any(|i| i["name"] == "sales" && i["active_sessions"] == 3).then_some(list)
+    })
+    .await;
+    let crm = instances.iter().find(|i| i["name"] == "crm").expect("crm listed");
+    assert_eq!(crm["active_sessions"], Value::Null, "a two-minute-old tick is not now: {crm}");
+    let sales = instances.iter().find(|i| i["name"] == "sales").expect("sales listed");
+    assert!(sales["active_sessions_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{sales}");
+    drop(writer);
 }
