@@ -10,7 +10,11 @@
   if (!main || !content) return;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const scopes = new Set((main.dataset.scopes || '').split(' ').filter(Boolean));
-  const can = (scope) => scopes.has(scope) || scopes.has('admin');
+  // Every scope a tenant's token may hold; `admin` implies them all (auth/scopes.rs), but not the
+  // host operator's `plugins:manage`.
+  const TENANT_SCOPES = ['read:status', 'write:incidents', 'write:maintenance', 'monitoring:read', 'monitoring:write',
+    'settings:read', 'settings:write', 'users:manage', 'audit:read', 'admin'];
+  const can = (scope) => scopes.has(scope) || (scope !== 'plugins:manage' && scopes.has('admin'));
 
   // The wait-class palette (Okabe–Ito, safe for the common colour-vision deficiencies). The same
   // colours are used by every chart; reports use them too (see ARCHITECTURE.md).
@@ -28,8 +32,9 @@
       if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
       else if (k === 'text') el.textContent = v;
       else if (k === 'class') el.className = v;
-      else if (k === 'value') el.value = v;
-      else if (k === 'checked') el.checked = !!v;
+      // Also the defaults, so that a form's reset() goes back to them rather than to empty.
+      else if (k === 'value') { if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') el.defaultValue = v; el.value = v; }
+      else if (k === 'checked') { el.defaultChecked = !!v; el.checked = !!v; }
       else el.setAttribute(k, v === true ? '' : v);
     }
     for (const kid of kids.flat(Infinity)) {
@@ -128,14 +133,19 @@
       h('thead', null, h('tr', null, heads)), tbody));
   }
 
-  // A workload answer (rows of named cells) as a table with every column, sortable.
-  function rowsTable(rows, label, prefer) {
+  // The column holding a statement's text: `text` in the workload answers (older names too).
+  const QUERY_TEXT = ['text', 'query', 'query_text'];
+  const queryText = (r) => r.text || r.query || r.query_text;
+
+  // A workload answer (rows of named cells) as a table with every column (or those of `prefer`),
+  // sortable; `cells` maps a column to a function drawing its cell.
+  function rowsTable(rows, label, prefer, cells = {}) {
     const names = [];
     for (const r of rows.slice(0, 50)) for (const k of Object.keys(r)) if (!names.includes(k)) names.push(k);
     const cols = (prefer ? prefer.filter((p) => names.includes(p)) : names).map((k) => ({
       label: k.replace(/_/g, ' '),
       num: rows.some((r) => typeof r[k] === 'number'),
-      get: (r) => (k === 'query' || k === 'query_text' ? h('div', { class: 'query' }, r[k] ?? '') : num(r[k])),
+      get: (r) => (cells[k] ? cells[k](r) : QUERY_TEXT.includes(k) ? h('div', { class: 'query' }, r[k] ?? '') : num(r[k])),
       sort: (r) => r[k] ?? '',
     }));
     return table(cols, rows, { label });
@@ -149,7 +159,9 @@
     const required = new Set((schema && schema.required) || []);
     const secrets = new Set((secretPaths || []).filter((p) => p.length === 1).map((p) => p[0]));
     const readers = [];
-    const fields = Object.entries(props).map(([key, prop]) => {
+    // Required fields first, the others in the schema's order.
+    const entries = Object.entries(props).sort(([a], [b]) => Number(required.has(b)) - Number(required.has(a)));
+    const fields = entries.map(([key, prop]) => {
       const id = nextId(`f-${key}`);
       const type = Array.isArray(prop.type) ? prop.type.find((t) => t !== 'null') : prop.type;
       const have = current && current[key] !== undefined ? current[key] : prop.default;
@@ -195,8 +207,8 @@
   const checks = (legend, values, picked) => {
     const boxes = values.map((v) => h('input', { type: 'checkbox', value: v, checked: picked.includes(v), id: nextId('c') }));
     return {
-      node: h('fieldset', null, h('legend', null, legend), h('div', { class: 'checks' },
-        boxes.map((b) => h('label', { for: b.id }, b, ' ', b.value)))),
+      node: h('fieldset', null, h('legend', null, legend), boxes.length ? h('div', { class: 'checks' },
+        boxes.map((b) => h('label', { for: b.id }, b, ' ', b.value))) : h('p', { class: 'muted' }, 'None to choose from yet.')),
       value: () => boxes.filter((b) => b.checked).map((b) => b.value),
     };
   };
@@ -275,11 +287,11 @@
       return h('li', { class: `tile ${cls}`, 'data-instance': i.name },
         h('h3', null, h('a', { href: `/instances/${enc(i.name)}` }, i.name), status),
         h('div', { class: 'facts' },
-          h('span', null, 'PostgreSQL ', h('strong', null, i.version || '—')),
+          h('span', { title: i.version || null }, 'PostgreSQL ', h('strong', null, i.version ? i.version.split(' ')[0] : '—')),
           h('span', null, 'active ', h('strong', { class: 'active-now' }, i.active_sessions ?? '—')),
           h('span', null, 'alerts ', h('strong', null, alerts ? `${i.open_alerts.critical} crit · ${i.open_alerts.warning} warn` : 'none')),
           i.paused ? badge('info', i.paused_until ? `paused until ${when(i.paused_until)}` : 'paused') : null),
-        sparkline(series, `Active sessions of ${i.name} since this page opened`),
+        sparkline(series, `Active sessions of ${i.name}, the last hour`),
         i.last_error && down ? h('div', { class: 'err' }, i.last_error) : null,
         i.tags ? h('div', { class: 'tags' }, i.tags) : null);
     }
@@ -288,7 +300,7 @@
       state = await api('GET', '/api/v1/state');
       for (const i of state.instances) {
         const series = seen.get(i.name) || [];
-        series.push(i.active_sessions ?? 0);
+        series.push(i.active_sessions ?? null); // null: not sampled (down, or off), drawn as nothing
         if (series.length > 720) series.shift();
         seen.set(i.name, series);
       }
@@ -327,11 +339,12 @@
     svg.setAttribute('viewBox', `0 0 ${w} ${hgt}`);
     svg.setAttribute('preserveAspectRatio', 'none');
     svg.setAttribute('role', 'img');
+    const known = values.filter((v) => v !== null && v !== undefined);
     const last = values.length ? values[values.length - 1] : null;
-    svg.setAttribute('aria-label', `${label}: ${values.length ? `now ${num(last)}, peak ${num(Math.max(...values))}` : 'no samples yet'}`);
-    if (values.length > 1) {
-      const max = Math.max(1, ...values);
-      const pts = values.map((v, i) => `${(i / (values.length - 1)) * w},${hgt - 1 - (v / max) * (hgt - 2)}`).join(' ');
+    svg.setAttribute('aria-label', `${label}: ${known.length ? `now ${num(last)}, peak ${num(Math.max(...known))}` : 'no samples yet'}`);
+    if (known.length > 1) {
+      const max = Math.max(1, ...known);
+      const pts = known.map((v, i) => `${(i / (known.length - 1)) * w},${hgt - 1 - (v / max) * (hgt - 2)}`).join(' ');
       const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
       line.setAttribute('points', pts);
       line.setAttribute('fill', 'none');
@@ -344,7 +357,7 @@
   }
 
   // ======================================================================= Instance ==========
-  const RANGES = [['1h', 3600], ['6h', 6 * 3600], ['24h', 86400], ['7d', 7 * 86400]];
+  const RANGES = [['15m', 900], ['1h', 3600], ['6h', 6 * 3600], ['24h', 86400], ['7d', 7 * 86400]];
 
   async function instance() {
     const name = main.dataset.subject;
@@ -398,7 +411,8 @@
 
     async function draw() {
       const b = bounds();
-      windowLabel.textContent = `${when(new Date(b.from).toISOString())} – ${when(new Date(b.to).toISOString())}`;
+      const at = (ms) => { const iso = new Date(ms).toISOString(); return h('time', { datetime: iso }, when(iso)); };
+      windowLabel.replaceChildren(at(b.from), ' – ', at(b.to));
       const bucket = Math.max(1, Math.round((b.to - b.from) / 1000 / 300));
       const wholeMinute = bucket >= 60 ? Math.round(bucket / 60) * 60 : bucket;
       const rows = await api('GET', `/api/v1/activity/session-history?compute=wait-events&bucket=${wholeMinute}&${q(b)}`);
@@ -411,13 +425,17 @@
       if (!zoom) timer = setTimeout(() => { if (!document.hidden) draw().catch(() => {}); else timer = setTimeout(draw, 2000); }, range <= 3600 ? 1000 : 30000);
     }
 
+    // The chart's wait classes (a new set needs a new chart) and the values its legend shows.
+    const shown = { key: null, raw: [] };
     function plot(rows, b, bucket) {
-      const times = [...new Set(rows.map((r) => r.time))].sort();
       const classes = [...new Set(rows.map((r) => r.wait_event_type || 'CPU'))].sort((x, y) => (x === 'CPU' ? -1 : y === 'CPU' ? 1 : x.localeCompare(y)));
-      // Every bucket of the window, so gaps read as zero rather than as a line across them.
+      // Every bucket of the window, so gaps read as zero rather than as a line across them, up to
+      // the last complete one: the bucket still filling (a sample is readable about 2 s after it
+      // was taken) would read as a drop to zero at the live edge.
       const start = Math.floor(b.from / 1000 / bucket) * bucket;
-      const xs = [];
-      for (let t = start; t <= b.to / 1000; t += bucket) xs.push(t);
+      const end = Math.min(b.to, Date.now() - 2000) / 1000;
+      const xs = [start];
+      for (let t = start + bucket; t + bucket <= end; t += bucket) xs.push(t);
       const index = new Map(xs.map((t, i) => [t, i]));
       const raw = classes.map(() => new Array(xs.length).fill(0));
       for (const r of rows) {
@@ -426,7 +444,6 @@
         if (i === undefined) continue;
         raw[classes.indexOf(r.wait_event_type || 'CPU')][i] += r.active_sessions || 0;
       }
-      void times;
       const stacked = [];
       raw.forEach((series, c) => stacked.push(series.map((v, i) => v + (c ? stacked[c - 1][i] : 0))));
       const width = Math.max(320, chartBox.clientWidth - 16);
@@ -437,13 +454,14 @@
           { stroke: getComputedStyle(document.body).color, grid: { stroke: 'rgba(128,128,128,.2)' }, label: 'active sessions' }],
         series: [{ label: 'time' }].concat(classes.map((cls, c) => ({
           label: cls, stroke: waitColour(cls), fill: waitColour(cls) + 'cc', width: 1, points: { show: false },
-          value: (u, v, si, i) => (i === null || i === undefined ? '—' : num(raw[c][i])),
+          value: (u, v, si, i) => (i === null || i === undefined ? '—' : num(shown.raw[c][i])),
         }))),
         cursor: { drag: { x: true, y: false } },
         hooks: { setSelect: [(u) => {
           if (u.select.width < 5) return;
           const from = u.posToVal(u.select.left, 'x') * 1000, to = u.posToVal(u.select.left + u.select.width, 'x') * 1000;
           zoom = { from, to };
+          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
           buttons.forEach((btn) => btn.setAttribute('aria-pressed', 'false'));
           draw().catch((e) => say(e.message, 'error'));
         }] },
@@ -453,11 +471,19 @@
       const order = classes.map((_, c) => c).reverse();
       opts.series = [opts.series[0]].concat(order.map((c) => opts.series[c + 1]));
       const ordered = [xs].concat(order.map((c) => data[c + 1]));
+      shown.raw = raw;
+      chartBox.setAttribute('aria-label', `Active sessions by wait class, ${classes.length ? classes.join(', ') : 'no samples'} in the window`);
+      // The same classes: the chart takes the new data in place, so a drag to zoom survives the
+      // live edge's refresh every second (a new chart would drop it).
+      if (chart && shown.key === classes.join(' ')) {
+        chart.setData(ordered);
+        return;
+      }
       if (chart) chart.destroy();
       chartBox.replaceChildren();
       chart = new uPlot(opts, ordered, chartBox);
+      shown.key = classes.join(' ');
       chart.over.addEventListener('dblclick', () => { zoom = null; draw().catch(() => {}); });
-      chartBox.setAttribute('aria-label', `Active sessions by wait class, ${classes.length ? classes.join(', ') : 'no samples'} in the window`);
     }
 
     function topWaits(rows) {
@@ -484,22 +510,24 @@
 
     async function topQueries(b) {
       const rows = await api('GET', `/api/v1/activity/top-queries?limit=20&${q(b)}`);
-      const cols = ['query_md5_id', 'calls', 'total_time', 'mean_time', 'rows', 'database', 'user_name', 'query'];
-      queries.replaceChildren(csvLink('top-queries', q(b, '&limit=20')), rowsTable(rows, 'Top queries', cols));
-      queries.querySelectorAll('tbody tr').forEach((tr, i) => {
-        const id = rows[i] && rows[i].query_md5_id;
-        if (!id) return;
-        const cell = tr.firstChild;
-        cell.replaceChildren(h('button', { type: 'button', class: 'link', onclick: () => showQuery(id, b) }, String(id)));
-      });
+      const cols = ['text', 'calls', 'total_time', 'rows', 'database', 'user'];
+      // The text (its first lines) opens the statement's detail, named by its id; a cell drawn by
+      // the table, so sorting keeps it.
+      const open = (r) => {
+        const shown = h('div', { class: 'query' }, queryText(r) || r.query_md5_id || r.queryid || '');
+        return r.query_md5_id
+          ? h('button', { type: 'button', class: 'link', title: `Query ${r.query_md5_id}`, onclick: () => showQuery(r.query_md5_id, b) }, shown)
+          : shown;
+      };
+      queries.replaceChildren(csvLink('top-queries', q(b, '&limit=20')), rowsTable(rows, 'Top queries', cols, { text: open }));
     }
 
     async function showQuery(id, b) {
       const rows = await api('GET', `/api/v1/activity/query?query_md5_id=${enc(id)}&${q(b)}`);
-      const text = rows.find((r) => r.query || r.query_text) || {};
+      const text = rows.map(queryText).find(Boolean);
       queryDetail.replaceChildren(h('h2', { tabindex: '-1', id: 'query-heading' }, `Query ${id}`),
-        h('pre', { class: 'sql' }, text.query || text.query_text || '(text not captured)'),
-        csvLink('query', q(b, `&query_md5_id=${enc(id)}`)), rowsTable(rows.map((r) => { const c = { ...r }; delete c.query; delete c.query_text; return c; }), `Query ${id} over time`));
+        h('pre', { class: 'sql' }, text || '(text not captured)'),
+        csvLink('query', q(b, `&query_md5_id=${enc(id)}`)), rowsTable(rows.map((r) => { const c = { ...r }; for (const k of QUERY_TEXT) delete c[k]; return c; }), `Query ${id} over time`));
       document.getElementById('query-heading').focus();
     }
 
@@ -841,7 +869,8 @@
     }
     function tokenForm() {
       const name = h('input', { id: 'token-name', required: true });
-      const mine = [...scopes].filter((s) => s !== 'admin' || scopes.has('admin'));
+      // `admin` implies every tenant scope (auth/scopes.rs), so an admin may pick any of them.
+      const mine = [...new Set(scopes.has('admin') ? [...TENANT_SCOPES, ...scopes] : scopes)];
       const picked = checks('Scopes (only those you hold)', mine, ['monitoring:read']);
       const expires = h('input', { id: 'token-expires', type: 'date' });
       const again = h('input', { id: 'token-password', type: 'password', autocomplete: 'current-password' });

@@ -4,23 +4,15 @@
 
 use crate::alerting_support;
 use crate::e2e_support;
-use crate::plugins_support;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use alerting_support::Receiver;
-use e2e_support::Server;
+use e2e_support::{place_webhook, Server};
 use serde_json::{json, Value};
 
 /// Faster retries; the operator lets plugins reach the loopback receiver.
 const ALERTING: &str = "[alerting]\nretry_schedule_seconds = [0, 0, 0]\ndelivery_poll_ms = 50\n\n[plugins.policy]\nprivate_networks = [\"127.0.0.0/8\"]\n";
-
-fn place_webhook(dir: &Path, origin: &str) {
-    plugins_support::place_bundle(dir, "webhook", |m| {
-        plugins_support::set(m, "capabilities.allowed_outbound_hosts", vec![origin.to_string()])
-    });
-}
 
 async fn stats(http: &reqwest::Client, server: &Server, token: &str) -> Value {
     let url = format!("{}/api/v1/notifications/queue/stats", server.base);

@@ -4,15 +4,13 @@
 //! duplicates are deliveries that were in flight at a kill (at most one delivery pass per kill).
 
 use crate::e2e_support;
-use crate::plugins_support;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e_support::Server;
+use e2e_support::{place_webhook, Server};
 use serde_json::{json, Value};
 
 /// Retries keep a failed attempt from going to the dead-letter queue during the test; the
@@ -73,12 +71,6 @@ async fn receiver() -> (Arc<Seen>, String) {
     let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (seen, origin)
-}
-
-fn place_webhook(dir: &Path, origin: &str) {
-    plugins_support::place_bundle(dir, "webhook", |m| {
-        plugins_support::set(m, "capabilities.allowed_outbound_hosts", vec![origin.to_string()])
-    });
 }
 
 async fn get(http: &reqwest::Client, server: &Server, token: &str, path: &str) -> Value {

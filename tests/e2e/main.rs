@@ -14,6 +14,7 @@ mod support;
 mod alerting;
 mod alerting_faults;
 mod api_fuzz;
+mod dashboard;
 mod durability;
 mod fresh_ash;
 mod live;

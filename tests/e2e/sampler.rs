@@ -5,24 +5,13 @@
 
 use crate::e2e_support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor, PgConnection};
 use vigia_testkit::PgCluster;
 
-use e2e_support::Server;
-
-async fn poll<T>(what: &str, limit: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
+use e2e_support::{poll, Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sampler_sees_lock_waits_statements_inventory_and_outages() {

@@ -7,14 +7,13 @@
 
 use crate::alerting_support;
 use crate::e2e_support;
-use crate::plugins_support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use alerting_support::Receiver;
 use chrono::{DateTime, Utc};
-use e2e_support::Server;
+use e2e_support::{place_webhook, Client, Server, PATIENCE};
 use serde_json::{json, Value};
 use vigia_testkit::PgCluster;
 
@@ -30,55 +29,8 @@ const CONFIG: &str = "[sampler]\nactivity_interval_seconds = 1\nstatements_inter
      [alerting]\nevaluation_interval_seconds = 1\nretry_schedule_seconds = [0, 0, 0]\ndelivery_poll_ms = 50\n\n\
      [plugins.policy]\nprivate_networks = [\"127.0.0.0/8\"]\n";
 
-/// Deadline of every poll: generous, for a loaded 2-core machine.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
+/// Queries only this test makes.
 impl Client {
-    async fn new(server: &Server) -> Client {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
-        Client { http, base: server.base.clone(), token: server.admin_token().await }
-    }
-
-    /// Sends a request and asserts the status it answers; returns the body (`null` if empty).
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>, want: u16) -> Value {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.token);
-        if let Some(b) = body {
-            request = request.json(&b);
-        }
-        let r = request.send().await.unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        assert_eq!(status, want, "{method} {path}: {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.call(reqwest::Method::GET, path, None, 200).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        self.call(reqwest::Method::POST, path, Some(body), 201).await
-    }
-
-    /// Polls `GET path` until `pred` holds (`PATIENCE` at most); returns the answer that held.
-    async fn poll(&self, path: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let answer = self.get(path).await;
-            if pred(&answer) {
-                return answer;
-            }
-            assert!(Instant::now() < deadline, "{what}: not within {PATIENCE:?}; last answer {answer}");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-
     /// Waits until the outbox has nothing pending or in flight; returns the queue stats.
     async fn drained(&self) -> Value {
         self.poll("/api/v1/notifications/queue/stats", "outbox drained", |s| s["pending"] == 0 && s["sending"] == 0)
@@ -96,12 +48,6 @@ impl Client {
             .cloned()
             .collect()
     }
-}
-
-fn place_webhook(dir: &Path, origin: &str) {
-    plugins_support::place_bundle(dir, "webhook", |m| {
-        plugins_support::set(m, "capabilities.allowed_outbound_hosts", vec![origin.to_string()])
-    });
 }
 
 fn now_ms() -> i64 {

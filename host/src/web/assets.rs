@@ -17,32 +17,19 @@ struct Asset {
     body: &'static [u8],
 }
 
+/// One embedded file: its directory under `host/assets/`, its name (its URL), its type.
+macro_rules! asset {
+    ($dir:literal, $name:literal, $content_type:literal) => {
+        Asset { name: $name, content_type: $content_type, body: include_bytes!(concat!("../../assets/", $dir, $name)) }
+    };
+}
+
 const FILES: [Asset; 5] = [
-    Asset {
-        name: "vigia.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/vigia.js"),
-    },
-    Asset {
-        name: "vigia.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../assets/vigia.css"),
-    },
-    Asset {
-        name: "uPlot.iife.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/vendor/uPlot.iife.min.js"),
-    },
-    Asset {
-        name: "uPlot.min.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../assets/vendor/uPlot.min.css"),
-    },
-    Asset {
-        name: "uPlot.LICENSE",
-        content_type: "text/plain; charset=utf-8",
-        body: include_bytes!("../../assets/vendor/uPlot.LICENSE"),
-    },
+    asset!("", "vigia.js", "text/javascript; charset=utf-8"),
+    asset!("", "vigia.css", "text/css; charset=utf-8"),
+    asset!("vendor/", "uPlot.iife.min.js", "text/javascript; charset=utf-8"),
+    asset!("vendor/", "uPlot.min.css", "text/css; charset=utf-8"),
+    asset!("vendor/", "uPlot.LICENSE", "text/plain; charset=utf-8"),
 ];
 
 /// Each file's `ETag`, computed once.

@@ -129,7 +129,12 @@ async fn a_cookie_alone_cannot_change_anything_without_the_pages_csrf_token(b: B
     assert_eq!(right.status, StatusCode::CREATED, "{}", right.text);
     // A header token needs no CSRF token: no browser attaches it by itself.
     let r = app
-        .call(Method::POST, "/api/v1/tokens", Some(&app.admin), Some(json!({"name": "ci", "scopes": ["monitoring:read"]})))
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&app.admin),
+            Some(json!({"name": "ci", "scopes": ["monitoring:read"]})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }

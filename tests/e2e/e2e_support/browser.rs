@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
 /// One chromedriver with one headless Chromium session; both end on drop.
@@ -84,6 +84,62 @@ impl Browser {
         let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
         std::fs::write(&path, png).unwrap();
         path
+    }
+
+    /// Runs `script` (a function body; `return` what is wanted) in the page; `None` when it fails
+    /// (the page is navigating, say).
+    pub async fn js(&self, script: &str) -> Option<Value> {
+        self.client.execute(script, vec![]).await.ok()
+    }
+
+    /// Polls `script` until it returns something other than `null`, `false`, `""` or `undefined`
+    /// (`PATIENCE` at most); returns that.
+    pub async fn wait_js(&self, what: &str, script: &str) -> Value {
+        super::poll(what, super::PATIENCE, async || {
+            self.js(script).await.filter(|v| !(v.is_null() || *v == json!(false) || *v == json!("")))
+        })
+        .await
+    }
+
+    /// Polls until the page's path is `path`.
+    pub async fn wait_path(&self, path: &str) {
+        super::poll(&format!("the page at {path}"), super::PATIENCE, async || {
+            self.client.current_url().await.ok().filter(|u| u.path() == path).map(drop)
+        })
+        .await
+    }
+
+    /// Fills and submits the sign-in form of the page shown.
+    pub async fn submit_sign_in(&self, login: &str, password: &str) {
+        for (id, text) in [("username", login), ("password", password)] {
+            let input = self.client.wait().for_element(Locator::Id(id)).await.expect("the sign-in form");
+            input.clear().await.unwrap();
+            input.send_keys(text).await.unwrap();
+        }
+        self.client
+            .find(Locator::Css("form[action='/sign-in'] button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Signs in through the form at `base` and waits for the overview it leads to.
+    pub async fn sign_in(&self, base: &str, login: &str, password: &str) {
+        self.client.goto(&format!("{base}/sign-in")).await.unwrap();
+        self.submit_sign_in(login, password).await;
+        self.wait_js(
+            &format!("{login} signed in"),
+            "return document.querySelector('main[data-screen=overview]') !== null",
+        )
+        .await;
+    }
+
+    /// Opens `path` of `base` and waits until `ready` (a script, as `wait_js`) holds.
+    pub async fn open(&self, base: &str, path: &str, ready: &str) -> Value {
+        self.client.goto(&format!("{base}{path}")).await.unwrap();
+        self.wait_js(&format!("{path} ready"), ready).await
     }
 
     pub async fn close(self) {

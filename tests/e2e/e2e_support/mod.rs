@@ -1,5 +1,6 @@
 //! Shared by end-to-end tests: start the real `vigia` binary on a free port with a config written
-//! into a temp dir, sign in as the bootstrap admin, and kill the process when dropped.
+//! into a temp dir, sign in as the bootstrap admin, and kill the process when dropped; a JSON client
+//! of the API, polling with a generous deadline, and the placement of the real webhook notifier.
 #![allow(dead_code)]
 
 pub mod browser;
@@ -7,9 +8,11 @@ pub mod browser;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use crate::plugins_support;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vigia");
 pub const PASSWORD: &str = "e2e-admin-password";
@@ -120,5 +123,76 @@ impl Server {
             .await
             .unwrap();
         r["token"].as_str().expect("a token").to_string()
+    }
+}
+
+/// Deadline of every poll: generous, for a loaded 2-core machine.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Polls `probe` every 250 ms until it answers something (`limit` at most).
+pub async fn poll<T>(what: &str, limit: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Places the real `webhook` notifier in the server's plugins dir, allowed to reach `origin` only.
+pub fn place_webhook(dir: &Path, origin: &str) {
+    plugins_support::place_bundle(dir, "webhook", |m| {
+        plugins_support::set(m, "capabilities.allowed_outbound_hosts", vec![origin.to_string()])
+    });
+}
+
+/// The API as the bootstrap admin: JSON in and out, the answer's status asserted.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: String,
+}
+
+impl Client {
+    pub async fn new(server: &Server) -> Client {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+        Client { http, base: server.base.clone(), token: server.admin_token().await }
+    }
+
+    /// Sends a request and asserts the status it answers; returns the body (`null` if empty).
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>, want: u16) -> Value {
+        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let r = request.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        assert_eq!(status, want, "{method} {path}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.call(reqwest::Method::GET, path, None, 200).await
+    }
+
+    /// POSTs and asserts 201 Created.
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        self.call(reqwest::Method::POST, path, Some(body), 201).await
+    }
+
+    /// Polls `GET path` until `pred` holds (`PATIENCE` at most); returns the answer that held.
+    pub async fn poll(&self, path: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let answer = self.get(path).await;
+            if pred(&answer) {
+                return answer;
+            }
+            assert!(Instant::now() < deadline, "{what}: not within {PATIENCE:?}; last answer {answer}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
 }
