@@ -629,12 +629,16 @@
       const warn = levelInputs('Warning', r.warning), crit = levelInputs('Critical', r.critical);
       const occ = h('input', { type: 'number', min: '0', step: '1', value: r.occurrences });
       const enabled = h('input', { type: 'checkbox', checked: r.enabled, id: nextId('en') });
+      const overrides = h('textarea', { id: 'rule-overrides', rows: 4, class: 'mono' }, JSON.stringify(r.overrides || {}, null, 2));
       const form = h('form', { class: 'stack', id: 'rule-edit' }, h('h3', { tabindex: '-1' }, `Edit ${r.name}`), warn.node, crit.node,
         field('Occurrences before firing', occ), h('div', null, enabled, ' ', h('label', { for: enabled.id }, 'Enabled')),
+        field('Per-instance overrides', overrides, 'JSON: {"instance": -1} turns the rule off there; {"instance": {"warning": {"trigger": 90, "clear": 80}}} changes its levels'),
         h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save'), h('button', { type: 'button', onclick: () => form.remove() }, 'Cancel')));
       form.addEventListener('submit', (e) => {
         e.preventDefault();
-        const body = { name: r.name, metric: r.metric, direction: r.direction, instance: r.instance, tags: r.tags, overrides: r.overrides,
+        let parsed;
+        try { parsed = JSON.parse(overrides.value.trim() || '{}'); } catch (err) { say(`overrides are not JSON: ${err.message}`, 'error'); return; }
+        const body = { name: r.name, metric: r.metric, direction: r.direction, instance: r.instance, tags: r.tags, overrides: parsed,
           warning: warn.value() || null, critical: crit.value() || null, occurrences: Number(occ.value), enabled: enabled.checked };
         act(e.submitter, () => api('PUT', `/api/v1/alerts/rules/${r.id}`, body), `Rule ${r.name} saved.`);
       });
