@@ -296,8 +296,14 @@
         i.tags ? h('div', { class: 'tags' }, i.tags) : null);
     }
 
+    let drawn = '';
     async function refresh() {
       state = await api('GET', '/api/v1/state');
+      // A poll answered 304 hands back the same snapshot: redrawing 1,000 tiles for it would block
+      // the page for nothing (the sparklines only move when a count does).
+      const text = JSON.stringify(state);
+      if (text === drawn) return;
+      drawn = text;
       for (const i of state.instances) {
         const series = seen.get(i.name) || [];
         series.push(i.active_sessions ?? null); // null: not sampled (down, or off), drawn as nothing
@@ -308,7 +314,7 @@
     }
     reload = refresh;
     await refresh();
-    await seedSparklines(state, seen).then(render).catch(() => {});
+    if (await seedSparklines(state, seen).catch(() => false)) render();
     live(() => refresh().catch((e) => say(e.message, 'error')), indicator);
     // Active sessions change without events: the snapshot is polled too (a 304 when unchanged).
     setInterval(() => { if (!document.hidden) refresh().catch(() => {}); }, 5000);
@@ -316,7 +322,7 @@
 
   // The last hour of active sessions per instance, one point a minute, from the ASH rollups.
   async function seedSparklines(state, history) {
-    if (!state.instances.length || state.instances.length > 200) return;
+    if (!state.instances.length || state.instances.length > 200) return false;
     const to = new Date(), from = new Date(to - 3600e3);
     const rows = await api('GET', `/api/v1/activity/session-history?compute=wait-events&bucket=60&from=${enc(from.toISOString())}&to=${enc(to.toISOString())}`);
     const byInstance = new Map();
@@ -330,6 +336,7 @@
       const past = [...buckets.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => v);
       history.set(name, past.concat(history.get(name) || []));
     }
+    return byInstance.size > 0;
   }
 
   function sparkline(values, label) {

@@ -15,6 +15,7 @@ mod alerting;
 mod alerting_faults;
 mod api_fuzz;
 mod dashboard;
+mod dashboard_bench;
 mod durability;
 mod fresh_ash;
 mod live;

@@ -6,6 +6,7 @@
 #[macro_use]
 mod support;
 mod alerting_support;
+mod bench_support;
 mod plugins_support;
 
 mod activity_bench;
@@ -15,6 +16,7 @@ mod api_auth;
 mod api_http;
 mod ash_durability;
 mod dashboard;
+mod dashboard_bench;
 mod dashboard_sources;
 mod hardening;
 mod instances;
