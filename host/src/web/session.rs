@@ -59,11 +59,16 @@ fn percent_encoded(next: &str) -> String {
         .collect()
 }
 
-/// Where to go after signing in: a path on this host only (never `//elsewhere` or a URL).
-fn local_path(next: Option<&str>) -> &str {
+/// Where to go after signing in: a path on this host only (never `//elsewhere` or a URL), with
+/// any byte a `Location` header cannot carry (controls, non-ASCII) percent-encoded, so no `next`
+/// can make the redirect fail.
+fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p,
-        _ => "/",
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p
+            .bytes()
+            .map(|b| if b.is_ascii_graphic() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect(),
+        _ => "/".into(),
     }
 }
 
@@ -88,10 +93,10 @@ pub async fn form(State(ctx): State<Arc<AppContext>>, headers: HeaderMap, Query(
     let next = local_path(q.next.as_deref());
     if let Some(token) = session_cookie(&headers) {
         if ctx.auth.authenticate(token).await.is_ok() {
-            return Redirect::to(next).into_response();
+            return Redirect::to(&next).into_response();
         }
     }
-    sign_in_page(StatusCode::OK, None, next, "", "")
+    sign_in_page(StatusCode::OK, None, &next, "", "")
 }
 
 fn sign_in_page(status: StatusCode, error: Option<String>, next: &str, organization: &str, username: &str) -> Response {
@@ -123,7 +128,7 @@ pub async fn sign_in(
     headers: HeaderMap,
     Form(f): Form<SignInForm>,
 ) -> Response {
-    let next = local_path(Some(&f.next)).to_owned();
+    let next = local_path(Some(&f.next));
     if cookie(&headers, SIGN_IN_COOKIE) != Some(f.csrf.as_str()) {
         let error = "the sign-in form expired or did not come from this site: please try again".to_owned();
         return sign_in_page(StatusCode::FORBIDDEN, Some(error), &next, &f.organization, &f.username);
@@ -174,6 +179,8 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(super::local_path(Some("/alerts?x=1")), "/alerts?x=1");
+        assert_eq!(super::local_path(Some("/a\r\nSet-Cookie: x")), "/a%0D%0ASet-Cookie:%20x", "no header injection");
+        assert_eq!(super::local_path(Some("/instances/café")), "/instances/caf%C3%A9");
         for evil in ["//evil.example", "https://evil.example", "/\\evil.example", "alerts"] {
             assert_eq!(super::local_path(Some(evil)), "/", "{evil}");
         }
