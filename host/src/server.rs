@@ -67,6 +67,7 @@ pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>, 
         status_pages: crate::api::status_page::StatusPages::new(&config.status_page),
         stopping: CancellationToken::new(),
         fresh_ash: activity::FreshAsh::default(),
+        reports: config.reports.clone(),
     })
 }
 

@@ -22,8 +22,8 @@ macro_rules! kind_world {
             path: "../wit",
             world: $world,
             with: {
-                "vigia:plugin/types@0.1.0": ::vigia_sdk::bindings::vigia::plugin::types,
-                "vigia:plugin/host@0.1.0": ::vigia_sdk::bindings::vigia::plugin::host,
+                "vigia:plugin/types@0.1.1": ::vigia_sdk::bindings::vigia::plugin::types,
+                "vigia:plugin/host@0.1.1": ::vigia_sdk::bindings::vigia::plugin::host,
             },
             pub_export_macro: true,
             export_macro_name: $macro_name,
@@ -43,4 +43,8 @@ pub mod notifier {
 
 pub mod reporter {
     kind_world!("reporter", "::vigia_sdk::bindings::reporter", "__export_reporter_world");
+}
+
+pub mod document_reporter {
+    kind_world!("document-reporter", "::vigia_sdk::bindings::document_reporter", "__export_document_reporter_world");
 }

@@ -18,6 +18,7 @@ mod host;
 #[cfg(feature = "http")]
 pub mod http;
 mod notifier;
+pub mod report;
 mod reporter;
 pub mod smtp;
 pub mod time;
@@ -26,7 +27,7 @@ mod types;
 pub use collector::Collector;
 pub use host::{config, log, raw_config, state};
 pub use notifier::Notifier;
-pub use reporter::Reporter;
+pub use reporter::{DocumentReporter, Reporter};
 pub use types::*;
 
 #[doc(hidden)]
@@ -34,6 +35,6 @@ pub mod __private {
     pub use crate::collector::CollectorExport;
     pub use crate::export::CargoPackage;
     pub use crate::notifier::NotifierExport;
-    pub use crate::reporter::ReporterExport;
+    pub use crate::reporter::{DocumentReporterExport, ReporterExport};
     pub use wit_bindgen;
 }

@@ -22,6 +22,7 @@ mod live;
 mod plugin_cli;
 mod plugins;
 mod rate_limit;
+mod reports;
 mod sampler;
 mod serve;
 mod sign_in_flood;

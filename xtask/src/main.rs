@@ -6,6 +6,8 @@ mod python;
 mod rust_guests;
 #[cfg(test)]
 mod tidy;
+#[cfg(test)]
+mod tidy_assets;
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -23,7 +25,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                      (--python: required)";
 
 /// Plugins `cargo xtask run` installs (fixtures and examples stay out of a real server).
-const FIRST_PARTY: &[&str] = &["http-check", "redis", "webhook", "csv", "slack", "email"];
+const FIRST_PARTY: &[&str] = &["http-check", "redis", "webhook", "csv", "pdf", "slack", "email", "html"];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

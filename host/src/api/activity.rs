@@ -32,13 +32,11 @@ impl From<WorkloadError> for AppError {
 
 fn endpoint(name: &str) -> ApiResult<Endpoint> {
     Endpoint::parse(name).ok_or_else(|| {
-        if name.ends_with("-report") {
-            AppError::NotFound(format!(
-                "PDF reports ({name}) are not available yet; the workload endpoints answer JSON or CSV"
-            ))
-        } else {
-            AppError::NotFound(format!("unknown activity endpoint {name:?}; known: {}", Endpoint::NAMES.join(", ")))
-        }
+        AppError::NotFound(format!(
+            "unknown activity endpoint {name:?}; known: {}, and the reports {}",
+            Endpoint::NAMES.join(", "),
+            crate::reports::ReportKind::NAMES.map(|k| format!("{k}-report")).join(", ")
+        ))
     })
 }
 
@@ -82,20 +80,27 @@ async fn answer(
     Ok(response)
 }
 
-/// Workload data as Datasentinel's API serves it (its toolkit expects 201).
+/// Workload data as Datasentinel's API serves it (its toolkit expects 201); `{kind}-report`
+/// answers the PDF report (200), or mails it with `report_type: email` (see `/api/v1/reports`).
 #[utoipa::path(post, path = "/ds-api/activity/{endpoint}", tag = "datasentinel",
-    params(("endpoint" = String, Path, description = "session-history, sessions-workload, top-queries, queries-summary, query, pg-instance-infos, pg-instance, pg-background, server, data-size, tables, indexes, top-consumers, locks")),
+    params(("endpoint" = String, Path, description = "session-history, sessions-workload, top-queries, queries-summary, query, pg-instance-infos, pg-instance, pg-background, server, data-size, tables, indexes, top-consumers, locks; or a report: full-report, workload-report, session-history-report, sessions-workload-report, top-queries-report, table-report, instance-report, server-report, query-report, data-size-report")),
     request_body = WorkloadBody, security(("bearer" = [])),
     responses((status = 201, description = "JSON array of rows (or CSV with `output: csv`)"),
+        (status = 200, description = "A `*-report`: the PDF (`application/pdf`, `Content-Disposition` names the file), or `{\"status\": \"sent\"}` when mailed"),
         (status = 400, description = "Invalid body"), (status = 401, description = "Missing or bad token"),
-        (status = 404, description = "Unknown endpoint")))]
+        (status = 404, description = "Unknown endpoint"),
+        (status = 502, description = "A report's renderer failed, or its mail could not be sent")))]
 pub async fn ds_activity(
     State(ctx): State<Arc<AppContext>>,
     caller: Principal,
     ApiPath(name): ApiPath<String>,
     headers: HeaderMap,
-    LenientJson(body): LenientJson<WorkloadBody>,
+    LenientJson(body): LenientJson<serde_json::Value>,
 ) -> ApiResult<Response> {
+    if let Some(kind) = name.strip_suffix("-report") {
+        return super::reports::ds_report(&ctx, &caller, kind, body).await;
+    }
+    let body: WorkloadBody = serde_json::from_value(body).map_err(|e| AppError::BadRequest(e.to_string()))?;
     answer(&ctx, &caller, &name, body, &headers, StatusCode::CREATED).await
 }
 

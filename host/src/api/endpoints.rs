@@ -166,6 +166,10 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(Method::GET, "/api/v1/activity/{endpoint}", MONITORING_READ),
     ep(Method::POST, "/api/v1/activity/{endpoint}", MONITORING_READ).read_only(),
     ep(Method::POST, "/ds-api/activity/{endpoint}", MONITORING_READ).read_only(),
+    // A report is a read (of monitoring data), rendered or mailed to the caller's recipients:
+    // recorded, as every export that can leave the host is.
+    ep(Method::POST, "/api/v1/reports", MONITORING_READ).audit("report.create"),
+    ep(Method::GET, "/api/v1/reports/renderers", MONITORING_READ),
     // Alerting: reading alerts and rules is monitoring; changing them (and acknowledging,
     // clearing, raising custom alerts, pausing an instance) is configuration.
     ep(Method::GET, "/api/v1/alerts/rules", MONITORING_READ),

@@ -23,6 +23,7 @@ mod notifications;
 mod openapi;
 mod plugins;
 pub mod rate_limit;
+mod reports;
 mod roles;
 mod security;
 mod security_status;
@@ -87,13 +88,15 @@ pub struct AppContext {
     /// ASH ticks the activity writer holds and has not stored yet; the workload API merges them
     /// with the stored chunks. `serve` starts its writer feeding this one.
     pub fresh_ash: crate::activity::FreshAsh,
+    /// `[reports]`: which mail plugin mails reports.
+    pub reports: crate::config::ReportsConfig,
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
-    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "security"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"), (name = "alerts"), (name = "notifications"), (name = "audit"),
+    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "security"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"), (name = "reports"), (name = "alerts"), (name = "notifications"), (name = "audit"),
          (name = "state", description = "The dashboard's snapshot and live event stream"),
          (name = "status", description = "Services, incidents and maintenance windows"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
@@ -208,6 +211,8 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(users::ds_create, users::ds_show, users::ds_update, users::ds_delete))
         .routes(routes!(activity::ds_activity))
         .routes(routes!(activity::post_activity, activity::get_activity))
+        .routes(routes!(reports::create))
+        .routes(routes!(reports::renderers))
 }
 
 /// The OpenAPI 3.1 document of every route.

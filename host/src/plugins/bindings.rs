@@ -1,4 +1,4 @@
-//! Generated bindings of the three `vigia:plugin` worlds and the host side of the `host`
+//! Generated bindings of the `vigia:plugin` worlds and the host side of the `host`
 //! interface. The worlds share one `host`/`types` binding (via `with`) so a single
 //! implementation and a single linker entry serve every kind of plugin.
 
@@ -36,6 +36,22 @@ pub mod reporter {
         path: "../wit",
         imports: { default: async | trappable },
         exports: { default: async },
+        with: {
+            "vigia:plugin/host": super::collector::vigia::plugin::host,
+            "vigia:plugin/types": super::collector::vigia::plugin::types,
+        },
+    });
+}
+
+/// A reporter that also renders report documents (0.1.1); one built for 0.1.0 loads as `reporter`.
+pub mod document_reporter {
+    wasmtime::component::bindgen!({
+        world: "document-reporter",
+        path: "../wit",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        // Documents are compared in tests, and answered as JSON (`format: json`).
+        additional_derives: [PartialEq, serde::Serialize],
         with: {
             "vigia:plugin/host": super::collector::vigia::plugin::host,
             "vigia:plugin/types": super::collector::vigia::plugin::types,
@@ -138,7 +154,14 @@ impl wit::Host for HostCtx {}
 
 impl From<wit_smtp::EmailMessage> for MailMessage {
     fn from(m: wit_smtp::EmailMessage) -> MailMessage {
-        MailMessage { from: m.from, to: m.to, subject: m.subject, text_body: m.text_body, html_body: m.html_body }
+        MailMessage {
+            from: m.from,
+            to: m.to,
+            subject: m.subject,
+            text_body: m.text_body,
+            html_body: m.html_body,
+            attachments: Vec::new(),
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use super::manifest::PluginKind;
 use super::policy::{CapabilityBounds, PluginPolicy};
 use super::registry::{schema_of, ConfigView, LoadState, PluginStatus, Registry};
 use super::services::HostServices;
-use super::types::{CollectContext, MetricSample, Notification, Receipt, Rendered, ReportRequest};
+use super::types::{CollectContext, MetricSample, Notification, Receipt, Rendered, Renderer, ReportRequest};
 use super::watcher::{self, DirWatcher};
 use crate::health::{CheckFuture, ReadinessCheck};
 
@@ -254,6 +254,69 @@ impl PluginHost {
             }
             _ => unreachable!("render answers with a document"),
         }
+    }
+
+    /// Renders a report document as `format` with document reporter `id`.
+    pub async fn render_document(
+        &self,
+        id: &str,
+        document: &super::document::Document,
+        format: &str,
+    ) -> Result<Rendered, InvokeError> {
+        match self.call(id, PluginKind::Reporter, Request::RenderDocument(document, format)).await? {
+            Response::Rendered(r) => {
+                Ok(Rendered { content_type: r.content_type, filename: r.filename, bytes: r.bytes })
+            }
+            _ => unreachable!("render-document answers with a document"),
+        }
+    }
+
+    /// Loaded, enabled reporters that render documents, with the formats their manifests list.
+    pub fn renderers(&self) -> Vec<Renderer> {
+        let mut renderers: Vec<Renderer> = self
+            .registry
+            .all()
+            .into_iter()
+            .filter(|slot| slot.enabled.load(Ordering::Relaxed))
+            .filter_map(|slot| {
+                let plugin = slot.current.load_full()?;
+                let manifest = &plugin.valid.manifest;
+                plugin.renders_documents().then(|| Renderer {
+                    id: manifest.id.clone(),
+                    version: manifest.version.clone(),
+                    description: manifest.description.clone(),
+                    formats: manifest.formats.clone(),
+                })
+            })
+            .collect();
+        renderers.sort_by(|a, b| a.id.cmp(&b.id));
+        renderers
+    }
+
+    /// Sends `message` through the SMTP server the operator configured for mail plugin `id` (its
+    /// `smtp_*` keys; the plugin must be granted `smtp`). An empty `from` takes the plugin's
+    /// configured `from`. The host's own mail (reports) goes out this way, so SMTP credentials
+    /// stay the operator's plugin configuration and nowhere else.
+    pub async fn send_mail(
+        &self,
+        id: &str,
+        mut message: super::MailMessage,
+        timeout: std::time::Duration,
+    ) -> Result<String, super::MailError> {
+        use super::MailError::Permanent;
+        let slot = self.registry.get(id).ok_or_else(|| Permanent(format!("mail plugin {id:?} is not installed")))?;
+        let plugin = slot.current.load_full().ok_or_else(|| Permanent(format!("mail plugin {id:?} is not loaded")))?;
+        if !plugin.valid.manifest.capabilities.smtp {
+            return Err(Permanent(format!("plugin {id:?} is not granted smtp, so it names no mail server")));
+        }
+        let effective: serde_json::Value = serde_json::from_str(&slot.config.load().effective)
+            .map_err(|e| Permanent(format!("configuration of {id:?}: {e}")))?;
+        let server = super::SmtpServer::from_config(&effective, timeout)
+            .map_err(|e| Permanent(format!("mail plugin {id:?}: {e}")))?;
+        if message.from.is_empty() {
+            message.from = effective.get("from").and_then(|f| f.as_str()).unwrap_or_default().to_string();
+        }
+        self.registry.services.mailer.send(&server, &message).await
     }
 
     pub async fn set_enabled(&self, id: &str, enabled: bool) -> Result<(), PluginError> {

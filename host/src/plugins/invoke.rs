@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, UpdateDeadline};
 
+use super::bindings::document_reporter::{vigia::plugin::report, DocumentReporterPre};
 use super::bindings::{collector::CollectorPre, notifier::NotifierPre, reporter::ReporterPre};
 use super::bindings::{wit, HostServiceError, QuotaError};
 use super::engine::{PluginEngine, EPOCH_TICK};
@@ -24,6 +25,8 @@ pub(crate) enum KindPre {
     Collector(CollectorPre<PluginState>),
     Notifier(NotifierPre<PluginState>),
     Reporter(ReporterPre<PluginState>),
+    /// A reporter that also renders report documents (world `document-reporter`).
+    DocumentReporter(DocumentReporterPre<PluginState>),
 }
 
 /// Largest value a call may return (samples, receipt, rendered document).
@@ -35,6 +38,7 @@ pub(crate) enum Request<'a> {
     Collect(&'a wit::CollectContext),
     Deliver(&'a wit::Notification),
     Render(&'a wit::ReportRequest),
+    RenderDocument(&'a report::Document, &'a str),
 }
 
 pub(crate) enum Response {
@@ -80,6 +84,17 @@ async fn run(pre: &KindPre, store: &mut Store<PluginState>, req: Request<'_>) ->
         (KindPre::Reporter(p), Request::Render(r)) => {
             let i = p.instantiate_async(&mut *store).await?;
             Ok(i.call_render(&mut *store, r).await?.map(Response::Rendered))
+        }
+        (KindPre::DocumentReporter(p), Request::Info) => {
+            Ok(Ok(Response::Info(p.instantiate_async(&mut *store).await?.call_info(&mut *store).await?)))
+        }
+        (KindPre::DocumentReporter(p), Request::Render(r)) => {
+            let i = p.instantiate_async(&mut *store).await?;
+            Ok(i.call_render(&mut *store, r).await?.map(Response::Rendered))
+        }
+        (KindPre::DocumentReporter(p), Request::RenderDocument(document, format)) => {
+            let i = p.instantiate_async(&mut *store).await?;
+            Ok(i.call_render_document(&mut *store, document, &format.to_string()).await?.map(Response::Rendered))
         }
         _ => Err(wasmtime::format_err!("request does not match the plugin kind")),
     }

@@ -7,14 +7,15 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::Component;
+use wasmtime::component::{Component, InstancePre};
 
+use super::bindings::document_reporter::DocumentReporterPre;
 use super::bindings::{collector::CollectorPre, notifier::NotifierPre, reporter::ReporterPre};
 use super::engine::PluginEngine;
 use super::invoke::{invoke, KindPre, Request, Response};
 use super::manifest::{self, PluginKind, ValidManifest, HOST_WORLD_MAJOR, HOST_WORLD_MINOR, HOST_WORLD_VERSION};
 use super::policy::CapabilityBounds;
-use super::sandbox::SandboxPolicy;
+use super::sandbox::{PluginState, SandboxPolicy};
 use super::services::HostServices;
 use super::types::PluginInfo;
 
@@ -43,6 +44,11 @@ pub(crate) struct LoadedPlugin {
 impl LoadedPlugin {
     pub fn kind(&self) -> PluginKind {
         self.valid.manifest.kind
+    }
+
+    /// Whether it exports `render-document` (a reporter built against 0.1.1's document world).
+    pub fn renders_documents(&self) -> bool {
+        matches!(self.pre, KindPre::DocumentReporter(_))
     }
 }
 
@@ -90,9 +96,21 @@ pub(crate) fn prepare(
     let pre = match kind {
         PluginKind::Collector => KindPre::Collector(CollectorPre::new(instance_pre).map_err(wrong_world)?),
         PluginKind::Notifier => KindPre::Notifier(NotifierPre::new(instance_pre).map_err(wrong_world)?),
-        PluginKind::Reporter => KindPre::Reporter(ReporterPre::new(instance_pre).map_err(wrong_world)?),
+        PluginKind::Reporter => reporter_pre(instance_pre, &valid.manifest.formats).map_err(wrong_world)?,
     };
     Ok(Prepared { valid, pre, policy, fingerprint: fingerprint(manifest_text, wasm) })
+}
+
+/// A reporter exporting `render-document` (0.1.1) renders report documents; one built for 0.1.0
+/// still loads, as a series reporter, unless its manifest promises document formats.
+fn reporter_pre(instance_pre: InstancePre<PluginState>, formats: &[String]) -> wasmtime::Result<KindPre> {
+    match DocumentReporterPre::new(instance_pre.clone()) {
+        Ok(pre) => Ok(KindPre::DocumentReporter(pre)),
+        Err(e) if !formats.is_empty() => Err(e.context(format!(
+            "the manifest lists formats {formats:?}, which needs the document-reporter world (vigia:plugin@0.1.1)"
+        ))),
+        Err(_) => Ok(KindPre::Reporter(ReporterPre::new(instance_pre)?)),
+    }
 }
 
 /// Rejects components built against another major of `vigia:plugin` and components whose

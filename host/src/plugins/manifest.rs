@@ -10,7 +10,7 @@ use super::http_policy::{parse_tcp_rule, OutboundRule};
 pub const MANIFEST_FILE: &str = "plugin.toml";
 
 /// The WIT package version this host implements. Guests targeting any `0.1.x` are accepted.
-pub const HOST_WORLD_VERSION: &str = "0.1.0";
+pub const HOST_WORLD_VERSION: &str = "0.1.1";
 pub(crate) const HOST_WORLD_MAJOR: u64 = 0;
 pub(crate) const HOST_WORLD_MINOR: u64 = 1;
 
@@ -46,6 +46,11 @@ pub struct Manifest {
     /// Resource limits of one call.
     #[serde(default)]
     pub limits: Limits,
+    /// Reporters of world `document-reporter` only: the report formats `render-document`
+    /// produces (`pdf`, `html`, `csv`…), each `[a-z0-9-]+`. The host offers the plugin as a
+    /// renderer of exactly these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub formats: Vec<String>,
     /// The plugin's configuration: a JSON Schema and default values.
     #[serde(default)]
     pub config: ConfigSpec,
@@ -197,6 +202,7 @@ pub fn validate(manifest: Manifest, wasm: Option<&[u8]>) -> Result<ValidManifest
     if m.capabilities.smtp && m.kind != PluginKind::Notifier {
         return Err(format!("capabilities.smtp is for notifiers, not a {}", m.kind.as_str()));
     }
+    check_formats(m)?;
 
     let mut schema = toml_to_json(m.config.schema.as_ref());
     if m.kind == PluginKind::Collector {
@@ -245,6 +251,32 @@ pub(crate) fn add_host_keys<const N: usize>(schema: &mut serde_json::Value, keys
             properties.entry(name).or_insert(spec);
         }
     }
+}
+
+/// Most formats one reporter may declare.
+const MAX_FORMATS: usize = 8;
+
+/// `formats`: reporters only, a few `[a-z0-9-]+` names, each once.
+fn check_formats(m: &Manifest) -> Result<(), String> {
+    if m.formats.is_empty() {
+        return Ok(());
+    }
+    if m.kind != PluginKind::Reporter {
+        return Err(format!("formats is for reporters, not a {}", m.kind.as_str()));
+    }
+    if m.formats.len() > MAX_FORMATS {
+        return Err(format!("formats lists {} formats; at most {MAX_FORMATS}", m.formats.len()));
+    }
+    for (i, f) in m.formats.iter().enumerate() {
+        if f.is_empty() || f.len() > 16 || !f.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(format!("formats entry {f:?} must match [a-z0-9-]+ (at most 16 characters)"));
+        }
+        if m.formats[..i].contains(f) {
+            return Err(format!("formats lists {f:?} twice"));
+        }
+    }
+    Ok(())
 }
 
 /// Accepts `0.1.x` only; names both versions when it refuses.
@@ -420,7 +452,7 @@ mod tests {
     fn world_must_be_0_1_x_and_errors_name_both_versions() {
         assert!(check_world("0.1.7").is_ok());
         let err = check_world("1.0.0").unwrap_err();
-        assert!(err.contains("1.0.0") && err.contains("0.1.0"), "{err}");
+        assert!(err.contains("1.0.0") && err.contains("0.1.1"), "{err}");
         assert!(check_world("0.2.0").is_err());
         assert!(check_world("x").is_err());
     }

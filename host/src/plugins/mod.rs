@@ -54,9 +54,16 @@ pub use offline::{scan_dir, validate_bundle, write_bundle};
 pub use policy::{CapabilityBounds, PluginPolicy};
 pub use registry::{LoadState, PluginStatus};
 pub use services::{HostServices, LogLevel, MemoryStore, PluginLogger, PluginSettingsStore, PluginStateStore};
-pub use smtp::{LettreMailer, MailError, MailMessage, MailSender, SmtpServer, SmtpTls};
+pub use smtp::{LettreMailer, MailAttachment, MailError, MailMessage, MailSender, SmtpServer, SmtpTls};
+/// The report document a document reporter renders (WIT `vigia:plugin/report`): plain records,
+/// built by `reports`, handed over as they are.
+pub mod document {
+    pub use super::bindings::document_reporter::vigia::plugin::report::{
+        Bar, Block, Cell, Chart, ChartData, Column, ColumnKind, Document, Section, Table, TimeSeries,
+    };
+}
 pub use types::{
-    Alert, CollectContext, ErrorKind, MetricSample, Notification, PluginInfo, Receipt, Rendered, ReportRequest, Series,
-    Severity,
+    Alert, CollectContext, ErrorKind, MetricSample, Notification, PluginInfo, Receipt, Rendered, Renderer,
+    ReportRequest, Series, Severity,
 };
 pub use watcher::DEBOUNCE as RELOAD_DEBOUNCE;

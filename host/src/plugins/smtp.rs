@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::{header::ContentType, Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -29,6 +29,16 @@ pub struct MailMessage {
     pub subject: String,
     pub text_body: String,
     pub html_body: Option<String>,
+    /// Files attached (host-made mail only: the WIT message has none).
+    pub attachments: Vec<MailAttachment>,
+}
+
+/// One attached file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 /// How the connection to the SMTP server is secured.
@@ -158,11 +168,30 @@ fn build_message(m: &MailMessage) -> Result<Message, String> {
     for to in &m.to {
         builder = builder.to(mailbox(to)?);
     }
-    let built = match &m.html_body {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(m.text_body.clone(), html.clone())),
-        None => builder.singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(m.text_body.clone())),
+    let built = match (&m.html_body, m.attachments.is_empty()) {
+        (Some(html), true) => builder.multipart(MultiPart::alternative_plain_html(m.text_body.clone(), html.clone())),
+        (None, true) => builder.singlepart(plain(&m.text_body)),
+        (html, false) => {
+            let body = match html {
+                Some(html) => {
+                    MultiPart::mixed().multipart(MultiPart::alternative_plain_html(m.text_body.clone(), html.clone()))
+                }
+                None => MultiPart::mixed().singlepart(plain(&m.text_body)),
+            };
+            let mut mixed = body;
+            for a in &m.attachments {
+                let content_type = ContentType::parse(&a.content_type)
+                    .map_err(|e| format!("attachment {:?}: bad content type {:?}: {e}", a.filename, a.content_type))?;
+                mixed = mixed.singlepart(Attachment::new(a.filename.clone()).body(a.bytes.clone(), content_type));
+            }
+            builder.multipart(mixed)
+        }
     };
     built.map_err(|e| format!("cannot build the message: {e}"))
+}
+
+fn plain(text: &str) -> SinglePart {
+    SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text.to_string())
 }
 
 #[cfg(test)]
@@ -199,10 +228,19 @@ mod tests {
             subject: "s".into(),
             text_body: "t".into(),
             html_body: Some("<p>t</p>".into()),
+            attachments: Vec::new(),
         };
         let built = String::from_utf8(build_message(&m).unwrap().formatted()).unwrap();
         assert!(built.contains("multipart/alternative") && built.contains("To: ops@example.com"), "{built}");
         assert!(build_message(&MailMessage { to: vec![], ..m.clone() }).unwrap_err().contains("recipients"));
+        let pdf = MailAttachment {
+            filename: "r.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: b"%PDF".to_vec(),
+        };
+        let with_file = MailMessage { attachments: vec![pdf], ..m.clone() };
+        let built = String::from_utf8(build_message(&with_file).unwrap().formatted()).unwrap();
+        assert!(built.contains("multipart/mixed") && built.contains("filename=\"r.pdf\""), "{built}");
         assert!(build_message(&MailMessage { from: "not an address".into(), ..m })
             .unwrap_err()
             .contains("invalid address"));

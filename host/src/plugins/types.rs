@@ -93,6 +93,17 @@ pub struct Rendered {
     pub bytes: Vec<u8>,
 }
 
+/// A loaded document reporter and the report formats it renders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Renderer {
+    /// The plugin id, e.g. `pdf`.
+    pub id: String,
+    pub version: String,
+    pub description: String,
+    /// What `render-document` produces, e.g. `["pdf"]`.
+    pub formats: Vec<String>,
+}
+
 /// What a plugin says about itself (`info()`), captured at load.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PluginInfo {

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use super::{Ctx, WorkloadError, WorkloadResult};
 use crate::activity::codec::AshChunk;
 use crate::activity::FreshChunk;
-use crate::store::AshRollupRow;
+use crate::store::{AshRollupRow, StoredAshChunk};
 
 /// Reads of the rollups that a concurrent cut makes ambiguous are retried this many times.
 const ROLLUP_ATTEMPTS: usize = 4;
@@ -24,6 +24,39 @@ const ROLLUP_ATTEMPTS: usize = 4;
 /// decoded when it holds more than `max` session samples (counted from the chunks' headers,
 /// edges included: a bound, never an underestimate).
 pub(super) async fn chunks(ctx: &Ctx<'_>, max: i64, hint: &str) -> WorkloadResult<Vec<(i64, AshChunk)>> {
+    let (stored, fresh) = sources(ctx, max, hint).await?;
+    let mut all: Vec<(i64, i64, AshChunk)> =
+        stored.into_iter().filter_map(|s| decode(&s).map(|c| (s.start_ts, s.instance_id, c))).collect();
+    all.extend(fresh.into_iter().map(|f| (f.chunk_start, f.instance_id, f.chunk)));
+    // Stored chunks come ordered so; fresh ones are the newest, but of every instance.
+    all.sort_by_key(|(start, instance_id, _)| (*start, *instance_id));
+    Ok(all.into_iter().map(|(_, instance_id, chunk)| (instance_id, chunk)).collect())
+}
+
+/// Every chunk of the selection in `[from, to]`, stored and fresh, handed to `visit` one at a
+/// time: stored chunks stay compressed until their turn, so a day of a busy instance is
+/// scanned without holding it decoded (reports count whole days this way).
+pub(super) async fn scan(
+    ctx: &Ctx<'_>,
+    max: i64,
+    hint: &str,
+    mut visit: impl FnMut(i64, &AshChunk),
+) -> WorkloadResult<()> {
+    let (stored, fresh) = sources(ctx, max, hint).await?;
+    for s in &stored {
+        if let Some(chunk) = decode(s) {
+            visit(s.instance_id, &chunk);
+        }
+    }
+    for f in &fresh {
+        visit(f.instance_id, &f.chunk);
+    }
+    Ok(())
+}
+
+/// The stored chunks and the fresh ones storage does not hold, refused when they hold more
+/// than `max` session samples (counted from the chunks' headers, edges included).
+async fn sources(ctx: &Ctx<'_>, max: i64, hint: &str) -> WorkloadResult<(Vec<StoredAshChunk>, Vec<FreshChunk>)> {
     let ids = ctx.sel.instance_ids();
     // Fresh first, then storage: see the module's invariant.
     let mut fresh = ctx.fresh.ticks(&ids, ctx.q.from, ctx.q.to);
@@ -38,20 +71,16 @@ pub(super) async fn chunks(ctx: &Ctx<'_>, max: i64, hint: &str) -> WorkloadResul
              {samples}: {hint}"
         )));
     }
-    let mut all: Vec<(i64, i64, AshChunk)> = stored
-        .into_iter()
-        .filter_map(|s| match AshChunk::decode(s.start_ts, &s.data) {
-            Ok(c) => Some((s.start_ts, s.instance_id, c)),
-            Err(e) => {
-                tracing::warn!(instance_id = s.instance_id, start_ts = s.start_ts, error = %e, "unreadable ASH chunk skipped");
-                None
-            }
+    Ok((stored, fresh))
+}
+
+/// A stored chunk decoded; a corrupt one is logged and skipped.
+fn decode(s: &StoredAshChunk) -> Option<AshChunk> {
+    AshChunk::decode(s.start_ts, &s.data)
+        .inspect_err(|e| {
+            tracing::warn!(instance_id = s.instance_id, start_ts = s.start_ts, error = %e, "unreadable ASH chunk skipped")
         })
-        .collect();
-    all.extend(fresh.into_iter().map(|f| (f.chunk_start, f.instance_id, f.chunk)));
-    // Stored chunks come ordered so; fresh ones are the newest, but of every instance.
-    all.sort_by_key(|(start, instance_id, _)| (*start, *instance_id));
-    Ok(all.into_iter().map(|(_, instance_id, chunk)| (instance_id, chunk)).collect())
+        .ok()
 }
 
 /// Rollup rows of `resolution_s` with buckets starting in `[from, to]`, and the fresh ticks they

@@ -124,8 +124,9 @@ pub(super) async fn activity(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
     let summary = ctx.summary()?;
     let metrics: Vec<String> = DB_FIELDS.iter().map(|f| format!("pg.db.{f}")).collect();
     let points = ctx.points(&metrics).await?;
-    // Without a database filter, databases add up to "all".
-    let per_database = !ctx.sel.databases.is_empty();
+    // Without a database filter, databases add up to "all" unless `group: database` asks for
+    // one row per database (reports do).
+    let per_database = !ctx.sel.databases.is_empty() || ctx.q.group.as_deref() == Some("database");
     let sums = bucketed(&points, "pg.db.", if summary { 0 } else { MINUTE_MS }, |p| {
         let db = label(p, "database")?;
         if !ctx.sel.database_ok(&db) {

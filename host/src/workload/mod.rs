@@ -3,6 +3,7 @@
 //! request covers. `api::activity` parses the request and renders the `Answer`.
 
 mod ash_source;
+mod impact;
 mod instance;
 mod locks;
 mod relations;
@@ -15,6 +16,7 @@ pub mod table;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use impact::{Dimension, SessionsWorkload, MAX_REPORT_SAMPLES};
 pub use request::{Output, Query, WorkloadBody};
 pub use scope::Selection;
 pub use sessions::{MAX_SAMPLES, MAX_SCANNED_SAMPLES};
@@ -163,6 +165,19 @@ pub async fn run(
         Endpoint::TopConsumers => instance::top_consumers(&ctx).await,
         Endpoint::Locks => locks::locks(&ctx).await,
     }
+}
+
+/// The sessions workload of a report (active sessions by wait class in `bucket_ms` buckets, and
+/// each dimension's share of the samples), stored and fresh ASH alike.
+pub async fn sessions_workload(
+    store: &Store,
+    fresh: &FreshAsh,
+    tenant_id: i64,
+    sel: &Selection,
+    q: &Query,
+    bucket_ms: i64,
+) -> WorkloadResult<SessionsWorkload> {
+    impact::sessions_workload(&Ctx { store, fresh, tenant_id, sel, q }, bucket_ms.max(1000)).await
 }
 
 /// What every endpoint works with.

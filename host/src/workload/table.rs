@@ -114,6 +114,11 @@ impl Table {
         &self.columns
     }
 
+    /// Index of a column, if the endpoint has it.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.columns.binary_search_by(|c| c.as_str().cmp(name)).ok()
+    }
+
     /// Index of a column; panics on a name the endpoint did not declare (a programming error).
     pub fn col(&self, name: &str) -> usize {
         self.columns

@@ -7,6 +7,7 @@
 mod support;
 mod alerting_support;
 mod bench_support;
+mod config_files;
 mod plugins_support;
 
 mod activity_bench;
@@ -26,6 +27,7 @@ mod plugins_bench;
 mod plugins_containment;
 mod plugins_examples;
 mod plugins_first_party;
+mod plugins_reporters;
 mod plugins_reload;
 mod plugins_store;
 mod rbac;

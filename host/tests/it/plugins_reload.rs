@@ -183,7 +183,7 @@ async fn bundles_are_validated_before_anything_is_written_and_removal_cleans_up(
     set(&mut wm, "sha256", sha256_hex(&ww));
     let wrong = tar_gz(&[("plugin.toml", toml::to_string(&wm).unwrap().as_bytes()), ("wrong-major.wasm", &ww)]);
     let err = host.install_bundle(&wrong).await.unwrap_err().to_string();
-    assert!(err.contains("1.0.0") && err.contains("0.1.0"), "{err}");
+    assert!(err.contains("1.0.0") && err.contains("0.1.1"), "{err}");
     assert!(host.install_bundle(b"garbage").await.is_err());
     assert_eq!(std::fs::read_dir(&sb.dir).unwrap().count(), 0, "nothing written for refused bundles");
 

@@ -190,6 +190,8 @@ async fn load_statements(f: &Fixture) {
 mod fresh;
 #[path = "workload/relations.rs"]
 mod relations;
+#[path = "workload/reports.rs"]
+mod reports;
 #[path = "workload/requests.rs"]
 mod requests;
 #[path = "workload/sessions.rs"]

@@ -1,8 +1,10 @@
-//! CSV reporter: one row per point, `resource,metric,unit,timestamp,value`, timestamps in RFC 3339 UTC.
-#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+//! CSV reporter: report documents as one CSV of all their tables with exact values
+//! ([`document`]), and the older series form, one row per point ([`series`]).
 
+pub mod document;
 #[cfg(target_arch = "wasm32")]
 mod plugin;
+pub mod series;
 
 pub const HEADER: &str = "resource,metric,unit,timestamp,value\r\n";
 

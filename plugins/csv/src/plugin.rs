@@ -1,23 +1,18 @@
-//! The component glue: every point of every series becomes one CSV row.
+//! The component glue: report documents as one CSV of all their tables, and the older series form.
 
-use crate::{file_name, push_record, HEADER};
-use vigia_sdk::time::format_ms;
-use vigia_sdk::{PluginError, Rendered, ReportRequest, Reporter};
+use vigia_sdk::report::{Document, Format};
+use vigia_sdk::{DocumentReporter, PluginError, Rendered, ReportRequest};
 
 struct Csv;
 
-impl Reporter for Csv {
+impl DocumentReporter for Csv {
+    fn render_document(document: Document, format: Format) -> Result<Rendered, PluginError> {
+        crate::document::render_document(&document, &format)
+    }
+
     fn render(request: ReportRequest) -> Result<Rendered, PluginError> {
-        let mut out = String::from(HEADER);
-        for series in &request.series {
-            let unit = series.unit.as_deref().unwrap_or("");
-            for &(timestamp_ms, value) in &series.points {
-                let (timestamp, value) = (format_ms(timestamp_ms), value.to_string());
-                push_record(&mut out, &[&series.resource, &series.metric, unit, &timestamp, &value]);
-            }
-        }
-        Ok(Rendered { content_type: "text/csv".into(), filename: file_name(&request.title), bytes: out.into_bytes() })
+        Ok(crate::series::render_series(&request))
     }
 }
 
-vigia_sdk::export_reporter!(Csv);
+vigia_sdk::export_document_reporter!(Csv);

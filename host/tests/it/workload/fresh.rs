@@ -170,7 +170,12 @@ impl WriteLock {
                 let sql = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
                            AND query LIKE 'INSERT INTO ash_chunks%'";
                 let deadline = Instant::now() + Duration::from_secs(30);
-                while sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *c).await.unwrap() == 0 {
+                // This connection is inside the lock's transaction, where pg_stat_activity is a
+                // snapshot taken at its first reading: drop it before each look.
+                while {
+                    sqlx::query("SELECT pg_stat_clear_snapshot()").execute(&mut *c).await.unwrap();
+                    sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *c).await.unwrap() == 0
+                } {
                     assert!(Instant::now() < deadline, "the writer never waited for the lock");
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }

@@ -71,7 +71,7 @@ async fn bad_requests_name_the_problem(b: Backend) {
         ("pg-instance", json!({"compute": "weekly"}), StatusCode::BAD_REQUEST, "summary"),
         ("top-consumers", json!({"by": "vibes"}), StatusCode::BAD_REQUEST, "db_time"),
         ("nonsense", json!({}), StatusCode::NOT_FOUND, "session-history"),
-        ("full-report", json!({}), StatusCode::NOT_FOUND, "report"),
+        ("weekly-report", json!({}), StatusCode::NOT_FOUND, "full-report"),
     ] {
         let r = activity(&f.app, endpoint, body.clone()).await;
         assert_eq!(r.status, status, "{endpoint} {body}: {}", r.text);

@@ -1,0 +1,152 @@
+//! HTML reporter: lays a report document out as one self-contained, printable HTML file.
+//!
+//! The file needs nothing from the network (inline CSS, charts as inline SVG, no script, system
+//! fonts), so it opens offline, survives being mailed, and prints to A4 with a new page per
+//! chapter. Every string from the document is escaped: query texts and names come from the
+//! monitored databases. Output depends only on the document, so the same input gives the same
+//! bytes.
+
+mod axis;
+mod cover;
+mod escape;
+#[cfg(target_arch = "wasm32")]
+mod plugin;
+#[cfg(test)]
+mod sample;
+mod style;
+mod svg;
+mod tables;
+#[cfg(test)]
+mod tests;
+
+use escape::Html;
+use vigia_sdk::report::{Block, ChartData, Document, Section};
+use vigia_sdk::{PluginError, Rendered};
+
+/// The one format this reporter produces (the manifest's `formats`).
+pub const FORMAT: &str = "html";
+
+/// `render-document`: the document as `text/html`, named after its file stem.
+pub fn render_document(document: &Document, format: &str) -> Result<Rendered, PluginError> {
+    if format != FORMAT {
+        return Err(PluginError::permanent(format_args!(
+            "the html reporter cannot render format `{format}`; it renders `{FORMAT}` only"
+        )));
+    }
+    Ok(Rendered {
+        content_type: "text/html; charset=utf-8".into(),
+        filename: format!("{}.html", document.file_stem),
+        bytes: to_html(document).into_bytes(),
+    })
+}
+
+/// The whole page.
+pub fn to_html(doc: &Document) -> String {
+    let mut out = Html::with_capacity(estimated_size(doc));
+    head(&mut out, doc);
+    out.raw("<body>\n<main>\n");
+    cover::cover(&mut out, doc);
+    out.raw("<div class=\"content\">\n");
+    let ids = section_ids(&doc.sections);
+    cover::toc(&mut out, doc, &ids);
+    let frame = svg::Frame {
+        from_ms: doc.from_ms,
+        to_ms: doc.to_ms,
+        offset_minutes: doc.utc_offset_minutes,
+        zone: &cover::zone_label(&doc.time_zone, doc.utc_offset_minutes),
+    };
+    for (section, id) in doc.sections.iter().zip(&ids) {
+        section_html(&mut out, section, id, &frame);
+    }
+    footer(&mut out, doc);
+    out.raw("</div>\n</main>\n</body>\n</html>\n");
+    out.into_string()
+}
+
+fn head(out: &mut Html, doc: &Document) {
+    let running_title =
+        if doc.subject.is_empty() { doc.title.clone() } else { format!("{} — {}", doc.title, doc.subject) };
+    out.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    out.raw("<meta name=\"color-scheme\" content=\"light dark\">\n<meta name=\"generator\" content=\"Vigia html reporter\">\n");
+    out.raw("<title>").text(&running_title).raw("</title>\n<style>");
+    out.raw(style::CSS).raw(&style::page_rules(&running_title)).raw("</style>\n</head>\n");
+}
+
+/// Anchors from section numbers (`sec-5.2`), made unique by position when numbers repeat or
+/// are empty, so every table-of-contents link lands somewhere.
+fn section_ids(sections: &[Section]) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    sections
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let slug: String =
+                s.number.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' }).collect();
+            let id = if slug.is_empty() { format!("sec-{}", i + 1) } else { format!("sec-{slug}") };
+            if seen.insert(id.clone()) {
+                id
+            } else {
+                format!("{id}-{}", i + 1)
+            }
+        })
+        .collect()
+}
+
+fn section_html(out: &mut Html, section: &Section, id: &str, frame: &svg::Frame<'_>) {
+    let (class, tag) = match section.level {
+        0 | 1 => ("chapter", "h2"),
+        2 => ("sub", "h3"),
+        _ => ("level-deep", "h4"),
+    };
+    out.fmt(format_args!("<section id=\"{id}\" class=\"{class}\">\n<{tag}>"));
+    if !section.number.is_empty() {
+        out.raw("<span class=\"n\">").text(&section.number).raw("</span>");
+    }
+    out.text(&section.title).fmt(format_args!("</{tag}>\n"));
+    for block in &section.blocks {
+        block_html(out, block, frame);
+    }
+    out.raw("</section>\n");
+}
+
+fn block_html(out: &mut Html, block: &Block, frame: &svg::Frame<'_>) {
+    match block {
+        Block::Paragraph(text) => {
+            out.raw("<p class=\"para\">").text(text).raw("</p>\n");
+        }
+        Block::Facts(facts) => tables::facts(out, facts),
+        Block::Table(table) => tables::table(out, table, frame.offset_minutes),
+        Block::Chart(chart) => match &chart.data {
+            ChartData::StackedArea(series) => svg::stacked_area(out, chart, series, frame),
+            ChartData::Bars(bars) => svg::bars(out, chart, bars),
+        },
+    }
+}
+
+fn footer(out: &mut Html, doc: &Document) {
+    out.raw("<footer><span>").text(&doc.title);
+    if !doc.subject.is_empty() {
+        out.raw(" · ").text(&doc.subject);
+    }
+    out.raw("</span><span>Generated by Vigia on ");
+    out.text(&cover::minutes(doc.generated_at_ms, doc.utc_offset_minutes)).raw(" ");
+    out.text(&cover::zone_label(&doc.time_zone, doc.utc_offset_minutes)).raw("</span></footer>\n");
+}
+
+/// A first guess at the output size (text grows by markup, charts by their paths) so the
+/// buffer is not copied a dozen times on the way to a megabyte.
+fn estimated_size(doc: &Document) -> usize {
+    let blocks = doc.sections.iter().flat_map(|s| &s.blocks);
+    32 * 1024
+        + blocks
+            .map(|b| match b {
+                Block::Table(t) => t.rows.iter().map(|r| r.len() * 40).sum::<usize>(),
+                Block::Chart(c) => match &c.data {
+                    ChartData::StackedArea(series) => series.iter().map(|s| s.points.len() * 26).sum(),
+                    ChartData::Bars(bars) => bars.len() * 300,
+                },
+                _ => 512,
+            })
+            .sum::<usize>()
+}
