@@ -7,6 +7,8 @@ mod alerting_support;
 mod e2e_support;
 #[path = "../../host/tests/it/plugins_support/mod.rs"]
 mod plugins_support;
+#[path = "../../host/tests/it/smtp_support/mod.rs"]
+mod smtp_support;
 #[macro_use]
 #[path = "../../host/tests/it/support/mod.rs"]
 mod support;

@@ -3,88 +3,20 @@
 //! with poppler (`pdfinfo`, `pdftotext`, `pdftoppm`), and mailed through a real SMTP server
 //! (aiosmtpd) with the attachment compared byte for byte to the downloaded PDF.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor, PgConnection};
-use vigia_testkit::{free_port, PgCluster};
+use vigia_testkit::PgCluster;
 
 use crate::e2e_support::{poll, Client, Server, PATIENCE};
 use crate::plugins_support::{place_bundle, set};
+use crate::smtp_support::SmtpServer;
 
 /// The query text the report must carry (a comment makes it unmistakable).
 const MARKED_QUERY: &str = "SELECT /* vigia-report-marker */ count(*) FROM orders WHERE amount > $1";
-
-/// A real SMTP server that stores each message's envelope, subject and attachments.
-struct Smtp {
-    child: Child,
-    port: u16,
-    out: tempfile::TempDir,
-}
-
-const SMTP: &str = r#"
-import email, email.policy, json, os, sys, threading
-from aiosmtpd.controller import Controller
-out, port = sys.argv[1], int(sys.argv[2])
-class Handler:
-    n = 0
-    async def handle_DATA(self, server, session, envelope):
-        Handler.n += 1
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        files = []
-        for i, part in enumerate(msg.iter_attachments()):
-            path = os.path.join(out, "%d-%d.bin" % (Handler.n, i))
-            with open(path, "wb") as f:
-                f.write(part.get_content())
-            files.append({"filename": part.get_filename(), "content_type": part.get_content_type(), "path": path})
-        record = {"rcpt_tos": envelope.rcpt_tos, "subject": msg["subject"], "from": msg["from"],
-                  "text": msg.get_body(("plain",)).get_content(), "attachments": files}
-        path = os.path.join(out, "%d.json" % Handler.n)
-        with open(path + ".tmp", "w") as f:
-            json.dump(record, f)
-        os.rename(path + ".tmp", path)
-        return "250 OK stored as %d" % Handler.n
-controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-controller.start()
-print("ready", flush=True)
-threading.Event().wait()
-"#;
-
-impl Smtp {
-    fn start() -> Smtp {
-        let out = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut child = Command::new("python3")
-            .args(["-c", SMTP, out.path().to_str().unwrap(), &port.to_string()])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs (pip install aiosmtpd)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "aiosmtpd did not start: pip install aiosmtpd");
-        Smtp { child, port, out }
-    }
-
-    fn messages(&self) -> Vec<Value> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.out.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        files.sort();
-        files.iter().map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect()
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Three clients for a while: inserts, the marked query, and updates that wait on a lock.
 async fn workload(url: String, seconds: u64) {
@@ -172,7 +104,7 @@ async fn post(client: &Client, token: &str, path: &str, body: Value) -> reqwest:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_render_through_the_plugins_and_mail_through_smtp() {
     let cluster = PgCluster::start().unwrap();
-    let smtp = Smtp::start();
+    let smtp = SmtpServer::start();
     let dir = tempfile::tempdir().unwrap();
     for id in ["pdf", "html", "csv"] {
         place_bundle(dir.path(), id, |_| {});

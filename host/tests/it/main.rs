@@ -9,6 +9,7 @@ mod alerting_support;
 mod bench_support;
 mod config_files;
 mod plugins_support;
+mod smtp_support;
 
 mod activity_bench;
 mod alerting;
@@ -27,8 +28,8 @@ mod plugins_bench;
 mod plugins_containment;
 mod plugins_examples;
 mod plugins_first_party;
-mod plugins_reporters;
 mod plugins_reload;
+mod plugins_reporters;
 mod plugins_store;
 mod rbac;
 mod sampler;
