@@ -131,7 +131,12 @@ impl InstanceScope {
     /// Resolved from storage on every call, so a role change applies to the next request, and
     /// an API token acts with its owner's current roles.
     pub async fn for_principal(store: &Store, principal: &Principal) -> StoreResult<InstanceScope> {
-        let stored = store.role_access_of_user(principal.tenant_id, principal.user_id).await?;
+        InstanceScope::for_user(store, principal.tenant_id, principal.user_id).await
+    }
+
+    /// The scope of a user's roles as stored now (a scheduled report reads with its owner's).
+    pub async fn for_user(store: &Store, tenant_id: i64, user_id: i64) -> StoreResult<InstanceScope> {
+        let stored = store.role_access_of_user(tenant_id, user_id).await?;
         Ok(InstanceScope::from_stored(&stored))
     }
 

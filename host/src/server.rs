@@ -23,6 +23,7 @@ use crate::fsutil::write_private;
 use crate::health::{Readiness, StorageCheck};
 use crate::lifecycle::Background;
 use crate::plugins::{HostServices, PluginHost, PluginHostOptions};
+use crate::reports::runner::ScheduleRunner;
 use crate::reseal;
 use crate::sampler::Sampler;
 use crate::scheduler::CollectorScheduler;
@@ -98,6 +99,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let background = Background::new();
     start_background(&background, &config, &store, &plugins, &secrets, &writers).await?;
+    start_report_runner(&background, &config, &store, &plugins, &ctx.fresh_ash).await?;
     watch_revocations(&background, &ctx.auth);
     if let Some(limits) = ctx.limits.clone() {
         background.every("rate-limit sweep", Duration::from_secs(60), move || {
@@ -342,6 +344,30 @@ async fn start_alerting(
         async move {
             if let Err(e) = evaluator.evaluate_once(now_ms()).await {
                 tracing::warn!(error = %e, "alert evaluation failed");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Starts the report schedule runner (after queueing again what a crash left in flight): a pass
+/// every `runner::EVERY`, which also runs once what the host missed while it was down.
+async fn start_report_runner(
+    background: &Background,
+    config: &Config,
+    store: &Store,
+    plugins: &Arc<PluginHost>,
+    fresh: &activity::FreshAsh,
+) -> anyhow::Result<()> {
+    let retry = config.alerting.retry_schedule_seconds.iter().map(|s| Duration::from_secs(*s)).collect();
+    let runner =
+        ScheduleRunner::new(store.clone(), fresh.clone(), Some(plugins.clone()), config.reports.clone(), retry);
+    runner.requeue_in_flight().await.context("starting the report schedule runner")?;
+    background.every("report schedules", crate::reports::runner::EVERY, move || {
+        let runner = runner.clone();
+        async move {
+            if let Err(e) = runner.pass(now_ms()).await {
+                tracing::warn!(error = %e, "scheduled reports pass failed; retried at the next pass");
             }
         }
     });

@@ -24,6 +24,7 @@ mod live;
 mod plugin_cli;
 mod plugins;
 mod rate_limit;
+mod report_schedules;
 mod reports;
 mod sampler;
 mod serve;

@@ -112,19 +112,12 @@ impl Delivery {
         let attempts = row.attempts + 1;
         let result = self.send(&row, attempts).await;
         let now = now_ms();
-        let (outcome, error) = match result {
-            Ok(()) => (Outcome::Delivered, None),
-            Err((retryable, e)) => {
-                let next = self.schedule.get(attempts as usize);
-                match next {
-                    Some(_) if retryable => (Outcome::Retry, Some(e)),
-                    _ => (Outcome::Dead, Some(e)),
-                }
-            }
-        };
-        let next_at = match (outcome, self.schedule.get(attempts as usize)) {
-            (Outcome::Retry, Some(d)) => now + d.as_millis() as i64,
-            _ => row.next_attempt_at,
+        let (outcome, next_at, error) = match result {
+            Ok(()) => (Outcome::Delivered, row.next_attempt_at, None),
+            Err((retryable, e)) => match retry_at(&self.schedule, attempts, retryable, now) {
+                Some(at) => (Outcome::Retry, at, Some(e)),
+                None => (Outcome::Dead, row.next_attempt_at, Some(e)),
+            },
         };
         if let Some(e) = &error {
             tracing::warn!(outbox = row.id, attempt = attempts, error = %e, dead = outcome == Outcome::Dead,
@@ -161,6 +154,16 @@ impl Delivery {
                 || matches!(e, InvokeError::NotFound(_) | InvokeError::Disabled(_) | InvokeError::Failed { .. });
             (retryable, e.to_string())
         })
+    }
+}
+
+/// When attempt `attempts + 1` is due after attempt `attempts` (counted from 1) failed, or `None`
+/// for the dead-letter queue: the error is permanent, or `schedule` (entry n: the delay before
+/// attempt n+1) is exhausted. The outbox's discipline, which scheduled reports share.
+pub fn retry_at(schedule: &[Duration], attempts: i64, retryable: bool, now: i64) -> Option<i64> {
+    match schedule.get(usize::try_from(attempts).unwrap_or(usize::MAX)) {
+        Some(delay) if retryable => Some(now + delay.as_millis() as i64),
+        _ => None,
     }
 }
 

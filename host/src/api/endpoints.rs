@@ -170,6 +170,14 @@ pub static ENDPOINTS: &[Endpoint] = &[
     // recorded, as every export that can leave the host is.
     ep(Method::POST, "/api/v1/reports", MONITORING_READ).audit("report.create"),
     ep(Method::GET, "/api/v1/reports/renderers", MONITORING_READ),
+    // A schedule mails reports on its owner's behalf, with the owner's access at run time: anyone
+    // who may make a report may schedule one (the handlers narrow to the caller's own schedules).
+    ep(Method::GET, "/api/v1/reports/schedules", MONITORING_READ),
+    ep(Method::POST, "/api/v1/reports/schedules", MONITORING_READ).audit("report-schedule.create"),
+    ep(Method::GET, "/api/v1/reports/schedules/{id}", MONITORING_READ),
+    ep(Method::PUT, "/api/v1/reports/schedules/{id}", MONITORING_READ).audit("report-schedule.update"),
+    ep(Method::DELETE, "/api/v1/reports/schedules/{id}", MONITORING_READ).audit("report-schedule.delete"),
+    ep(Method::GET, "/api/v1/reports/schedules/{id}/runs", MONITORING_READ),
     // Alerting: reading alerts and rules is monitoring; changing them (and acknowledging,
     // clearing, raising custom alerts, pausing an instance) is configuration.
     ep(Method::GET, "/api/v1/alerts/rules", MONITORING_READ),

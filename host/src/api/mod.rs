@@ -23,6 +23,7 @@ mod notifications;
 mod openapi;
 mod plugins;
 pub mod rate_limit;
+mod report_schedules;
 mod reports;
 mod roles;
 mod security;
@@ -213,6 +214,9 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(activity::post_activity, activity::get_activity))
         .routes(routes!(reports::create))
         .routes(routes!(reports::renderers))
+        .routes(routes!(report_schedules::list, report_schedules::create))
+        .routes(routes!(report_schedules::get, report_schedules::update, report_schedules::delete))
+        .routes(routes!(report_schedules::runs))
 }
 
 /// The OpenAPI 3.1 document of every route.

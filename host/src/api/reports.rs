@@ -17,10 +17,9 @@ use super::extract::LenientJson;
 use super::AppContext;
 use crate::auth::{Principal, Scope};
 use crate::plugins::{MailError, PluginHost, Renderer};
-use crate::rbac::InstanceScope;
-use crate::reports::{self, mail::Delivery, ReportClock, ReportError, ReportKind, ReportSpec, Sources};
+use crate::reports::{self, mail::Delivery, Made, Order, Reader, ReportClock, ReportError, ReportKind, Workshop};
 use crate::store::now_ms;
-use crate::workload::{Selection, WorkloadBody};
+use crate::workload::WorkloadBody;
 
 impl From<ReportError> for AppError {
     fn from(e: ReportError) -> AppError {
@@ -28,6 +27,7 @@ impl From<ReportError> for AppError {
             ReportError::Invalid(m) => AppError::BadRequest(m),
             ReportError::Forbidden => AppError::MissingScope(Scope::SettingsRead),
             ReportError::NoRenderer(m) => AppError::BadRequest(m),
+            ReportError::Unavailable => AppError::Unavailable(e.to_string()),
             ReportError::Render { .. } => AppError::BadGateway(e.to_string()),
             ReportError::Store(s) => s.into(),
         }
@@ -102,6 +102,11 @@ pub fn kind(name: &str) -> ApiResult<ReportKind> {
         .ok_or_else(|| AppError::NotFound(format!("unknown report {name:?}; known: {}", ReportKind::NAMES.join(", "))))
 }
 
+/// What a report is made with, from the application's context.
+pub fn workshop(ctx: &AppContext) -> Workshop<'_> {
+    Workshop { store: &ctx.store, fresh: &ctx.fresh_ash, plugins: ctx.plugins.as_deref() }
+}
+
 /// Builds, renders and answers (or mails) one report for `caller`.
 pub async fn generate(
     ctx: &AppContext,
@@ -111,37 +116,23 @@ pub async fn generate(
     body: WorkloadBody,
 ) -> ApiResult<Response> {
     let delivery = delivery(&options)?;
-    let chapters = reports::chapters_of_sections(options.sections.as_deref().unwrap_or_default())?;
-    let chapters = if options.sections.is_some() { chapters } else { Vec::new() };
-    let format = options.format.as_deref().unwrap_or("pdf").trim().to_ascii_lowercase();
-    // The host writes JSON itself; every other format needs its reporter, found before any work.
-    let renderer = match (format.as_str(), options.renderer.as_deref()) {
-        (reports::JSON_FORMAT, None) => None,
-        (_, named) => {
-            let plugins = plugins(ctx)?;
-            Some((plugins, reports::pick_renderer(plugins, &format, named)?))
-        }
+    let chapters = match &options.sections {
+        Some(sections) => reports::chapters_of_sections(sections)?,
+        None => Vec::new(),
     };
     let now = now_ms();
     let query = body.into_query(now).map_err(AppError::BadRequest)?;
-    let scope = InstanceScope::for_principal(&ctx.store, caller).await?;
-    let selection = Selection::new(ctx.store.list_instances(caller.tenant_id).await?, &scope, &query);
     let clock = if query.utc { ReportClock::utc() } else { ReportClock::server_local(query.from) };
-    let spec = ReportSpec {
+    let order = Order {
         kind,
-        query: &query,
         chapters,
+        format: options.format.as_deref().unwrap_or("pdf").trim().to_ascii_lowercase(),
+        renderer: options.renderer,
+        query,
         clock,
-        settings_read: caller.scopes.allows(Scope::SettingsRead),
         generated_at_ms: now,
     };
-    let sources =
-        Sources { store: &ctx.store, fresh: &ctx.fresh_ash, tenant_id: caller.tenant_id, selection: &selection };
-    let document = reports::document(&sources, &spec).await?;
-    let rendered = match &renderer {
-        None => reports::render_json(&document)?,
-        Some((plugins, id)) => reports::render(plugins, id, &document, &format).await?,
-    };
+    let Made { document, rendered } = reports::make(workshop(ctx), Reader::from(caller), &order).await?;
     let Some(delivery) = delivery else {
         let disposition = format!("attachment; filename=\"{}\"", rendered.filename);
         let mut response = (StatusCode::OK, rendered.bytes).into_response();
@@ -150,8 +141,7 @@ pub async fn generate(
         headers.insert(header::CONTENT_DISPOSITION, header_value(&disposition, "attachment"));
         return Ok(response);
     };
-    let summary = format!("{} of {}, {}.", document.title, document.subject, period(&document));
-    match reports::mail::send(plugins(ctx)?, &ctx.reports, &delivery, &rendered, &summary).await {
+    match reports::mail::send(plugins(ctx)?, &ctx.reports, &delivery, &rendered, &reports::summary(&document)).await {
         Ok(answer) => Ok(Json(json!({
             "status": "sent",
             "recipients": delivery.recipients,
@@ -167,11 +157,6 @@ pub async fn generate(
 
 fn header_value(text: &str, fallback: &'static str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(fallback))
-}
-
-fn period(d: &crate::plugins::document::Document) -> String {
-    let time = |ms| reports::local_time(ms, d.utc_offset_minutes);
-    format!("{} to {} ({})", time(d.from_ms), time(d.to_ms), d.time_zone)
 }
 
 /// `report_type: email` with its subject and recipients, checked; absent, the report is answered.

@@ -1,18 +1,23 @@
 //! Reports: the host builds a typed document from the workload API's data (it owns data access
 //! and the caller's roles and profile), and a reporter plugin lays it out as PDF, HTML, CSV….
 //! `build` assembles the chapters, `columns` turns workload tables into typed report tables,
-//! `palette` holds the wait-class colours, `mail` sends a rendered report as an attachment, and
-//! `schedule` computes when scheduled reports run and which period each covers.
+//! `palette` holds the wait-class colours, `make` takes an order to a rendered file for a reader,
+//! `mail` sends a rendered report as an attachment, `schedule` computes when scheduled reports
+//! run and which period each covers, `scheduled` checks a schedule's definition, and `runner`
+//! queues each due slot and makes and mails its run with the outbox's retry discipline.
 
 mod build;
 mod chapters;
 mod columns;
 pub mod mail;
+mod make;
 mod outline;
 pub mod palette;
 mod parts;
 mod queries;
+pub mod runner;
 pub mod schedule;
+pub mod scheduled;
 mod sessions;
 
 use chrono::{DateTime, Local, Offset};
@@ -23,6 +28,7 @@ use crate::plugins::{InvokeError, PluginHost, Rendered};
 use crate::store::{Store, StoreError};
 use crate::workload::{Query, Selection, WorkloadError};
 
+pub use make::{make, summary, Made, Order, Reader, Workshop};
 pub use outline::{chapters_of_sections, Chapter};
 pub use parts::local_time;
 
@@ -38,6 +44,9 @@ pub enum ReportError {
     /// No loaded reporter renders the format, or the named one does not (400, naming them).
     #[error("{0}")]
     NoRenderer(String),
+    /// The plugin runtime is not running: only the host's own `json` can be made (503).
+    #[error("the plugin runtime is not running")]
+    Unavailable,
     /// The reporter failed (502: the plugin, not the request).
     #[error("reporter {id} failed: {error}")]
     Render { id: String, error: String },

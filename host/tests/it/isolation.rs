@@ -24,6 +24,8 @@ struct Fixture {
     window_id: i64,
     /// An audit entry of the `default` tenant.
     audit_id: i64,
+    /// A report schedule.
+    schedule_id: i64,
     /// A user of `default` whose only role excludes instance `db`.
     restricted: String,
 }
@@ -60,6 +62,9 @@ impl Fixture {
         let incident_id = created(&app, Method::POST, "/api/v1/incidents", incident).await;
         let window = json!({"title": "drill", "scheduled_start": "2099-01-01T00:00:00Z", "scheduled_end": "2099-01-01T01:00:00Z"});
         let window_id = created(&app, Method::POST, "/api/v1/maintenance", window).await;
+        let schedule = json!({"name": "nightly", "kind": "full", "format": "json", "period": "previous day",
+            "when": "daily at 07:00", "subject": "Nightly", "recipients": ["dba@example.com"]});
+        let schedule_id = created(&app, Method::POST, "/api/v1/reports/schedules", schedule).await;
         let entries = app.get("/api/v1/audit?limit=1", &app.admin).await;
         let audit_id = entries.json["entries"][0]["id"].as_i64().expect("an audit entry");
         Fixture {
@@ -72,6 +77,7 @@ impl Fixture {
             incident_id,
             window_id,
             audit_id,
+            schedule_id,
             restricted,
         }
     }
@@ -102,6 +108,7 @@ impl Fixture {
                 ("id", p) if p.starts_with("/api/v1/services/") => id(self.service_id),
                 ("id", p) if p.starts_with("/api/v1/incidents/") => id(self.incident_id),
                 ("id", p) if p.starts_with("/api/v1/maintenance/") => id(self.window_id),
+                ("id", p) if p.starts_with("/api/v1/reports/schedules/") => id(self.schedule_id),
                 ("endpoint", _) => "session-history".into(),
                 ("organization" | "page", _) => "default".into(),
                 ("seconds" | "n" | "s" | "rate", _) => "10".into(),

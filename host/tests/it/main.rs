@@ -32,6 +32,7 @@ mod plugins_reload;
 mod plugins_reporters;
 mod plugins_store;
 mod rbac;
+mod report_schedules;
 mod reports_bench;
 mod sampler;
 mod sampler_bench;

@@ -58,9 +58,13 @@ threading.Event().wait()
 
 impl SmtpServer {
     pub fn start() -> SmtpServer {
+        SmtpServer::start_on(free_port())
+    }
+
+    /// A server on `port` (a test that first finds the port closed, then open).
+    pub fn start_on(port: u16) -> SmtpServer {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().to_path_buf();
-        let port = free_port();
         let mut child = Command::new("python3")
             .args(["-c", SMTP_SERVER, out.to_str().unwrap(), &port.to_string()])
             .stdout(Stdio::piped())
