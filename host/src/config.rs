@@ -36,6 +36,7 @@ pub struct Config {
     pub alerting: AlertingConfig,
     pub status_page: crate::status::page::StatusPageConfig,
     pub reports: ReportsConfig,
+    pub cluster: crate::cluster::ClusterConfig,
     /// The file this was read from (not a setting): plugins may never read it.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -231,6 +232,7 @@ impl Default for Config {
             alerting: AlertingConfig::default(),
             status_page: Default::default(),
             reports: Default::default(),
+            cluster: Default::default(),
             source: None,
         }
     }
@@ -419,7 +421,7 @@ impl Config {
             return invalid("[server.rate_limit] budgets must be positive (enabled = false turns limits off)".into());
         }
         self.trusted_proxies()?;
-        Ok(())
+        self.cluster.check(&self.storage_url()).map_err(ConfigError::Invalid)
     }
 
     /// `[server.rate_limit] trusted_proxies` parsed: a bare address is its own /32 or /128.

@@ -18,6 +18,7 @@ use crate::api::AppContext;
 use crate::audit::AuditLog;
 use crate::auth::Authenticator;
 use crate::bootstrap;
+use crate::cluster::{Local, Membership};
 use crate::config::{Config, TlsMode};
 use crate::fsutil::write_private;
 use crate::health::{Readiness, StorageCheck};
@@ -69,6 +70,10 @@ pub fn context(store: Store, config: &Config, plugins: Option<Arc<PluginHost>>, 
         stopping: CancellationToken::new(),
         fresh_ash: activity::FreshAsh::default(),
         reports: config.reports.clone(),
+        cluster: Local::of(&config.cluster, &config.data_dir).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "this host's cluster id could not be read");
+            None
+        }),
     })
 }
 
@@ -122,6 +127,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen_addr())
         .with_context(|| format!("binding [server] listen = {}", config.server.listen))?;
     listener.set_nonblocking(true)?;
+    let membership = join_cluster(&background, &config, &store, &listener).await?;
     let mut serving = tokio::spawn(serve(config.clone(), listener, app, store.backend().name(), stop.clone()));
     let signalled = stop.clone();
     tokio::spawn(async move {
@@ -141,7 +147,35 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
-    shutdown(Instant::now() + grace, serving, &background, &writers, &store).await
+    shutdown(Instant::now() + grace, serving, &background, &writers, &store, membership.as_ref()).await
+}
+
+/// With `[cluster] enabled`: registers this host at its advertised (or listening) address and
+/// beats every `heartbeat_seconds` until the stop.
+async fn join_cluster(
+    background: &Background,
+    config: &Config,
+    store: &Store,
+    listener: &TcpListener,
+) -> anyhow::Result<Option<Membership>> {
+    let local = Local::of(&config.cluster, &config.data_dir)
+        .with_context(|| format!("keeping this host's cluster id in {}", config.data_dir.display()))?;
+    let Some(local) = local else { return Ok(None) };
+    let address = match config.cluster.advertise.trim() {
+        "" => listener.local_addr()?.to_string(),
+        advertised => advertised.to_string(),
+    };
+    let membership = Membership::join(store.clone(), &local, address, now_ms()).await.context("joining the cluster")?;
+    let beating = membership.clone();
+    background.every("cluster heartbeat", config.cluster.heartbeat(), move || {
+        let membership = beating.clone();
+        async move {
+            if let Err(e) = membership.beat(now_ms()).await {
+                tracing::warn!(error = %e, "cluster heartbeat failed; beating again at the next one");
+            }
+        }
+    });
+    Ok(Some(membership))
 }
 
 /// Every second, drops the token cache when any process (another host on the same PostgreSQL
@@ -173,6 +207,7 @@ async fn shutdown(
     background: &Background,
     writers: &Writers,
     store: &Store,
+    membership: Option<&Membership>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut problems: Vec<String> = Vec::new();
@@ -186,6 +221,12 @@ async fn shutdown(
     }
     if let Err(stragglers) = background.stop(deadline.into()).await {
         problems.push(stragglers.to_string());
+    }
+    // After the heartbeat stopped: the others know at once instead of after `dead_after_seconds`.
+    if let Some(membership) = membership {
+        if let Err(e) = membership.leave(now_ms()).await {
+            problems.push(format!("recording this host's stop in the cluster: {e}"));
+        }
     }
     match tokio::time::timeout_at(deadline.into(), writers.activity.shutdown()).await {
         Ok(Some(d)) => {

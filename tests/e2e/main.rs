@@ -16,6 +16,7 @@ mod support;
 mod alerting;
 mod alerting_faults;
 mod api_fuzz;
+mod cluster;
 mod dashboard;
 mod dashboard_bench;
 mod durability;

@@ -178,6 +178,8 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(Method::PUT, "/api/v1/reports/schedules/{id}", MONITORING_READ).audit("report-schedule.update"),
     ep(Method::DELETE, "/api/v1/reports/schedules/{id}", MONITORING_READ).audit("report-schedule.delete"),
     ep(Method::GET, "/api/v1/reports/schedules/{id}/runs", MONITORING_READ),
+    // The hosts sharing the database are host-wide: the operator's, like plugins.
+    ep(Method::GET, "/api/v1/cluster", PLUGINS),
     // Alerting: reading alerts and rules is monitoring; changing them (and acknowledging,
     // clearing, raising custom alerts, pausing an instance) is configuration.
     ep(Method::GET, "/api/v1/alerts/rules", MONITORING_READ),

@@ -5,6 +5,7 @@ mod activity;
 mod alert_rules;
 mod alerts;
 mod audit_log;
+mod cluster;
 mod ds;
 pub mod endpoints;
 pub mod error;
@@ -91,13 +92,15 @@ pub struct AppContext {
     pub fresh_ash: crate::activity::FreshAsh,
     /// `[reports]`: which mail plugin mails reports.
     pub reports: crate::config::ReportsConfig,
+    /// This host as a cluster member (`[cluster] enabled`), or `None` when it runs alone.
+    pub cluster: Option<crate::cluster::Local>,
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Vigia API", description = "Self-hosted monitoring platform: REST API for automation."),
     modifiers(&SecuritySchemes),
-    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "security"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"), (name = "reports"), (name = "alerts"), (name = "notifications"), (name = "audit"),
+    tags((name = "health"), (name = "meta"), (name = "auth"), (name = "tokens"), (name = "security"), (name = "users"), (name = "roles"), (name = "metrics"), (name = "plugins"), (name = "instances"), (name = "activity"), (name = "reports"), (name = "cluster"), (name = "alerts"), (name = "notifications"), (name = "audit"),
          (name = "state", description = "The dashboard's snapshot and live event stream"),
          (name = "status", description = "Services, incidents and maintenance windows"),
          (name = "datasentinel", description = "Datasentinel-compatible endpoints"))
@@ -217,6 +220,7 @@ fn routes() -> OpenApiRouter<Arc<AppContext>> {
         .routes(routes!(report_schedules::list, report_schedules::create))
         .routes(routes!(report_schedules::get, report_schedules::update, report_schedules::delete))
         .routes(routes!(report_schedules::runs))
+        .routes(routes!(cluster::cluster))
 }
 
 /// The OpenAPI 3.1 document of every route.

@@ -9,6 +9,7 @@ mod ash_tail;
 mod audit;
 pub mod columns;
 mod groups;
+mod hosts;
 mod incidents;
 mod instances;
 mod maintenance;
@@ -40,6 +41,7 @@ pub use alerts::{idempotency_key, AlertEvent, AlertFilter, AlertRow, EventWrite,
 pub use ash::{AshRollupRow, StoredAshChunk};
 pub use audit::{AuditFilter, AuditRow, AuditWrite};
 pub use groups::DueGroup;
+pub use hosts::HostRow;
 pub use incidents::{IncidentFilter, IncidentRow, IncidentUpdateRow, UpdateWrite};
 pub use instances::{Instance, InstanceUpdate, NewInstance, SslMode};
 pub use maintenance::{MaintenanceFilter, MaintenanceRow};

@@ -33,3 +33,15 @@ fn rate_limit_and_lockout_values_are_checked() {
         Config::load(None, vec![("VIGIA_AUTH_LOCKOUT_FAILURES".to_string(), "0".to_string())]).unwrap_err().to_string();
     assert!(err.contains("lockout_failures"), "{err}");
 }
+
+#[test]
+fn a_cluster_on_sqlite_is_refused_with_the_reason() {
+    let f = write("[cluster]\nenabled = true\n");
+    let err = Config::load(Some(f.path()), Vec::new()).unwrap_err().to_string();
+    assert!(err.contains("[cluster] enabled needs a PostgreSQL [storage] url") && err.contains("SQLite"), "{err}");
+    let f = write("[cluster]\nenabled = true\n[storage]\nurl = \"postgres://vigia@127.0.0.1/vigia\"\n");
+    assert!(Config::load(Some(f.path()), Vec::new()).unwrap().cluster.enabled);
+    let env = vec![("VIGIA_CLUSTER_ENABLED".to_string(), "true".to_string())];
+    let err = Config::load(None, env).unwrap_err().to_string();
+    assert!(err.contains("PostgreSQL"), "{err}");
+}

@@ -1,0 +1,73 @@
+//! `GET /api/v1/cluster`, the operator's: the hosts sharing this database (`[cluster] enabled`),
+//! each with its address, version, last heartbeat and health (`cluster::health`).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+
+use super::error::ApiResult;
+use super::{rfc3339, AppContext};
+use crate::auth::Principal;
+use crate::cluster::{health, Health};
+use crate::store::{now_ms, HostRow};
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HostView {
+    pub id: String,
+    /// Where its API is reached (`[cluster] advertise`, or its listening address).
+    pub address: String,
+    pub version: String,
+    pub started_at: String,
+    pub heartbeat_at: String,
+    /// When it stopped cleanly (none while it runs, or after a crash).
+    pub stopped_at: Option<String>,
+    pub health: Health,
+    /// The host that answered.
+    pub this_host: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ClusterView {
+    /// `[cluster] enabled` on the host that answered; off, it runs alone and lists no host.
+    pub enabled: bool,
+    /// The id of the host that answered.
+    pub this_host: Option<String>,
+    /// A host silent for this long is dead.
+    pub dead_after_seconds: Option<u64>,
+    pub hosts: Vec<HostView>,
+}
+
+fn view(row: HostRow, health: Health, this_host: bool) -> HostView {
+    HostView {
+        id: row.id,
+        address: row.address,
+        version: row.version,
+        started_at: rfc3339(row.started_at),
+        heartbeat_at: rfc3339(row.heartbeat_at),
+        stopped_at: row.stopped_at.map(rfc3339),
+        health,
+        this_host,
+    }
+}
+
+/// The cluster's members and their health.
+#[utoipa::path(get, path = "/api/v1/cluster", tag = "cluster", security(("bearer" = [])),
+    responses((status = 200, body = ClusterView)))]
+pub async fn cluster(State(ctx): State<Arc<AppContext>>, _caller: Principal) -> ApiResult<Json<ClusterView>> {
+    let Some(local) = &ctx.cluster else {
+        return Ok(Json(ClusterView { enabled: false, this_host: None, dead_after_seconds: None, hosts: Vec::new() }));
+    };
+    let now = now_ms();
+    let hosts = ctx.store.list_hosts().await?.into_iter().map(|row| {
+        let (state, this) = (health(&row, now, local.dead_after), row.id == local.id);
+        view(row, state, this)
+    });
+    Ok(Json(ClusterView {
+        enabled: true,
+        this_host: Some(local.id.clone()),
+        dead_after_seconds: Some(local.dead_after.as_secs()),
+        hosts: hosts.collect(),
+    }))
+}
