@@ -118,6 +118,17 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The claim of an outbox-like table (`state`, `next_attempt_at`, `updated_at`): up to `$2` due
+/// `pending` rows (`next_attempt_at <= $1`), oldest first, moved to `sending` in one statement so
+/// two workers never claim the same row; returns them with `columns`.
+fn claim_due_sql(table: &str, columns: &str) -> String {
+    format!(
+        "UPDATE {table} SET state = 'sending', updated_at = $1 WHERE state = 'pending' AND id IN \
+         (SELECT id FROM {table} WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2) \
+         RETURNING {columns}"
+    )
+}
+
 /// Which database engine a `Store` talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

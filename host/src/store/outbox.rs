@@ -7,7 +7,7 @@
 
 use sqlx::QueryBuilder;
 
-use super::{now_ms, on_pool, ChannelEvents, DeliveryState, Store, StoreError, StoreResult};
+use super::{claim_due_sql, now_ms, on_pool, ChannelEvents, DeliveryState, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ChannelRow {
@@ -244,11 +244,7 @@ impl Store {
 
     /// Moves up to `limit` due pending rows to `sending` and returns them, oldest first.
     pub async fn claim_due(&self, now: i64, limit: i64) -> StoreResult<Vec<OutboxRow>> {
-        let sql = format!(
-            "UPDATE notification_outbox SET state = 'sending', updated_at = $1 WHERE state = 'pending' AND id IN \
-             (SELECT id FROM notification_outbox WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2) \
-             RETURNING {OUTBOX_COLUMNS}"
-        );
+        let sql = claim_due_sql("notification_outbox", OUTBOX_COLUMNS);
         let mut rows =
             on_pool!(self, pool => sqlx::query_as::<_, OutboxRow>(&sql).bind(now).bind(limit).fetch_all(pool).await)?;
         rows.sort_by_key(|r| r.id);

@@ -5,7 +5,7 @@
 //! `claim_due_runs` moves due rows to `sending` atomically, `finish_run` records an attempt, and
 //! `reset_sending_runs` returns rows a crash left in flight to `pending` at start.
 
-use super::{now_ms, on_pool, DeliveryState, Store, StoreError, StoreResult};
+use super::{claim_due_sql, now_ms, on_pool, DeliveryState, Store, StoreError, StoreResult};
 
 /// How many runs of a schedule are kept (the newest): the history the API shows.
 const KEPT_RUNS: i64 = 100;
@@ -185,11 +185,7 @@ impl Store {
 
     /// Moves up to `limit` due pending runs to `sending` and returns them, oldest first.
     pub async fn claim_due_runs(&self, now: i64, limit: i64) -> StoreResult<Vec<RunRow>> {
-        let sql = format!(
-            "UPDATE report_runs SET state = 'sending', updated_at = $1 WHERE state = 'pending' AND id IN \
-             (SELECT id FROM report_runs WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2) \
-             RETURNING {RUN_COLUMNS}"
-        );
+        let sql = claim_due_sql("report_runs", RUN_COLUMNS);
         let mut rows =
             on_pool!(self, pool => sqlx::query_as::<_, RunRow>(&sql).bind(now).bind(limit).fetch_all(pool).await)?;
         rows.sort_by_key(|r| r.id);

@@ -104,7 +104,7 @@ fn push_facts(out: &mut String, section: &Section, facts: &[(String, String)]) {
     push_record(out, &[&block_title(section, "", None)]);
     push_record(out, &["label", "value"]);
     for (label, value) in facts {
-        push_record(out, &[label, value]);
+        push_record(out, &[&inert(label), &inert(value)]);
     }
     out.push_str("\r\n");
 }
@@ -126,11 +126,21 @@ fn column_header(column: &Column) -> String {
     }
 }
 
+/// Text a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or CR first: a table named
+/// `=HYPERLINK(…)`, a query starting with `-- `) gets a leading `'`, which spreadsheets show as
+/// text (OWASP's advice against CSV injection). Numbers are written as numbers, never touched.
+fn inert(text: &str) -> String {
+    match text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        true => format!("'{text}"),
+        false => text.to_owned(),
+    }
+}
+
 /// A cell's exact value for its column.
 fn exact(cell: &Cell, kind: ColumnKind) -> String {
     match (cell, kind) {
         (Cell::None, _) => String::new(),
-        (Cell::Text(text), _) => text.clone(),
+        (Cell::Text(text), _) => inert(text),
         (Cell::Integer(ms), ColumnKind::Timestamp) => format_ms(*ms),
         (Cell::Integer(i), _) => i.to_string(),
         (Cell::Number(n), _) if !n.is_finite() => String::new(),
@@ -241,7 +251,11 @@ mod tests {
         assert_eq!(exact(&Cell::Number(3.0), ColumnKind::Number), "3");
         assert_eq!(exact(&Cell::Number(1536.4), ColumnKind::Bytes), "1536");
         assert_eq!(exact(&Cell::Number(-0.25), ColumnKind::DurationMs), "-0.25");
-        assert_eq!(exact(&Cell::Text("=1+1".into()), ColumnKind::Integer), "=1+1");
+        assert_eq!(exact(&Cell::Text("=1+1".into()), ColumnKind::Integer), "'=1+1");
+        assert_eq!(exact(&Cell::Text("-- note\nSELECT 1".into()), ColumnKind::Code), "'-- note\nSELECT 1");
+        assert_eq!(exact(&Cell::Text("@SUM(A1)".into()), ColumnKind::Text), "'@SUM(A1)");
+        assert_eq!(exact(&Cell::Text("SELECT -1".into()), ColumnKind::Code), "SELECT -1");
+        assert_eq!(exact(&Cell::Integer(-5), ColumnKind::Integer), "-5");
         assert_eq!(exact(&Cell::None, ColumnKind::Timestamp), "");
     }
 
