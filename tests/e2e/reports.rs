@@ -268,17 +268,7 @@ async fn reports_render_through_the_plugins_and_mail_through_smtp() {
     let dev =
         json!({"login": "dev", "password": crate::e2e_support::PASSWORD, "privilege": "read", "profile": "developer"});
     client.post("/api/v1/users", dev).await;
-    let r: Value = client
-        .http
-        .post(format!("{}/api/v1/auth/token", client.base))
-        .json(&json!({"username": "dev", "password": crate::e2e_support::PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let dev_token = r["token"].as_str().expect("a token").to_string();
+    let dev_token = server.user_token("dev").await;
     let r = post(&client, &dev_token, "/ds-api/activity/table-report", window.clone()).await;
     assert_eq!(r.status(), 403);
     let r = post(&client, &dev_token, "/ds-api/activity/full-report", window.clone()).await;

@@ -113,9 +113,14 @@ impl Server {
 
     /// A user token of the bootstrap admin.
     pub async fn admin_token(&self) -> String {
+        self.user_token("admin").await
+    }
+
+    /// A user token of `login`, whose password is `PASSWORD`.
+    pub async fn user_token(&self, login: &str) -> String {
         let r: Value = reqwest::Client::new()
             .post(format!("{}/api/v1/auth/token", self.base))
-            .json(&json!({"username": "admin", "password": PASSWORD}))
+            .json(&json!({"username": login, "password": PASSWORD}))
             .send()
             .await
             .unwrap()
