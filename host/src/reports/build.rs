@@ -3,6 +3,7 @@
 //! window, filters). Each chapter's content is in `chapters`.
 
 use super::outline::{chapters_of_kind, Chapter};
+use super::parts::Shared;
 use super::{chapters, file_stem, ReportError, ReportSpec, Sources};
 use crate::plugins::document::{Document, Section};
 
@@ -25,9 +26,10 @@ pub(super) async fn document(src: &Sources<'_>, spec: &ReportSpec<'_>) -> Result
     let plan = plan(spec)?;
     let subject = subject(src);
     let mut sections: Vec<Section> = Vec::new();
+    let shared = Shared::default();
     for (i, chapter) in plan.iter().enumerate() {
         let number = (i + 1).to_string();
-        let mut part = chapters::chapter(src, spec, *chapter).await?;
+        let mut part = chapters::chapter(src, spec, &shared, *chapter).await?;
         sections.push(Section { number: number.clone(), title: chapter.title().into(), level: 1, blocks: part.intro });
         for (j, mut s) in part.sections.drain(..).enumerate() {
             s.number = format!("{number}.{}", j + 1);

@@ -4,7 +4,7 @@
 
 use super::columns::{self, bytes, count, millis, pick, text, Col};
 use super::outline::Chapter;
-use super::parts::{bar_chart, bars, duration_text, local_time, per_database, run, section, summary, Part};
+use super::parts::{bar_chart, bars, duration_text, local_time, run, section, summary, Part, Shared};
 use super::{ReportError, ReportSpec, Sources};
 use crate::plugins::document::{Block, ColumnKind, Table as DocTable};
 use crate::workload::{self, Endpoint, Table};
@@ -12,12 +12,17 @@ use crate::workload::{self, Endpoint, Table};
 /// Rows of each top list.
 const TOP: usize = 20;
 
-pub(super) async fn chapter(src: &Sources<'_>, spec: &ReportSpec<'_>, chapter: Chapter) -> Result<Part, ReportError> {
+pub(super) async fn chapter(
+    src: &Sources<'_>,
+    spec: &ReportSpec<'_>,
+    shared: &Shared,
+    chapter: Chapter,
+) -> Result<Part, ReportError> {
     match chapter {
         Chapter::General => general(src, spec).await,
-        Chapter::Workload => workload_chapter(src, spec).await,
-        Chapter::TempFiles => temp_files(src, spec).await,
-        Chapter::Rows => rows(src, spec).await,
+        Chapter::Workload => workload_chapter(src, spec, shared).await,
+        Chapter::TempFiles => temp_files(src, spec, shared).await,
+        Chapter::Rows => rows(src, spec, shared).await,
         Chapter::Sessions => super::sessions::chapter(src, spec).await,
         Chapter::Queries => super::queries::chapter(src, spec).await,
         Chapter::Query => super::queries::one_query(src, spec).await,
@@ -114,9 +119,8 @@ fn with_first<const N: usize>(first: Col, rest: &[Col; N]) -> Vec<Col> {
     std::iter::once(first).chain(rest.iter().copied()).collect()
 }
 
-async fn workload_chapter(src: &Sources<'_>, spec: &ReportSpec<'_>) -> Result<Part, ReportError> {
-    let global = run(src, spec, Endpoint::PgInstance, summary).await?;
-    let databases = run(src, spec, Endpoint::PgInstance, per_database).await?;
+async fn workload_chapter(src: &Sources<'_>, spec: &ReportSpec<'_>, shared: &Shared) -> Result<Part, ReportError> {
+    let (global, databases) = shared.instance(src, spec).await?;
     let background = run(src, spec, Endpoint::PgBackground, summary).await?;
     let bg_cols = [
         text("pg_instance", "Instance"),
@@ -131,16 +135,16 @@ async fn workload_chapter(src: &Sources<'_>, spec: &ReportSpec<'_>) -> Result<Pa
     ];
     let mut part = Part::default();
     let global_cols = with_first(text("pg_instance", "Instance"), &XACT);
-    part.sections.push(section("Global", vec![Block::Table(pick("Database activity", &global, &global_cols, 200))]));
+    part.sections.push(section("Global", vec![Block::Table(pick("Database activity", global, &global_cols, 200))]));
     let db_cols = with_first(text("database", "Database"), &XACT);
-    part.sections.push(section("Per database", vec![Block::Table(pick("Per database", &databases, &db_cols, 200))]));
+    part.sections.push(section("Per database", vec![Block::Table(pick("Per database", databases, &db_cols, 200))]));
     part.sections
         .push(section("Background", vec![Block::Table(pick("Background writer", &background, &bg_cols, 200))]));
     Ok(part)
 }
 
-async fn temp_files(src: &Sources<'_>, spec: &ReportSpec<'_>) -> Result<Part, ReportError> {
-    let databases = run(src, spec, Endpoint::PgInstance, per_database).await?;
+async fn temp_files(src: &Sources<'_>, spec: &ReportSpec<'_>, shared: &Shared) -> Result<Part, ReportError> {
+    let (_, databases) = shared.instance(src, spec).await?;
     let cols = [
         text("pg_instance", "Instance"),
         text("database", "Database"),
@@ -150,7 +154,7 @@ async fn temp_files(src: &Sources<'_>, spec: &ReportSpec<'_>) -> Result<Part, Re
     let mut part = Part::default();
     part.intro
         .push(Block::Paragraph("Temporary files are written when a sort or a hash does not fit in work_mem.".into()));
-    part.sections.push(section("Per database", vec![Block::Table(pick("Temporary files", &databases, &cols, 200))]));
+    part.sections.push(section("Per database", vec![Block::Table(pick("Temporary files", databases, &cols, 200))]));
     Ok(part)
 }
 
@@ -162,9 +166,8 @@ const TUPLES: [Col; 5] = [
     count("tup_deleted", "Deleted"),
 ];
 
-async fn rows(src: &Sources<'_>, spec: &ReportSpec<'_>) -> Result<Part, ReportError> {
-    let global = run(src, spec, Endpoint::PgInstance, summary).await?;
-    let databases = run(src, spec, Endpoint::PgInstance, per_database).await?;
+async fn rows(src: &Sources<'_>, spec: &ReportSpec<'_>, shared: &Shared) -> Result<Part, ReportError> {
+    let (global, databases) = shared.instance(src, spec).await?;
     let tables = run(src, spec, Endpoint::Tables, |q| q.by = Some("n_tup_ins".into())).await?;
     let table_cols = [
         text("database", "Database"),
@@ -179,10 +182,10 @@ async fn rows(src: &Sources<'_>, spec: &ReportSpec<'_>) -> Result<Part, ReportEr
     ];
     let mut part = Part::default();
     let global_cols = with_first(text("pg_instance", "Instance"), &TUPLES);
-    part.sections.push(section("Global", vec![Block::Table(pick("Rows", &global, &global_cols, 200))]));
+    part.sections.push(section("Global", vec![Block::Table(pick("Rows", global, &global_cols, 200))]));
     let db_cols = with_first(text("database", "Database"), &TUPLES);
     part.sections
-        .push(section("Per database", vec![Block::Table(pick("Rows per database", &databases, &db_cols, 200))]));
+        .push(section("Per database", vec![Block::Table(pick("Rows per database", databases, &db_cols, 200))]));
     part.sections.push(section("Per table", vec![Block::Table(pick("Rows per table", &tables, &table_cols, TOP))]));
     Ok(part)
 }

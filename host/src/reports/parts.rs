@@ -1,5 +1,6 @@
-//! What every chapter is made of: workload answers read with the report's request, sections,
-//! bar charts from top lists, and the time texts of the cover.
+//! What every chapter is made of: workload answers read with the report's request (and what
+//! several chapters share, read once per report), sections, bar charts from top lists, and the
+//! time texts of the cover.
 
 use chrono::DateTime;
 
@@ -22,6 +23,13 @@ pub fn section(title: &str, blocks: Vec<Block>) -> Section {
     Section { number: String::new(), title: title.into(), level: 2, blocks }
 }
 
+/// The report's request without the endpoint options a chapter sets itself.
+fn request(spec: &ReportSpec<'_>) -> Query {
+    let mut q = spec.query.clone();
+    (q.compute, q.by, q.group) = (None, None, None);
+    q
+}
+
 /// Runs a workload endpoint with `adjust` applied to the request.
 pub async fn run(
     src: &Sources<'_>,
@@ -29,20 +37,48 @@ pub async fn run(
     endpoint: Endpoint,
     adjust: impl FnOnce(&mut Query),
 ) -> Result<Table, ReportError> {
-    let mut q = spec.query.clone();
-    (q.compute, q.by, q.group) = (None, None, None);
+    let mut q = request(spec);
     adjust(&mut q);
     let answer = workload::run(src.store, src.fresh, src.tenant_id, endpoint, src.selection, &q).await?;
     Ok(answer.table)
 }
 
-pub fn summary(q: &mut Query) {
-    q.compute = Some("summary".into());
+/// What several chapters of one report show, read once per report on first use: the Workload,
+/// Temporary files and Rows chapters all show `pg-instance` summed over the window, and each
+/// read of it goes through a day's ~65k `pg.db.*` points.
+#[derive(Default)]
+pub struct Shared {
+    instance: tokio::sync::OnceCell<(Table, Table)>,
 }
 
-pub fn per_database(q: &mut Query) {
+impl Shared {
+    /// `pg-instance` with `compute: summary`: (without `group`, with `group: database`).
+    pub async fn instance(&self, src: &Sources<'_>, spec: &ReportSpec<'_>) -> Result<&(Table, Table), ReportError> {
+        self.instance
+            .get_or_try_init(|| async {
+                let q = request(spec);
+                Ok::<_, ReportError>(
+                    workload::instance_summaries(src.store, src.fresh, src.tenant_id, src.selection, &q).await?,
+                )
+            })
+            .await
+    }
+}
+
+/// `top-queries` once per `by` (`limit` rows each) from one summing of the statements.
+pub async fn top_queries(
+    src: &Sources<'_>,
+    spec: &ReportSpec<'_>,
+    by: &[&str],
+    limit: usize,
+) -> Result<Vec<Table>, ReportError> {
+    let mut q = request(spec);
+    q.limit = limit;
+    Ok(workload::top_queries_by(src.store, src.fresh, src.tenant_id, src.selection, &q, by).await?)
+}
+
+pub fn summary(q: &mut Query) {
     q.compute = Some("summary".into());
-    q.group = Some("database".into());
 }
 
 /// Bars of the first `BARS` rows: `label` columns joined by `.`, the value of `value`.

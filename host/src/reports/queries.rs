@@ -3,10 +3,10 @@
 //! statistics, for `query-report`).
 
 use super::columns::{code, count, millis, pick, text, Col};
-use super::parts::{bar_chart, bars, run, section, Part};
+use super::parts::{bar_chart, bars, run, section, top_queries, Part};
 use super::{ReportError, ReportSpec, Sources};
 use crate::plugins::document::{Block, ColumnKind};
-use crate::workload::{Endpoint, Table};
+use crate::workload::Endpoint;
 
 /// Rows of each top list.
 const TOP: usize = 20;
@@ -35,19 +35,13 @@ const SUMMARY_COLUMNS: [Col; 9] = [
     Col { key: "perc_95", title: "95th pct (ms)", kind: ColumnKind::Number },
 ];
 
-async fn top(src: &Sources<'_>, spec: &ReportSpec<'_>, by: &str) -> Result<Table, ReportError> {
-    run(src, spec, Endpoint::TopQueries, |q| {
-        q.by = Some(by.into());
-        q.limit = TOP;
-    })
-    .await
-}
-
 pub(super) async fn chapter(src: &Sources<'_>, spec: &ReportSpec<'_>) -> Result<Part, ReportError> {
     let summary = run(src, spec, Endpoint::QueriesSummary, |_| {}).await?;
-    let by_time = top(src, spec, "total_time").await?;
-    let by_read = top(src, spec, "shared_blks_read").await?;
-    let by_hit = top(src, spec, "shared_blks_hit").await?;
+    // The three lists come from one summing of the statements (it is the costly part).
+    let mut lists =
+        top_queries(src, spec, &["total_time", "shared_blks_read", "shared_blks_hit"], TOP).await?.into_iter();
+    let mut next = || lists.next().unwrap_or_default();
+    let (by_time, by_read, by_hit) = (next(), next(), next());
     let mut part = Part::default();
     part.intro.push(Block::Paragraph(
         "From pg_stat_statements: what each query cost over the window (the differences of its counters).".into(),

@@ -109,6 +109,24 @@ fn sums(names: &[&str]) -> String {
         .join(", ")
 }
 
+/// A `StatementSum` from a row of keys then `columns::STATEMENT` sums, from column `at`.
+fn statement_sum<R: Row>(row: &R, at: usize) -> Result<StatementSum, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<f64>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(StatementSum {
+        instance_id: row.try_get::<i64, _>(at)?,
+        database_id: row.try_get::<i64, _>(at + 1)?,
+        user_id: row.try_get::<i64, _>(at + 2)?,
+        queryid: row.try_get::<i64, _>(at + 3)?,
+        values: (at + 4..at + 4 + columns::STATEMENT.len())
+            .map(|i| row.try_get::<Option<f64>, _>(i).map(Option::unwrap_or_default))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
 impl Store {
     /// Stores one statements cycle of an instance (rows with the same key and time are kept once).
     pub async fn insert_statements(&self, instance_id: i64, ts: i64, rows: &[StatementRow]) -> StoreResult<()> {
@@ -163,7 +181,20 @@ impl Store {
         grouping: StatementGrouping,
         queryid: Option<i64>,
     ) -> StoreResult<Vec<StatementSum>> {
-        if instance_ids.is_empty() {
+        self.statement_sums_over(instance_ids, &[(resolution, from, to.saturating_add(1))], grouping, queryid).await
+    }
+
+    /// Statement counters summed per group over `spans`, each `(resolution, from, to)` with `to`
+    /// excluded: whole hours from the hourly rollups and the rest raw add up to one range's sums
+    /// at a fraction of the rows read.
+    pub async fn statement_sums_over(
+        &self,
+        instance_ids: &[i64],
+        spans: &[(i64, i64, i64)],
+        grouping: StatementGrouping,
+        queryid: Option<i64>,
+    ) -> StoreResult<Vec<StatementSum>> {
+        if instance_ids.is_empty() || spans.is_empty() {
             return Ok(Vec::new());
         }
         let keys = match grouping {
@@ -174,10 +205,15 @@ impl Store {
             StatementGrouping::Query => "instance_id, database_id, user_id, queryid",
             StatementGrouping::Database => "instance_id, database_id",
         };
-        let head = format!("SELECT {keys}, {} FROM statement_deltas WHERE resolution = ", sums(&columns::STATEMENT));
+        let head = format!("SELECT {keys}, {} FROM statement_deltas WHERE (", sums(&columns::STATEMENT));
         on_pool!(self, pool => {
             let mut q = QueryBuilder::new(&head);
-            q.push_bind(resolution).push(" AND ts >= ").push_bind(from).push(" AND ts <= ").push_bind(to);
+            // One index range per span (SQLite and PostgreSQL both plan an OR of ranges so).
+            for (i, (resolution, from, to)) in spans.iter().enumerate() {
+                q.push(if i == 0 { "(resolution = " } else { " OR (resolution = " });
+                q.push_bind(*resolution).push(" AND ts >= ").push_bind(*from).push(" AND ts < ").push_bind(*to).push(")");
+            }
+            q.push(")");
             if let Some(id) = queryid {
                 q.push(" AND queryid = ").push_bind(id);
             }
@@ -185,45 +221,71 @@ impl Store {
             push_ids(&mut q, instance_ids);
             q.push(format!(") GROUP BY {group}"));
             let rows = q.build().fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(StatementSum {
-                        instance_id: row.try_get::<i64, _>(0)?,
-                        database_id: row.try_get::<i64, _>(1)?,
-                        user_id: row.try_get::<i64, _>(2)?,
-                        queryid: row.try_get::<i64, _>(3)?,
-                        values: (4..4 + columns::STATEMENT.len())
-                            .map(|i| row.try_get::<Option<f64>, _>(i).map(Option::unwrap_or_default))
-                            .collect::<Result<_, _>>()?,
-                    })
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()
+            rows.iter().map(|row| statement_sum(row, 0)).collect::<Result<Vec<_>, sqlx::Error>>()
         })
         .map_err(Into::into)
     }
 
-    /// `(instance_id, database_id, calls, total_time)` of every raw statement row in the range:
-    /// the distribution behind the queries summary's percentiles.
-    pub async fn statement_timings(
+    /// The hours of `[from, to)` that have hourly statement rollups, as `(instance_id, hour)`.
+    pub async fn statement_rollup_hours(
+        &self,
+        instance_ids: &[i64],
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<(i64, i64)>> {
+        if instance_ids.is_empty() || from >= to {
+            return Ok(Vec::new());
+        }
+        Ok(on_pool!(self, pool => {
+            let mut q = QueryBuilder::new("SELECT DISTINCT instance_id, ts FROM statement_deltas WHERE resolution = 3600 AND ts >= ");
+            q.push_bind(from).push(" AND ts < ").push_bind(to).push(" AND instance_id IN (");
+            push_ids(&mut q, instance_ids);
+            q.push(") ORDER BY instance_id, ts");
+            q.build_query_as().fetch_all(pool).await
+        })?)
+    }
+
+    /// `(instance_id, database_id, half_micros, calls)` of every row with calls over `[from, to]`
+    /// at `resolution`, where `half_micros` is ⌊2000 × total_time / calls⌋: the mean time per call
+    /// in half microseconds, enough to round it to the microsecond exactly as
+    /// `(mean * 1000.0).round()` would (the queries summary's percentiles, shown to the µs).
+    /// The rows come back joined into one text of integers per instance, in index order (no
+    /// sort): fetching each of a busy day's ~300k rows on its own costs seconds on SQLite, and
+    /// writing floats as text costs more than integers.
+    pub async fn statement_call_times(
         &self,
         instance_ids: &[i64],
         resolution: i64,
         from: i64,
         to: i64,
-    ) -> StoreResult<Vec<(i64, i64, f64, f64)>> {
+    ) -> StoreResult<Vec<(i64, i64, i64, f64)>> {
         if instance_ids.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(on_pool!(self, pool => {
-            let mut q = QueryBuilder::new(
-                "SELECT instance_id, database_id, calls, total_time FROM statement_deltas WHERE calls > 0 AND resolution = ",
-            );
+        // A floor both dialects agree on: SQLite's CAST truncates, PostgreSQL's rounds.
+        let x = "(total_time / calls * 2000.0)";
+        let half_micros = format!("CAST({x} AS BIGINT) - CASE WHEN CAST({x} AS BIGINT) > {x} THEN 1 ELSE 0 END");
+        let head = format!(
+            "SELECT instance_id, string_agg(CAST(database_id AS TEXT) || ' ' || CAST({half_micros} AS TEXT) || ' ' || \
+             CAST(CAST(calls AS BIGINT) AS TEXT), ' ') FROM statement_deltas WHERE calls > 0 AND resolution = "
+        );
+        let rows: Vec<(i64, Option<String>)> = on_pool!(self, pool => {
+            let mut q = QueryBuilder::new(&head);
             q.push_bind(resolution).push(" AND ts >= ").push_bind(from).push(" AND ts <= ").push_bind(to);
             q.push(" AND instance_id IN (");
             push_ids(&mut q, instance_ids);
-            q.push(")");
+            q.push(") GROUP BY instance_id");
             q.build_query_as().fetch_all(pool).await
-        })?)
+        })?;
+        let mut out = Vec::new();
+        for (instance_id, joined) in rows {
+            let mut numbers = joined.as_deref().unwrap_or("").split(' ').map(str::parse::<i64>);
+            while let (Some(db), Some(key), Some(calls)) = (numbers.next(), numbers.next(), numbers.next()) {
+                let (Ok(db), Ok(key), Ok(calls)) = (db, key, calls) else { continue };
+                out.push((instance_id, db, key, calls as f64));
+            }
+        }
+        Ok(out)
     }
 
     /// Known texts of these instances' statements.

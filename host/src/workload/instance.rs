@@ -122,12 +122,29 @@ fn render(
 
 pub(super) async fn activity(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
     let summary = ctx.summary()?;
-    let metrics: Vec<String> = DB_FIELDS.iter().map(|f| format!("pg.db.{f}")).collect();
-    let points = ctx.points(&metrics).await?;
+    let points = db_points(ctx).await?;
     // Without a database filter, databases add up to "all" unless `group: database` asks for
     // one row per database (reports do).
     let per_database = !ctx.sel.databases.is_empty() || ctx.q.group.as_deref() == Some("database");
-    let sums = bucketed(&points, "pg.db.", if summary { 0 } else { MINUTE_MS }, |p| {
+    Ok(activity_table(ctx, &points, summary, per_database).into())
+}
+
+/// `pg-instance` summed over the range as it answers without `group` and with `group: database`,
+/// from one read of the points (a report shows both, and reading a day of `pg.db.*` is the
+/// costly part).
+pub(super) async fn activity_summaries(ctx: &Ctx<'_>) -> WorkloadResult<(Table, Table)> {
+    let points = db_points(ctx).await?;
+    let global = activity_table(ctx, &points, true, !ctx.sel.databases.is_empty());
+    Ok((global, activity_table(ctx, &points, true, true)))
+}
+
+async fn db_points(ctx: &Ctx<'_>) -> WorkloadResult<Vec<NamedPoint>> {
+    let metrics: Vec<String> = DB_FIELDS.iter().map(|f| format!("pg.db.{f}")).collect();
+    ctx.points(&metrics).await
+}
+
+fn activity_table(ctx: &Ctx<'_>, points: &[NamedPoint], summary: bool, per_database: bool) -> Table {
+    let sums = bucketed(points, "pg.db.", if summary { 0 } else { MINUTE_MS }, |p| {
         let db = label(p, "database")?;
         if !ctx.sel.database_ok(&db) {
             None
@@ -147,7 +164,7 @@ pub(super) async fn activity(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {
             .collect::<std::collections::BTreeSet<_>>();
         averages.insert("num_backends".to_string(), cycles.len() as f64);
     }
-    Ok(render(ctx, sums, &DB_FIELDS, !summary, true, &averages).into())
+    render(ctx, sums, &DB_FIELDS, !summary, true, &averages)
 }
 
 pub(super) async fn background(ctx: &Ctx<'_>) -> WorkloadResult<Answer> {

@@ -167,6 +167,31 @@ pub async fn run(
     }
 }
 
+/// `top-queries` once per `by` (largest first, `q.limit` rows each) from one summing of the
+/// statements: each table is what the endpoint answers with that `by` (a report's top lists).
+pub async fn top_queries_by(
+    store: &Store,
+    fresh: &FreshAsh,
+    tenant_id: i64,
+    sel: &Selection,
+    q: &Query,
+    by: &[&str],
+) -> WorkloadResult<Vec<Table>> {
+    statements::top_lists(&Ctx { store, fresh, tenant_id, sel, q }, by).await
+}
+
+/// `pg-instance` with `compute: summary`, without `group` and with `group: database`, from one
+/// read of the instances' activity points (a report shows both).
+pub async fn instance_summaries(
+    store: &Store,
+    fresh: &FreshAsh,
+    tenant_id: i64,
+    sel: &Selection,
+    q: &Query,
+) -> WorkloadResult<(Table, Table)> {
+    instance::activity_summaries(&Ctx { store, fresh, tenant_id, sel, q }).await
+}
+
 /// The sessions workload of a report (active sessions by wait class in `bucket_ms` buckets, and
 /// each dimension's share of the samples), stored and fresh ASH alike.
 pub async fn sessions_workload(
