@@ -68,8 +68,9 @@ fn tool(name: &str, args: &[&str]) -> (bool, String, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
-/// Checks a PDF with poppler; keeps one page as PNG under `target/test-output/reports/`.
-fn check_pdf(path: &Path, must_contain: &[&str]) -> String {
+/// Checks a PDF of at least `min_pages` pages with poppler; keeps its pages as PNG under
+/// `target/test-output/reports/`.
+fn check_pdf(path: &Path, min_pages: u32, must_contain: &[&str]) -> String {
     let (ok, info, err) = tool("pdfinfo", &[path.to_str().unwrap()]);
     assert!(ok, "pdfinfo refused the report: {err}");
     let pages: u32 = info
@@ -77,7 +78,7 @@ fn check_pdf(path: &Path, must_contain: &[&str]) -> String {
         .find_map(|l| l.strip_prefix("Pages:"))
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or_else(|| panic!("no page count in {info}"));
-    assert!((3..=200).contains(&pages), "{pages} pages: {info}");
+    assert!((min_pages..=200).contains(&pages), "{pages} pages: {info}");
     assert!(info.contains("(A4)"), "not A4: {info}");
     let (ok, text, err) = tool("pdftotext", &["-layout", path.to_str().unwrap(), "-"]);
     assert!(ok, "pdftotext: {err}");
@@ -161,6 +162,7 @@ async fn reports_render_through_the_plugins_and_mail_through_smtp() {
     std::fs::write(&path, &pdf).unwrap();
     let text = check_pdf(
         &path,
+        3,
         &[
             "Workload report",
             "General",
@@ -198,7 +200,7 @@ async fn reports_render_through_the_plugins_and_mail_through_smtp() {
     // Rendered again at another instant: same pages, but the cover's "generated at" differs.
     let attached_path = dir.path().join("attached.pdf");
     std::fs::write(&attached_path, &attached).unwrap();
-    let attached_text = check_pdf(&attached_path, &["Workload report", "vigia-report-marker"]);
+    let attached_text = check_pdf(&attached_path, 3, &["Workload report", "vigia-report-marker"]);
     // Rendered a moment later over the same ended window: only the generation time and the
     // inventory (the instance as it is now: size, uptime) may differ.
     let content = |t: &str| {
@@ -247,6 +249,41 @@ async fn reports_render_through_the_plugins_and_mail_through_smtp() {
     let csv = r.text().await.unwrap();
     assert!(csv.contains("vigia-report-marker"), "{csv}");
 
+    // Every other kind, as Datasentinel serves it: a PDF titled for its kind that poppler reads
+    // and renders page by page (the query report names the marked query by its queryid).
+    let top =
+        post(&client, &admin, "/api/v1/activity/top-queries", json!({"from": from, "to": to, "limit": 100})).await;
+    let top: Value = top.json().await.unwrap();
+    let marked_query =
+        top.as_array().unwrap().iter().find(|q| q["text"].as_str().unwrap().contains("vigia-report-marker"));
+    let queryid = marked_query.expect("the marked query in the window")["queryid"].clone();
+    let kinds = [
+        ("workload", "Workload report"),
+        ("session-history", "Sessions workload report"),
+        ("sessions-workload", "Sessions workload report"),
+        ("top-queries", "Top queries report"),
+        ("table", "Tables report"),
+        ("instance", "Instance report"),
+        ("server", "Server report"),
+        ("query", "Query report"),
+        ("data-size", "Data size report"),
+    ];
+    for (kind, title) in kinds {
+        let mut body = window.clone();
+        if kind == "query" {
+            body["queryid"] = queryid.clone();
+        }
+        let r = post(&client, &admin, &format!("/ds-api/activity/{kind}-report"), body).await;
+        assert_eq!(r.status(), 200, "{kind}-report");
+        assert_eq!(r.headers()["content-type"], "application/pdf", "{kind}-report");
+        let path = dir.path().join(format!("{kind}.pdf"));
+        std::fs::write(&path, r.bytes().await.unwrap()).unwrap();
+        let text = check_pdf(&path, 1, &[title, "sales"]);
+        if kind == "query" {
+            assert!(text.contains("vigia-report-marker"), "the query report has not the query's text:\n{text}");
+        }
+    }
+
     // Bad bodies and unknown kinds name the problem.
     let r = post(&client, &admin, "/ds-api/activity/weekly-report", window.clone()).await;
     assert_eq!(r.status(), 404);
@@ -275,7 +312,7 @@ async fn reports_render_through_the_plugins_and_mail_through_smtp() {
     assert_eq!(r.status(), 200);
     let dev_pdf = dir.path().join("dev.pdf");
     std::fs::write(&dev_pdf, r.bytes().await.unwrap()).unwrap();
-    let dev_text = check_pdf(&dev_pdf, &["Sessions workload", "Queries", "vigia-report-marker"]);
+    let dev_text = check_pdf(&dev_pdf, 3, &["Sessions workload", "Queries", "vigia-report-marker"]);
     for hidden in ["Tables access", "Indexes access", "Temporary files", "PostgreSQL instance inventory"] {
         assert!(!dev_text.contains(hidden), "the developer's report has {hidden:?}");
     }
