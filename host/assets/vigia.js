@@ -96,6 +96,8 @@
 
   // ---- Tables ------------------------------------------------------------------------------
   // columns: [{label, get(row) -> text|Node, sort(row) -> value, num}], sortable by header.
+  // `opts.cards`: on a narrow screen each row is a card, every cell labelled with its column
+  // (vigia.css), rather than a table wider than the phone.
   function table(columns, rows, opts = {}) {
     if (!rows.length) return h('p', { class: 'empty' }, opts.empty || 'Nothing to show.');
     let order = opts.order || null;
@@ -126,10 +128,10 @@
         heads[order.i].setAttribute('aria-sort', order.desc ? 'descending' : 'ascending');
       }
       tbody.replaceChildren(...list.map((row) => h('tr', null,
-        columns.map((c) => h('td', { class: c.num ? 'num' : null }, c.get(row))))));
+        columns.map((c) => h('td', { class: c.num ? 'num' : null, 'data-label': opts.cards ? c.label : null }, c.get(row))))));
     }
     fill();
-    return h('div', { class: 'table-wrap' }, h('table', { 'aria-label': opts.label || null },
+    return h('div', { class: opts.cards ? 'table-wrap cards' : 'table-wrap' }, h('table', { 'aria-label': opts.label || null },
       h('thead', null, h('tr', null, heads)), tbody));
   }
 
@@ -214,16 +216,24 @@
   };
 
   // ---- Live updates ------------------------------------------------------------------------
-  // Subscribes to the event stream and calls `changed` (debounced) on every event; the browser
-  // reconnects by itself and resumes with Last-Event-ID.
+  // Subscribes to the event stream and calls `changed` (debounced) on every event, with the set
+  // of event types seen since its last call; the browser reconnects by itself and resumes with
+  // Last-Event-ID.
   function live(changed, indicator) {
-    let timer = null;
+    let timer = null, types = new Set();
     const source = new EventSource('/api/v1/events');
-    const poke = () => { clearTimeout(timer); timer = setTimeout(changed, 250); };
+    const fire = () => { const seen = types; types = new Set(); changed(seen); };
+    const poke = (e) => { types.add(e.type); clearTimeout(timer); timer = setTimeout(fire, 250); };
     source.onopen = () => { indicator.classList.add('on'); indicator.lastChild.textContent = 'Live'; };
     source.onerror = () => { indicator.classList.remove('on'); indicator.lastChild.textContent = 'Reconnecting…'; };
     source.onmessage = poke;
-    for (const type of ['alert', 'instance', 'plugin', 'notification', 'incident', 'maintenance', 'reload']) {
+    // Every `event:` the stream names (EventType in host/src/events.rs): a listener hears only
+    // its exact type.
+    for (const type of ['alert.opened', 'alert.changed', 'alert.acknowledged', 'alert.unacknowledged', 'alert.resolved',
+      'instance.added', 'instance.removed', 'instance.connected', 'instance.disconnected',
+      'plugin.loaded', 'plugin.reloaded', 'plugin.failed', 'notification.dead-lettered',
+      'incident.created', 'incident.updated', 'incident.resolved',
+      'maintenance.started', 'maintenance.completed', 'maintenance.cancelled', 'reload']) {
       source.addEventListener(type, poke);
     }
     window.addEventListener('pagehide', () => source.close());
@@ -393,10 +403,13 @@
       h('div', { class: 'split' }, h('section', null, h('h2', null, 'Top wait events'), waits), h('section', null, h('h2', null, 'Top queries'), queries)),
       queryDetail, extra);
 
-    async function facts() {
-      info = await api('GET', `/api/v1/instances/${enc(name)}`);
-      const state = await api('GET', '/api/v1/state');
-      const mine = state.instances.find((i) => i.name === name) || {};
+    // The instance's settings and, from the snapshot narrowed to it, what it is doing now (its
+    // version, active sessions, pause); `known`: settings just read.
+    async function facts(known) {
+      const [settings, state] = await Promise.all([known || api('GET', `/api/v1/instances/${enc(name)}`),
+        api('GET', `/api/v1/state?instance=${enc(name)}`)]);
+      info = settings;
+      const mine = state.instances[0] || {};
       info.paused = !!mine.paused;
       if (pause) pause.textContent = info.paused ? 'Resume alerting' : 'Pause alerting';
       const dl = document.getElementById('instance-facts');
@@ -406,7 +419,7 @@
         ...pair('PostgreSQL', mine.version || '—'), ...pair('Active sessions now', mine.active_sessions ?? '—'),
         ...pair('Collection rate', info.collection_rate), ...pair('Tags', info.tags || '—'),
         info.last_error ? pair('Last error', info.last_error) : [],
-        ...pair('Alerting', info.paused ? badge('info', 'paused') : 'on'));
+        ...pair('Alerting', info.paused ? badge('info', mine.paused_until ? `paused until ${when(mine.paused_until)}` : 'paused') : 'on'));
     }
 
     function bounds() {
@@ -433,7 +446,7 @@
     }
 
     // The chart's wait classes (a new set needs a new chart) and the values its legend shows.
-    const shown = { key: null, raw: [] };
+    const shown = { key: null, ink: null, raw: [] };
     function plot(rows, b, bucket) {
       const classes = [...new Set(rows.map((r) => r.wait_event_type || 'CPU'))].sort((x, y) => (x === 'CPU' ? -1 : y === 'CPU' ? 1 : x.localeCompare(y)));
       // Every bucket of the window, so gaps read as zero rather than as a line across them, up to
@@ -453,12 +466,16 @@
       }
       const stacked = [];
       raw.forEach((series, c) => stacked.push(series.map((v, i) => v + (c ? stacked[c - 1][i] : 0))));
-      const width = Math.max(320, chartBox.clientWidth - 16);
+      const width = Math.max(280, chartBox.clientWidth - 16);
+      // Axis text, ticks and grid in the page's colours, light or dark (uPlot's defaults are
+      // black on transparent: unreadable on a dark page).
+      const css = getComputedStyle(document.documentElement);
+      const ink = css.getPropertyValue('--text').trim(), rule = css.getPropertyValue('--grid').trim();
+      const axis = (more) => ({ stroke: ink, grid: { stroke: rule, width: 1 }, ticks: { stroke: rule, width: 1 }, ...more });
       const opts = {
         width, height: 280,
         scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
-        axes: [{ stroke: getComputedStyle(document.body).color, grid: { stroke: 'rgba(128,128,128,.2)' } },
-          { stroke: getComputedStyle(document.body).color, grid: { stroke: 'rgba(128,128,128,.2)' }, label: 'active sessions' }],
+        axes: [axis({}), axis({ label: 'active sessions' })],
         series: [{ label: 'time' }].concat(classes.map((cls, c) => ({
           label: cls, stroke: waitColour(cls), fill: waitColour(cls) + 'cc', width: 1, points: { show: false },
           value: (u, v, si, i) => (i === null || i === undefined ? '—' : num(shown.raw[c][i])),
@@ -482,7 +499,7 @@
       chartBox.setAttribute('aria-label', `Active sessions by wait class, ${classes.length ? classes.join(', ') : 'no samples'} in the window`);
       // The same classes: the chart takes the new data in place, so a drag to zoom survives the
       // live edge's refresh every second (a new chart would drop it).
-      if (chart && shown.key === classes.join(' ')) {
+      if (chart && shown.key === classes.join(' ') && shown.ink === ink) {
         chart.setData(ordered);
         return;
       }
@@ -490,6 +507,7 @@
       chartBox.replaceChildren();
       chart = new uPlot(opts, ordered, chartBox);
       shown.key = classes.join(' ');
+      shown.ink = ink;
       chart.over.addEventListener('dblclick', () => { zoom = null; draw().catch(() => {}); });
     }
 
@@ -555,10 +573,12 @@
     }
 
     reload = async () => { await facts(); };
-    await facts();
+    await facts(info);
     await draw().catch((e) => chartBox.replaceChildren(h('p', { class: 'error' }, e.message)));
     details().catch(() => {});
-    window.addEventListener('resize', () => chart && chart.setSize({ width: Math.max(320, chartBox.clientWidth - 16), height: 280 }));
+    window.addEventListener('resize', () => chart && chart.setSize({ width: Math.max(280, chartBox.clientWidth - 16), height: 280 }));
+    // The OS turning dark or light: the chart is drawn again in the new colours.
+    matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => draw().catch(() => {}));
   }
 
   const csvLink = (endpoint, query) => h('p', { class: 'csv' }, h('a', { href: `/api/v1/activity/${endpoint}?output=csv&${query}`, download: `${endpoint}.csv` }, 'Download CSV'));
@@ -586,14 +606,20 @@
         h('button', { type: 'button', class: 'danger', onclick: (e) => act(e.currentTarget, () => api('POST', `/api/v1/alerts/${a.id}/clear`), `Alert ${a.id} cleared.`) }, 'Clear')) } : null,
     ].filter(Boolean);
 
-    async function refresh() {
+    // The pause form's instances (names, paused or not), for writers only: read from the snapshot
+    // when the screen opens, after an action, and when instances or maintenance change; not on
+    // the alert events, most of the stream (`types`: those that called, none after an action).
+    let instances = null;
+    async function refresh(types) {
+      const reread = writer && (!instances || !types || [...types].some((t) => /^(instance|maintenance)\.|^reload$/.test(t)));
       const [open, past, ruleList, templates, state] = await Promise.all([
         api('GET', '/api/v1/alerts/active'), api('GET', '/api/v1/alerts/history?limit=50'),
-        api('GET', '/api/v1/alerts/rules'), api('GET', '/api/v1/alerts/templates'), api('GET', '/api/v1/state')]);
-      active.replaceChildren(table(alertCols(true), open, { label: 'Active alerts', empty: 'No active alert. All quiet.' }));
-      hist.replaceChildren(table(alertCols(false), past, { label: 'Alert history', empty: 'No alert yet.' }));
+        api('GET', '/api/v1/alerts/rules'), api('GET', '/api/v1/alerts/templates'), reread ? api('GET', '/api/v1/state') : null]);
+      if (state) instances = state.instances.map((i) => ({ name: i.name, paused: i.paused }));
+      active.replaceChildren(table(alertCols(true), open, { label: 'Active alerts', empty: 'No active alert. All quiet.', cards: true }));
+      hist.replaceChildren(table(alertCols(false), past, { label: 'Alert history', empty: 'No alert yet.', cards: true }));
       rules.replaceChildren(ruleTable(ruleList), writer ? ruleForm(templates) : null);
-      if (writer) pauses.replaceChildren(pauseForm(state.instances));
+      if (reread) pauses.replaceChildren(pauseForm(instances));
     }
     const level = (l) => (l ? `${num(l.trigger)} (clears ${num(l.clear)})` : '—');
     function ruleTable(list) {
@@ -608,7 +634,7 @@
         writer ? { label: 'Actions', get: (r) => h('span', { class: 'row' },
           h('button', { type: 'button', onclick: () => editRule(r) }, 'Edit'),
           h('button', { type: 'button', class: 'danger', onclick: (e) => act(e.currentTarget, () => api('DELETE', `/api/v1/alerts/rules/${r.id}`), `Rule ${r.name} deleted.`) }, 'Delete')) } : null,
-      ].filter(Boolean), list, { label: 'Alert rules', empty: 'No rules: create one from a template below.' });
+      ].filter(Boolean), list, { label: 'Alert rules', empty: 'No rules: create one from a template below.', cards: true });
     }
     function levelInputs(prefix, l) {
       const trig = h('input', { type: 'number', step: 'any', value: l ? l.trigger : '', id: nextId(prefix) });
@@ -668,7 +694,7 @@
     }
     reload = refresh;
     await refresh();
-    live(() => refresh().catch(() => {}), h('span', null, h('span'), ''));
+    live((types) => refresh(types).catch(() => {}), h('span', null, h('span'), ''));
   }
 
   // ======================================================================= Notifications =====

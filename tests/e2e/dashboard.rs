@@ -21,14 +21,14 @@ use crate::e2e_support::{place_webhook, poll, Client, Server, PASSWORD, PATIENCE
 
 /// Short sampler cycles: the activity (and with it the connection check) every second once the
 /// instance's collection rate is high, statements every 2 s so the top queries fill.
-const SAMPLED: &str = "[sampler]\nactivity_interval_seconds = 1\nstatements_interval_seconds = 2\n\
+pub(crate) const SAMPLED: &str = "[sampler]\nactivity_interval_seconds = 1\nstatements_interval_seconds = 2\n\
      inventory_interval_seconds = 2\ntables_interval_seconds = 600\n";
 
 /// The operator lets plugins reach the loopback receiver.
 const LOOPBACK_PLUGINS: &str = "[plugins.policy]\nprivate_networks = [\"127.0.0.0/8\"]\n";
 
 /// Asserts axe-core finds no WCAG 2.1 A/AA or best-practice violation on the page shown.
-async fn assert_accessible(browser: &Browser, screen: &str) {
+pub(crate) async fn assert_accessible(browser: &Browser, screen: &str) {
     let violations = browser.accessibility_violations().await;
     assert!(violations.is_empty(), "axe-core on {screen}: {}", serde_json::to_string_pretty(&violations).unwrap());
 }
@@ -36,7 +36,7 @@ async fn assert_accessible(browser: &Browser, screen: &str) {
 /// Saves a screenshot of the top of the page; with `docs`, of the window as it is, copied as
 /// `docs/screenshots/<docs>.png` too; otherwise of the whole page (up to 2400 px tall). The
 /// window is 1280×900 again after.
-async fn screenshot(browser: &Browser, name: &str, docs: Option<&str>) {
+pub(crate) async fn screenshot(browser: &Browser, name: &str, docs: Option<&str>) {
     browser.js("window.scrollTo(0, 0); return true;").await.expect("scrolled to the top");
     if docs.is_none() {
         let tall = browser.js("return document.documentElement.scrollHeight").await.and_then(|h| h.as_u64());
@@ -69,18 +69,18 @@ fn enc(value: &str) -> String {
 }
 
 /// A loopback port nothing listens on: an instance there is registered but never connects.
-fn dead_port() -> u16 {
+pub(crate) fn dead_port() -> u16 {
     vigia_testkit::free_port()
 }
 
 /// Registers instance `name` at `port` on the loopback with `tags`.
-async fn add_instance(c: &Client, name: &str, port: u16, tags: &str) -> Value {
+pub(crate) async fn add_instance(c: &Client, name: &str, port: u16, tags: &str) -> Value {
     let body = json!({"host": "127.0.0.1", "port": port, "user": "postgres", "password": "x", "tags": tags});
     c.call(reqwest::Method::POST, &format!("/api/v1/instances/{name}"), Some(body), 201).await
 }
 
 /// Raises a custom alert; returns it.
-async fn raise(c: &Client, key: &str, resource: &str, summary: &str) -> Value {
+pub(crate) async fn raise(c: &Client, key: &str, resource: &str, summary: &str) -> Value {
     c.post(
         "/api/v1/alerts",
         json!({"dedup_key": key, "severity": "critical", "summary": summary, "resource": resource}),
@@ -91,7 +91,7 @@ async fn raise(c: &Client, key: &str, resource: &str, summary: &str) -> Value {
 /// The start of a script binding `t` to the tile of instance `name` as `{classes, badge, active,
 /// text, spark}` (`spark`: its sparkline has a line), `null` while there is none; the caller
 /// adds its `return`.
-fn tile(name: &str) -> String {
+pub(crate) fn tile(name: &str) -> String {
     format!(
         "const e = document.querySelector('#instances li.tile[data-instance=\"{name}\"]');
          const t = e && {{classes: e.className.split(' '), badge: e.querySelector('h3 .badge').innerText,
@@ -102,7 +102,7 @@ fn tile(name: &str) -> String {
 
 /// A script answering `innerText` of the first element matching `css` when it contains
 /// `needle`, `null` otherwise.
-fn text_with(css: &str, needle: &str) -> String {
+pub(crate) fn text_with(css: &str, needle: &str) -> String {
     format!(
         "const e = document.querySelector({css:?}); return e && e.innerText.includes({needle:?}) ? e.innerText : null;"
     )
@@ -123,7 +123,7 @@ const WINDOW: &str = "const w = [...document.querySelectorAll('#window time')].m
     const pressed = document.querySelector('#content button[aria-pressed=true]')?.innerText;";
 
 /// The instance screen's button of time range `label`.
-fn range_button(label: &str) -> String {
+pub(crate) fn range_button(label: &str) -> String {
     format!("//span[@aria-label='Time range']/button[normalize-space()='{label}']")
 }
 
@@ -191,7 +191,7 @@ async fn signing_in_sets_a_strict_http_only_cookie_and_signing_out_ends_the_sess
 
 /// Keeps sessions of the monitored server busy until it stops: two sleeping in a loop and one
 /// waiting for a row lock another holds (the holder is returned, to keep its transaction open).
-async fn busy(cluster: &PgCluster) -> PgConnection {
+pub(crate) async fn busy(cluster: &PgCluster) -> PgConnection {
     cluster
         .psql("postgres", "CREATE TABLE stock (id int PRIMARY KEY, n int); INSERT INTO stock VALUES (1, 0)")
         .unwrap();

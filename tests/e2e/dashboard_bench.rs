@@ -14,7 +14,6 @@
 
 use std::time::{Duration, Instant};
 
-use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::Locator;
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -29,22 +28,6 @@ const WARM_LOADS: usize = 5;
 /// The sampler off (nothing to sample: every instance is unreachable, and its reconnects would
 /// load the two cores under the measure); the per-token budget raised for the seeding only.
 const CONFIG: &str = "[server.rate_limit]\nrequests_per_minute = 1000000\n[sampler]\nenabled = false\n";
-
-/// A command of the Chrome DevTools protocol, through chromedriver's `goog/cdp/execute`.
-#[derive(Debug)]
-struct Cdp(&'static str, Value);
-
-type UrlError = <reqwest::Url as std::str::FromStr>::Err;
-
-impl WebDriverCompatibleCommand for Cdp {
-    fn endpoint(&self, base: &reqwest::Url, session: Option<&str>) -> Result<reqwest::Url, UrlError> {
-        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
-    }
-
-    fn method_and_body(&self, _: &reqwest::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(json!({"cmd": self.0, "params": self.1}).to_string()))
-    }
-}
 
 /// Runs in every document before its scripts: notes when the overview first lists every
 /// instance, and when the frame after that has been painted (a task after the next animation
@@ -177,11 +160,11 @@ async fn overview_time_to_usable_with_1000_instances() {
 
     let browser = Browser::start().await;
     let probe = PROBE.replace("WANT", &INSTANCES.to_string());
-    browser.client.issue_cmd(Cdp("Page.addScriptToEvaluateOnNewDocument", json!({"source": probe}))).await.unwrap();
+    browser.cdp("Page.addScriptToEvaluateOnNewDocument", json!({"source": probe})).await;
     sign_in(&browser, &server.base).await;
 
     println!("\noverview with {INSTANCES} instances (times from navigation start):");
-    browser.client.issue_cmd(Cdp("Network.clearBrowserCache", json!({}))).await.unwrap();
+    browser.cdp("Network.clearBrowserCache", json!({})).await;
     load(&browser, &server.base, "cold cache").await;
     let mut warm = Vec::new();
     for n in 1..=WARM_LOADS {

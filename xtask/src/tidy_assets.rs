@@ -1,5 +1,5 @@
-//! Tidy checks of the web assets: the dashboard script never parses strings as HTML, and the
-//! dashboard and the reports draw every wait class in the same colour.
+//! Tidy checks of the web assets: the dashboard script never parses strings as HTML, listens to
+//! every event type the stream sends, and draws every wait class in the reports' colour.
 
 use crate::tidy::workspace_root;
 
@@ -49,4 +49,20 @@ fn charts_and_reports_share_the_wait_class_palette() {
     let rs = colour_pairs(&rust[start..start + rust[start..].find("];").expect("end of WAIT_COLOURS")]);
     assert!(js.len() >= 10, "{js:?}");
     assert_eq!(js, rs, "host/assets/vigia.js and host/src/reports/palette.rs must list the same wait-class colours");
+}
+
+/// The dashboard hears every event the stream sends: an `EventSource` listener fires only for
+/// its exact `event:` name, so each name `EventType::as_str` gives (host/src/events.rs) must be
+/// one the script listens to (vigia.js `live`).
+#[test]
+fn the_dashboard_listens_to_every_event_type() {
+    let read = |p: &str| std::fs::read_to_string(workspace_root().join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let events = read("host/src/events.rs");
+    let start = events.find("pub fn as_str").expect("EventType::as_str in events.rs");
+    let body = &events[start..start + events[start..].find("\n    }\n").expect("end of as_str")];
+    let names: Vec<&str> = body.split("=> \"").skip(1).filter_map(|s| s.split('"').next()).collect();
+    assert!(names.len() >= 10 && names.contains(&"alert.opened"), "{names:?}");
+    let script = read("host/assets/vigia.js");
+    let missing: Vec<&&str> = names.iter().filter(|n| !script.contains(&format!("'{n}'"))).collect();
+    assert!(missing.is_empty(), "host/assets/vigia.js (live) does not listen to {missing:?}");
 }

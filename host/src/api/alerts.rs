@@ -109,7 +109,7 @@ impl Visible {
     }
 
     /// An instance by connection name or `<server>@<name>`.
-    fn instance(&self, id: &str) -> ApiResult<&Instance> {
+    pub(super) fn instance(&self, id: &str) -> ApiResult<&Instance> {
         self.instances
             .iter()
             .find(|i| i.name == id || format!("{}@{}", i.host, i.name) == id)

@@ -1,8 +1,9 @@
 //! `GET /api/v1/state`: one snapshot of what a dashboard shows, narrowed like every other read —
 //! the caller's tenant, then its roles (an instance outside them, and its alerts, are absent),
 //! then its scopes (plugins with `settings:read`, services with `read:status`, as their own
-//! lists require). Answered with an `ETag` (a hash of the body), so a poll that changed nothing
-//! is a 304 without a body. `GET /api/v1/events` streams the changes after it.
+//! lists require). `?instance=` narrows it to one instance (the instance screen's facts).
+//! Answered with an `ETag` (a hash of the body), so a poll that changed nothing is a 304 without
+//! a body. `GET /api/v1/events` streams the changes after it.
 //!
 //! Active sessions come from the activity writer's memory (fresh ASH), not storage: the stored
 //! reading would be up to `ash_chunk_seconds` late.
@@ -13,11 +14,12 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::alerts::{AlertView, SeverityCounts, Visible};
-use super::error::ApiResult;
+use super::error::{ApiResult, AppError};
+use super::extract::ApiQuery;
 use super::{rfc3339, AppContext};
 use crate::alerting::notify::is_paused;
 use crate::alerting::AlertState;
@@ -104,11 +106,35 @@ pub struct StateView {
     pub totals: Totals,
 }
 
-async fn snapshot(ctx: &AppContext, caller: &Principal) -> ApiResult<StateView> {
-    let visible = Visible::of(ctx, caller).await?;
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StateQuery {
+    /// Only this instance (connection name or `<server>@<name>`): its state, its open alerts and
+    /// totals over them, without plugins or services. 404 when the caller cannot see it.
+    #[param(min_length = 1, pattern = r"\S")]
+    pub instance: Option<String>,
+}
+
+async fn snapshot(ctx: &AppContext, caller: &Principal, only: Option<&str>) -> ApiResult<StateView> {
+    let mut visible = Visible::of(ctx, caller).await?;
+    // Narrowed to one instance: its alerts only (not those on no instance).
+    let mut one = None;
+    if let Some(id) = only {
+        if id.trim().is_empty() {
+            return Err(AppError::BadRequest("instance must name an instance".into()));
+        }
+        let instance = visible.instance(id)?.clone();
+        one = Some(instance.name.clone());
+        visible.instances = vec![instance];
+    }
     let mut totals = Totals::default();
-    let mut alerts: Vec<_> =
-        ctx.store.open_alerts(Some(caller.tenant_id)).await?.into_iter().filter(|a| visible.allows(a)).collect();
+    let mut alerts: Vec<_> = ctx
+        .store
+        .open_alerts(Some(caller.tenant_id))
+        .await?
+        .into_iter()
+        .filter(|a| visible.allows(a) && one.as_ref().is_none_or(|name| a.resource == *name))
+        .collect();
     let mut by_instance: HashMap<String, SeverityCounts> = HashMap::new();
     for a in &alerts {
         match a.state {
@@ -161,7 +187,7 @@ async fn snapshot(ctx: &AppContext, caller: &Principal) -> ApiResult<StateView> 
     totals.disconnected = instances.iter().filter(|i| i.enabled && !i.connected).count();
 
     let plugins = match (&ctx.plugins, caller.scopes.allows(Scope::SettingsRead)) {
-        (Some(host), true) => {
+        (Some(host), true) if only.is_none() => {
             let mut list = host.list();
             list.sort_by(|a, b| a.id.cmp(&b.id));
             totals.failed_plugins = Some(list.iter().filter(|p| p.status == LoadState::Failed).count());
@@ -169,7 +195,7 @@ async fn snapshot(ctx: &AppContext, caller: &Principal) -> ApiResult<StateView> 
         }
         _ => None,
     };
-    let services = match caller.scopes.allows(Scope::ReadStatus) {
+    let services = match caller.scopes.allows(Scope::ReadStatus) && only.is_none() {
         true => {
             let filter = ServiceFilter { limit: MAX_SERVICES, ..ServiceFilter::default() };
             let (rows, _) = ctx.store.list_services(caller.tenant_id, &filter).await?;
@@ -212,20 +238,27 @@ fn not_modified(headers: &HeaderMap, tag: &str) -> bool {
 }
 
 /// Everything a dashboard shows, as one snapshot: instances (connected, last error, version,
-/// collection rate, open alerts by severity, pause), the open alerts, plugins (with
-/// `settings:read`), services (with `read:status`) and totals, narrowed by the caller's roles.
-/// Send the `ETag` back as `If-None-Match`: an unchanged state is a 304 without a body.
+/// collection rate, active sessions now, open alerts by severity, pause), the open alerts,
+/// plugins (with `settings:read`), services (with `read:status`) and totals, narrowed by the
+/// caller's roles; with `instance`, of that instance alone. Send the `ETag` back as
+/// `If-None-Match`: an unchanged state is a 304 without a body.
 #[utoipa::path(get, path = "/api/v1/state", tag = "state", security(("bearer" = [])),
-    params(("If-None-Match" = Option<String>, Header, description = "The ETag of a snapshot already held")),
+    params(StateQuery, ("If-None-Match" = Option<String>, Header, description = "The ETag of a snapshot already held")),
     responses(
         (status = 200, body = StateView, headers(("ETag" = String, description = "Hash of the body"))),
         (status = 304, description = "Not modified: the snapshot matching If-None-Match is current",
-            headers(("ETag" = String)))))]
-pub async fn state(State(ctx): State<Arc<AppContext>>, caller: Principal, headers: HeaderMap) -> ApiResult<Response> {
-    let view = snapshot(&ctx, &caller).await?;
-    let body = serde_json::to_vec(&view).map_err(|e| super::AppError::Internal(e.into()))?;
+            headers(("ETag" = String))),
+        (status = 404, description = "`instance` names no instance the caller may see")))]
+pub async fn state(
+    State(ctx): State<Arc<AppContext>>,
+    caller: Principal,
+    ApiQuery(query): ApiQuery<StateQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let view = snapshot(&ctx, &caller, query.instance.as_deref()).await?;
+    let body = serde_json::to_vec(&view).map_err(|e| AppError::Internal(e.into()))?;
     let tag = etag(&body);
-    let tag_value = HeaderValue::from_str(&tag).map_err(|e| super::AppError::Internal(e.into()))?;
+    let tag_value = HeaderValue::from_str(&tag).map_err(|e| AppError::Internal(e.into()))?;
     if not_modified(&headers, &tag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag_value)]).into_response());
     }

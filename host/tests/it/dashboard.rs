@@ -12,10 +12,11 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::support::{Backend, TestApp, PASSWORD};
+use crate::support::{Backend, Resp, TestApp, PASSWORD};
 
 backend_tests!(
     the_snapshot_shows_what_the_caller_may_see,
+    the_snapshot_narrows_to_one_instance,
     an_unchanged_snapshot_is_a_304,
     alert_changes_stream_and_resume_after_the_last_id,
     the_stream_hides_other_tenants_and_instances_outside_the_roles,
@@ -115,6 +116,54 @@ async fn the_snapshot_shows_what_the_caller_may_see(b: Backend) {
         (0, 0)
     );
     assert_eq!(theirs.json["services"], json!([]));
+}
+
+/// `?instance=`: that instance alone, its alerts and totals over them, no plugins or services;
+/// an instance outside the caller's roles is the same 404 as a missing one.
+async fn the_snapshot_narrows_to_one_instance(b: Backend) {
+    let app = TestApp::start(b).await;
+    let restricted = fleet(&app).await;
+    raise(&app, "db-disk", "critical", "db").await;
+    raise(&app, "dev-disk", "warning", "dev").await;
+    raise(&app, "backup", "warning", "nightly-backup").await;
+    let pause = json!({"until": "2099-01-01T00:00:00Z"});
+    let r = app.call(Method::PATCH, "/api/v1/instances/dev/alerting/pause", Some(&app.admin), Some(pause)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let service = json!({"slug": "main", "name": "Main"});
+    let r = app.call(Method::POST, "/api/v1/services", Some(&app.admin), Some(service)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+
+    let dev = app.get("/api/v1/state?instance=dev", &app.admin).await;
+    assert_eq!(dev.status, StatusCode::OK, "{}", dev.text);
+    assert_eq!(names(&dev.json["instances"], "name"), ["dev"]);
+    let it = &dev.json["instances"][0];
+    assert_eq!((it["paused"].as_bool(), &it["paused_until"]), (Some(true), &json!("2099-01-01T00:00:00.000Z")));
+    assert_eq!(it["open_alerts"], json!({"info": 0, "warning": 1, "critical": 0}));
+    assert_eq!(names(&dev.json["alerts"], "resource"), ["dev"], "its alerts only");
+    assert_eq!(dev.json["totals"]["instances"], 1);
+    assert_eq!(dev.json["totals"]["alerts"], json!({"info": 0, "warning": 1, "critical": 0}));
+    assert!(dev.json.get("services").is_none(), "{}", dev.text);
+    assert!(!dev.text.contains("db.example@db") && !dev.text.contains("nightly-backup"), "{}", dev.text);
+    // By `<server>@<name>` too; the whole snapshot is unchanged without the parameter.
+    let by_pg = app.get("/api/v1/state?instance=db.example%40db", &app.admin).await;
+    assert_eq!(names(&by_pg.json["instances"], "name"), ["db"], "{}", by_pg.text);
+    assert_eq!(names(&by_pg.json["alerts"], "resource"), ["db"]);
+    let all = app.get("/api/v1/state", &app.admin).await;
+    assert_eq!(names(&all.json["instances"], "name"), ["db", "dev"]);
+    assert_eq!(all.json["alerts"].as_array().unwrap().len(), 3);
+
+    // Outside the roles, missing, or another tenant's: the same 404; empty: a 400.
+    let hidden = app.get("/api/v1/state?instance=db", &restricted).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{}", hidden.text);
+    assert!(!hidden.text.contains("db.example") && !hidden.text.contains("db-disk"), "{}", hidden.text);
+    let missing = app.get("/api/v1/state?instance=nowhere", &restricted).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.text);
+    let error = |r: &Resp, name: &str| r.json["error"].as_str().unwrap().replace(name, "X");
+    assert_eq!(error(&hidden, "db"), error(&missing, "nowhere"), "a hidden instance reads as a missing one");
+    assert_eq!(app.get("/api/v1/state?instance=dev", &app.other_admin).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/state?instance=", &app.admin).await.status, StatusCode::BAD_REQUEST);
+    let mine = app.get("/api/v1/state?instance=dev", &restricted).await;
+    assert_eq!(names(&mine.json["instances"], "name"), ["dev"], "{}", mine.text);
 }
 
 async fn an_unchanged_snapshot_is_a_304(b: Backend) {

@@ -1,14 +1,32 @@
 //! A real headless browser for the tests of the screens: Debian's `chromium` driven through
 //! `chromedriver` (WebDriver) with fantoccini, and axe-core (`tests/browser`, installed by
-//! `.ci/run` with `npm ci`) injected for the accessibility check.
+//! `.ci/run` with `npm ci`) injected for the accessibility check. The DevTools protocol (through
+//! chromedriver) emulates a phone's screen and the OS's dark mode.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+
+/// A command of the Chrome DevTools protocol, through chromedriver's `goog/cdp/execute`.
+#[derive(Debug)]
+pub struct Cdp(pub &'static str, pub Value);
+
+type UrlError = <reqwest::Url as std::str::FromStr>::Err;
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &reqwest::Url, session: Option<&str>) -> Result<reqwest::Url, UrlError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({"cmd": self.0, "params": self.1}).to_string()))
+    }
+}
 
 /// One chromedriver with one headless Chromium session; both end on drop.
 pub struct Browser {
@@ -140,6 +158,31 @@ impl Browser {
     pub async fn open(&self, base: &str, path: &str, ready: &str) -> Value {
         self.client.goto(&format!("{base}{path}")).await.unwrap();
         self.wait_js(&format!("{path} ready"), ready).await
+    }
+
+    /// Runs DevTools command `cmd`; its answer.
+    pub async fn cdp(&self, cmd: &'static str, params: Value) -> Value {
+        self.client.issue_cmd(Cdp(cmd, params)).await.unwrap_or_else(|e| panic!("{cmd}: {e}"))
+    }
+
+    /// From now on (navigations included) the page is shown as on a phone: a `width`×`height`
+    /// CSS-pixel touch screen at 2 device pixels per CSS pixel, its `<meta name="viewport">`
+    /// obeyed. `phone(0, 0)` goes back to the window.
+    pub async fn phone(&self, width: u32, height: u32) {
+        if width == 0 {
+            self.cdp("Emulation.clearDeviceMetricsOverride", json!({})).await;
+            self.cdp("Emulation.setTouchEmulationEnabled", json!({"enabled": false})).await;
+            return;
+        }
+        let metrics = json!({"width": width, "height": height, "deviceScaleFactor": 2, "mobile": true});
+        self.cdp("Emulation.setDeviceMetricsOverride", metrics).await;
+        self.cdp("Emulation.setTouchEmulationEnabled", json!({"enabled": true, "maxTouchPoints": 5})).await;
+    }
+
+    /// The OS's colour scheme as the page sees it (`prefers-color-scheme`): `dark` or `light`.
+    pub async fn color_scheme(&self, scheme: &str) {
+        let features = json!([{"name": "prefers-color-scheme", "value": scheme}]);
+        self.cdp("Emulation.setEmulatedMedia", json!({"features": features})).await;
     }
 
     pub async fn close(self) {
