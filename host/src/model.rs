@@ -195,6 +195,9 @@ pub struct LockSnapshot {
 pub struct InstanceKey {
     pub tenant_id: i64,
     pub instance_id: i64,
+    /// The generation of the instance's lease its sampling task ran under (a cluster member);
+    /// `None` on a single host. A member's writer drops batches of a generation it no longer holds.
+    pub lease: Option<i64>,
 }
 
 /// Why an instance has no ASH tick over a stretch of time: "no data", as opposed to a tick
@@ -258,4 +261,19 @@ pub enum Batch {
     Relations(InstanceKey, RelationBatch),
     Inventory(InstanceKey, Inventory),
     Locks(InstanceKey, LockSnapshot),
+}
+
+impl Batch {
+    /// The instance (and lease) the batch belongs to.
+    pub fn key(&self) -> &InstanceKey {
+        match self {
+            Batch::Ash(key, _)
+            | Batch::Cadence(key, _)
+            | Batch::Gap(key, _)
+            | Batch::Statements(key, _)
+            | Batch::Relations(key, _)
+            | Batch::Inventory(key, _)
+            | Batch::Locks(key, _) => key,
+        }
+    }
 }

@@ -18,7 +18,7 @@ use crate::api::AppContext;
 use crate::audit::AuditLog;
 use crate::auth::Authenticator;
 use crate::bootstrap;
-use crate::cluster::{Local, Membership};
+use crate::cluster::{LeaseKeeper, Local, Membership, Owned};
 use crate::config::{Config, TlsMode};
 use crate::fsutil::write_private;
 use crate::health::{Readiness, StorageCheck};
@@ -97,13 +97,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     reseal::reseal_legacy(&store, &secrets).await.context("re-sealing v1 secrets for their rows")?;
     let plugins = start_plugins(&config, &store, secrets.clone()).await?;
     let ctx = context(store.clone(), &config, Some(plugins.clone()), secrets.clone());
+    let local = Local::of(&config.cluster, &config.data_dir)
+        .with_context(|| format!("keeping this host's cluster id in {}", config.data_dir.display()))?;
+    let (owned, leases) = tokio::sync::watch::channel(Owned::default());
     let writers = Writers {
         metrics: MetricWriter::start(store.clone()),
         // The API reads the ticks this writer has not stored yet (fresh ASH).
-        activity: ActivityWriter::start_feeding(store.clone(), &config.sampler, &ctx.fresh_ash),
+        activity: match &local {
+            None => ActivityWriter::start_feeding(store.clone(), &config.sampler, &ctx.fresh_ash),
+            Some(local) => {
+                let fenced = Store::connect_fenced(&config.storage_url(), FENCED_CONNECTIONS, &local.id)
+                    .await
+                    .context("opening the sampler's fenced storage connections")?;
+                ActivityWriter::start_member(fenced, &config.sampler, &ctx.fresh_ash, leases.clone())
+            }
+        },
     };
     let background = Background::new();
-    start_background(&background, &config, &store, &plugins, &secrets, &writers).await?;
+    let leased = local.as_ref().map(|_| leases);
+    start_background(&background, &config, &store, &plugins, &secrets, &writers, leased).await?;
     start_report_runner(&background, &config, &store, &plugins, &ctx.fresh_ash).await?;
     watch_revocations(&background, &ctx.auth);
     if let Some(limits) = ctx.limits.clone() {
@@ -127,7 +139,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen_addr())
         .with_context(|| format!("binding [server] listen = {}", config.server.listen))?;
     listener.set_nonblocking(true)?;
-    let membership = join_cluster(&background, &config, &store, &listener).await?;
+    let member = match local {
+        Some(local) => {
+            let membership = join(&config, &store, &listener, &local, &secrets).await?;
+            Some(keep_leases(&background, &config, &store, membership, owned, &writers))
+        }
+        None => None,
+    };
     let mut serving = tokio::spawn(serve(config.clone(), listener, app, store.backend().name(), stop.clone()));
     let signalled = stop.clone();
     tokio::spawn(async move {
@@ -147,35 +165,79 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
-    shutdown(Instant::now() + grace, serving, &background, &writers, &store, membership.as_ref()).await
+    shutdown(Instant::now() + grace, serving, &background, &writers, &store, member.as_ref()).await
 }
 
-/// With `[cluster] enabled`: registers this host at its advertised (or listening) address and
-/// beats every `heartbeat_seconds` until the stop.
-async fn join_cluster(
-    background: &Background,
+/// The label of the subkey members compare to know they share one secret key.
+const KEY_CHECK_LABEL: &str = "vigia/cluster-key-check/v1";
+
+/// Connections of a cluster member's fenced pool (the activity writer's only).
+const FENCED_CONNECTIONS: u32 = 4;
+
+/// This host as a cluster member: its registration and its instance leases.
+struct Member {
+    membership: Membership,
+    keeper: Arc<tokio::sync::Mutex<LeaseKeeper<ActivityWriter>>>,
+}
+
+impl Member {
+    /// A clean stop, once sampling has stopped: what was buffered is stored, every lease lapses
+    /// for the others to take at once, and the host says it stopped.
+    async fn leave(&self, problems: &mut Vec<String>) {
+        match self.keeper.lock().await.hand_over_all().await {
+            Ok(n) => tracing::info!(instances = n, "instance leases handed over"),
+            Err(e) => problems.push(format!("handing this host's instance leases over: {e}")),
+        }
+        if let Err(e) = self.membership.leave(now_ms()).await {
+            problems.push(format!("recording this host's stop in the cluster: {e}"));
+        }
+    }
+}
+
+/// With `[cluster] enabled`: registers this host at its advertised (or listening) address,
+/// unless a live member runs with another secret key.
+async fn join(
     config: &Config,
     store: &Store,
     listener: &TcpListener,
-) -> anyhow::Result<Option<Membership>> {
-    let local = Local::of(&config.cluster, &config.data_dir)
-        .with_context(|| format!("keeping this host's cluster id in {}", config.data_dir.display()))?;
-    let Some(local) = local else { return Ok(None) };
+    local: &Local,
+    secrets: &SecretBox,
+) -> anyhow::Result<Membership> {
     let address = match config.cluster.advertise.trim() {
         "" => listener.local_addr()?.to_string(),
         advertised => advertised.to_string(),
     };
-    let membership = Membership::join(store.clone(), &local, address, now_ms()).await.context("joining the cluster")?;
-    let beating = membership.clone();
+    let key_check = crate::cluster::key_check(&secrets.derive_key(KEY_CHECK_LABEL));
+    Membership::join(store.clone(), local, address, key_check, now_ms()).await.context("joining the cluster")
+}
+
+/// Every `heartbeat_seconds` until the stop: beats, and moves this member's instance leases.
+fn keep_leases(
+    background: &Background,
+    config: &Config,
+    store: &Store,
+    membership: Membership,
+    owned: tokio::sync::watch::Sender<Owned>,
+    writers: &Writers,
+) -> Member {
+    let me = membership.id().to_string();
+    let keeper = LeaseKeeper::new(store.clone(), me, config.cluster.lease(), writers.activity.clone(), owned);
+    let member = Member { membership, keeper: Arc::new(tokio::sync::Mutex::new(keeper)) };
+    let (membership, keeper) = (member.membership.clone(), member.keeper.clone());
     background.every("cluster heartbeat", config.cluster.heartbeat(), move || {
-        let membership = beating.clone();
+        let (membership, keeper) = (membership.clone(), keeper.clone());
         async move {
             if let Err(e) = membership.beat(now_ms()).await {
                 tracing::warn!(error = %e, "cluster heartbeat failed; beating again at the next one");
             }
+            let mut keeper = keeper.lock().await;
+            if let Err(e) = keeper.pass().await {
+                tracing::warn!(error = %e, "moving instance leases failed; retried at the next heartbeat");
+                keeper.expire_if_stale().await;
+            }
         }
     });
-    Ok(Some(membership))
+    member
 }
 
 /// Every second, drops the token cache when any process (another host on the same PostgreSQL
@@ -207,7 +269,7 @@ async fn shutdown(
     background: &Background,
     writers: &Writers,
     store: &Store,
-    membership: Option<&Membership>,
+    member: Option<&Member>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut problems: Vec<String> = Vec::new();
@@ -222,11 +284,10 @@ async fn shutdown(
     if let Err(stragglers) = background.stop(deadline.into()).await {
         problems.push(stragglers.to_string());
     }
-    // After the heartbeat stopped: the others know at once instead of after `dead_after_seconds`.
-    if let Some(membership) = membership {
-        if let Err(e) = membership.leave(now_ms()).await {
-            problems.push(format!("recording this host's stop in the cluster: {e}"));
-        }
+    // After sampling and the heartbeat stopped: the others take the leases and know of the stop
+    // at once, instead of after the leases lapse and `dead_after_seconds`.
+    if let Some(member) = member {
+        member.leave(&mut problems).await;
     }
     match tokio::time::timeout_at(deadline.into(), writers.activity.shutdown()).await {
         Ok(Some(d)) => {
@@ -315,6 +376,7 @@ async fn start_background(
     plugins: &Arc<PluginHost>,
     secrets: &SecretBox,
     writers: &Writers,
+    leases: Option<tokio::sync::watch::Receiver<Owned>>,
 ) -> anyhow::Result<()> {
     let owner = store.ensure_tenant(bootstrap::DEFAULT_TENANT).await?;
     let max_concurrent = config.plugins.max_concurrent_collections as usize;
@@ -328,6 +390,10 @@ async fn start_background(
             writers.activity.sender(),
             config.sampler.clone(),
         );
+        let sampler = match leases {
+            Some(leases) => sampler.with_leases(leases),
+            None => sampler,
+        };
         background.spawn("sampler", sampler.run(background.token()));
     }
     let (maintained, sampler_config) = (store.clone(), config.sampler.clone());

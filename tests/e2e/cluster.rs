@@ -10,6 +10,14 @@ use vigia_testkit::PgCluster;
 
 use crate::e2e_support::{Client, Server};
 
+/// Members share one secret key (32 bytes, base64): each opens what another host sealed.
+pub(crate) const SHARED_KEY: &str = "dmlnaWEtY2x1c3Rlci10ZXN0LWtleS0wMTIzNDU2Nzg=";
+
+/// Starts a cluster member in `dir` with the shared secret key.
+pub(crate) fn start_member(dir: &std::path::Path, config: &str) -> Server {
+    Server::start_with_env(dir, config, &[("VIGIA_SECRET_KEY", SHARED_KEY)])
+}
+
 fn config(url: &str) -> String {
     format!(
         "[storage]\nurl = {url:?}\n[sampler]\nenabled = false\n\
@@ -34,8 +42,8 @@ async fn hosts_register_beat_stop_and_die() {
     let config = config(&pg.create_database("vigia").unwrap());
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // One after the other: the first start creates the schema and the admin, the second joins.
-    let a = Server::start(dir_a.path(), &config);
-    let mut b = Server::start(dir_b.path(), &config);
+    let a = start_member(dir_a.path(), &config);
+    let mut b = start_member(dir_b.path(), &config);
     let (client_a, client_b) = (Client::new(&a).await, Client::new(&b).await);
     let seen_from_a = client_a.get("/api/v1/cluster").await;
     let seen_from_b = client_b.get("/api/v1/cluster").await;
@@ -57,7 +65,7 @@ async fn hosts_register_beat_stop_and_die() {
     assert_eq!(health_of(&members(&client_a).await, id_b).as_deref(), Some("stopped"));
 
     // Started again, it is the same member, alive.
-    let mut b = Server::start(dir_b.path(), &config);
+    let mut b = start_member(dir_b.path(), &config);
     assert_eq!(Client::new(&b).await.get("/api/v1/cluster").await["this_host"], id_b);
     assert_eq!(health_of(&members(&client_a).await, id_b).as_deref(), Some("alive"));
 

@@ -70,6 +70,13 @@ impl SlotHandle {
         Some(AshChunk { ticks: ticks.to_vec(), rows: slot.open.rows.get(from_row..).unwrap_or_default().to_vec() })
     }
 
+    /// Drops the open chunk unstored (a lease lost: storage would refuse it anyway).
+    pub(super) fn discard(&self) {
+        let mut slot = self.lock();
+        slot.open = AshChunk::default();
+        slot.latest = None;
+    }
+
     /// Cuts the open chunk: it moves to `cutting`, where readers still see it, and the writer
     /// encodes and stores it from the returned handle without the lock.
     pub(super) fn cut(&self) -> Arc<AshChunk> {

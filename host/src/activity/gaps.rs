@@ -48,6 +48,12 @@ impl GapTracker {
         self.watches.contains_key(&instance_id)
     }
 
+    /// Forgets the instance: its next sampling task asks storage again (a cluster member that
+    /// handed its lease over may take it back later, after another host's ticks).
+    pub fn forget(&mut self, instance_id: i64) {
+        self.watches.remove(&instance_id);
+    }
+
     /// A sampling task (re)started with this interval. `covered_until` (only used the first
     /// time) is the latest time storage accounts for, `None` for a new instance.
     pub fn cadence(&mut self, instance_id: i64, interval_ms: i64, covered_until: Option<i64>) {

@@ -14,12 +14,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use fresh::{ActiveNow, FreshAsh, FreshChunk};
 pub use tail::Recovered;
 pub use writer::{text_md5, Drained};
 
+use crate::cluster::{Owned, Sampling};
 use crate::config::SamplerConfig;
 use crate::model::{Batch, LockNode};
 use crate::store::{Store, StoreResult};
@@ -37,6 +38,8 @@ pub struct ActivityWriter {
     tx: mpsc::Sender<Batch>,
     control: mpsc::Sender<writer::Control>,
     fresh: FreshAsh,
+    store: Store,
+    chunk_ms: i64,
 }
 
 impl ActivityWriter {
@@ -50,11 +53,27 @@ impl ActivityWriter {
     /// `start`, showing the ticks not stored yet in `fresh` (the one the API reads: `serve`
     /// passes its `AppContext`'s). One writer per `FreshAsh`.
     pub fn start_feeding(store: Store, config: &SamplerConfig, fresh: &FreshAsh) -> ActivityWriter {
-        let settings = writer::Settings {
+        Self::spawn(store, Self::settings(config, true), fresh.clone(), None)
+    }
+
+    /// `start_feeding` for a cluster member: `store` is its fenced pool (`Store::connect_fenced`),
+    /// batches of a lease generation `leases` does not hold are dropped, and tails are
+    /// recovered per instance as leases are taken (`recover`), not at start.
+    pub fn start_member(
+        store: Store,
+        config: &SamplerConfig,
+        fresh: &FreshAsh,
+        leases: watch::Receiver<Owned>,
+    ) -> ActivityWriter {
+        Self::spawn(store, Self::settings(config, false), fresh.clone(), Some(leases))
+    }
+
+    fn settings(config: &SamplerConfig, recover_at_start: bool) -> writer::Settings {
+        writer::Settings {
             chunk_ms: config.ash_chunk_seconds.clamp(1, 60) as i64 * 1000,
             tail_every: Duration::from_secs(config.ash_tail_seconds),
-        };
-        Self::spawn(store, settings, fresh.clone())
+            recover_at_start,
+        }
     }
 
     /// Only the ingestion task, with minute chunks (tests and benchmarks drive maintenance).
@@ -64,15 +83,21 @@ impl ActivityWriter {
 
     /// Only the ingestion task, with chunks of `chunk_ms`.
     pub fn start_ingest_with(store: Store, chunk_ms: i64) -> ActivityWriter {
-        let settings = writer::Settings { chunk_ms: chunk_ms.max(1), tail_every: DEFAULT_TAIL };
-        Self::spawn(store, settings, FreshAsh::default())
+        let settings = writer::Settings { chunk_ms: chunk_ms.max(1), tail_every: DEFAULT_TAIL, recover_at_start: true };
+        Self::spawn(store, settings, FreshAsh::default(), None)
     }
 
-    fn spawn(store: Store, settings: writer::Settings, fresh: FreshAsh) -> ActivityWriter {
+    fn spawn(
+        store: Store,
+        settings: writer::Settings,
+        fresh: FreshAsh,
+        leases: Option<watch::Receiver<Owned>>,
+    ) -> ActivityWriter {
         let (tx, rx) = mpsc::channel::<Batch>(4096);
         let (control, control_rx) = mpsc::channel(16);
-        tokio::spawn(writer::run(store, settings, fresh.clone(), rx, control_rx));
-        ActivityWriter { tx, control, fresh }
+        let chunk_ms = settings.chunk_ms;
+        tokio::spawn(writer::run(store.clone(), settings, fresh.clone(), leases, rx, control_rx));
+        ActivityWriter { tx, control, fresh, store, chunk_ms }
     }
 
     /// The ticks this writer holds and has not stored yet, for readers (`FreshAsh::ticks`).
@@ -94,8 +119,29 @@ impl ActivityWriter {
 
     /// Stores everything sent before this call, including ASH minutes still being filled.
     pub async fn flush(&self) {
+        self.ask(writer::Control::Flush).await
+    }
+
+    /// Stores everything sent before this call for `instance_ids`, open chunks included, and
+    /// forgets them: a cluster member hands their leases over once this returns.
+    pub async fn handover(&self, instance_ids: Vec<i64>) {
+        self.ask(|done| writer::Control::Handover(instance_ids, done)).await
+    }
+
+    /// Forgets `instance_ids` without storing their open chunks (their leases were lost).
+    pub async fn forget(&self, instance_ids: Vec<i64>) {
+        self.ask(|done| writer::Control::Forget(instance_ids, done)).await
+    }
+
+    /// Turns the tail segments `instance_ids`' previous owner left (a crash) into closed chunks,
+    /// before this host samples them: a cluster member calls it as it takes their leases.
+    pub async fn recover(&self, instance_ids: &[i64]) -> StoreResult<Recovered> {
+        tail::recover_instances(&self.store, instance_ids, self.chunk_ms).await
+    }
+
+    async fn ask(&self, request: impl FnOnce(oneshot::Sender<()>) -> writer::Control) {
         let (done, wait) = oneshot::channel();
-        if self.control.send(writer::Control::Flush(done)).await.is_ok() {
+        if self.control.send(request(done)).await.is_ok() {
             let _ = wait.await;
         }
     }
@@ -103,10 +149,7 @@ impl ActivityWriter {
     /// Stops the task at once without storing what it buffers, as a crash would (what the tail
     /// holds is recovered by the next writer's start). For tests of crash recovery.
     pub async fn halt_without_flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.control.send(writer::Control::Halt(done)).await.is_ok() {
-            let _ = wait.await;
-        }
+        self.ask(writer::Control::Halt).await
     }
 
     /// Stores everything sent before this call, open chunks included, and stops the task (what
@@ -115,6 +158,21 @@ impl ActivityWriter {
         let (done, wait) = oneshot::channel();
         self.control.send(writer::Control::Shutdown(done)).await.ok()?;
         wait.await.ok()
+    }
+}
+
+/// The writer is what a cluster member's lease keeper moves instances in and out of.
+impl Sampling for ActivityWriter {
+    async fn handover(&self, instance_ids: Vec<i64>) {
+        ActivityWriter::handover(self, instance_ids).await
+    }
+
+    async fn forget(&self, instance_ids: Vec<i64>) {
+        ActivityWriter::forget(self, instance_ids).await
+    }
+
+    async fn recover(&self, instance_ids: &[i64]) -> StoreResult<usize> {
+        ActivityWriter::recover(self, instance_ids).await.map(|r| r.ticks)
     }
 }
 

@@ -48,10 +48,19 @@ fn merge(segments: Vec<(i64, AshChunk)>, chunk_ms: i64) -> Vec<(i64, AshChunk)> 
 
 /// Turns what a crash left in `ash_tail` into closed chunks (and rollups), deleting the segments.
 pub(super) async fn recover(store: &Store, chunk_ms: i64) -> StoreResult<Recovered> {
+    recover_segments(store, store.ash_tail_segments().await?, chunk_ms).await
+}
+
+/// `recover` for `instance_ids` only (a cluster member taking their leases over).
+pub(super) async fn recover_instances(store: &Store, instance_ids: &[i64], chunk_ms: i64) -> StoreResult<Recovered> {
+    recover_segments(store, store.ash_tail_segments_of(instance_ids).await?, chunk_ms).await
+}
+
+async fn recover_segments(store: &Store, segments: Vec<StoredAshChunk>, chunk_ms: i64) -> StoreResult<Recovered> {
     let mut report = Recovered::default();
     let mut decoded = Vec::new();
     let mut unreadable = Vec::new();
-    for s in store.ash_tail_segments().await? {
+    for s in segments {
         match AshChunk::decode(s.start_ts, &s.data) {
             Ok(chunk) => decoded.push((s.instance_id, chunk)),
             Err(e) => {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use md5::{Digest, Md5};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::codec::AshRow;
@@ -18,6 +18,7 @@ use super::fresh::{FreshAsh, SlotHandle};
 use super::gaps::GapTracker;
 use super::rollups::minute_rollups;
 use super::tail;
+use crate::cluster::Owned;
 use crate::model::{AshTick, Batch, Cadence, Gap, InstanceKey, Inventory, LockSnapshot, RelationBatch, StatementBatch};
 use crate::sampler::ash::command_of;
 use crate::store::columns;
@@ -35,6 +36,12 @@ pub(super) enum Control {
     Shutdown(oneshot::Sender<Drained>),
     /// Stop at once, storing nothing more: what a crash does (tests of crash recovery).
     Halt(oneshot::Sender<()>),
+    /// Store everything received so far of these instances, open chunks included, then forget
+    /// them (a cluster member hands their leases over), and answer.
+    Handover(Vec<i64>, oneshot::Sender<()>),
+    /// Forget these instances without storing their open chunks (their leases were lost: the
+    /// fence would refuse the writes), and answer.
+    Forget(Vec<i64>, oneshot::Sender<()>),
 }
 
 /// What the shutdown drain wrote.
@@ -55,6 +62,10 @@ pub(super) struct Settings {
     pub chunk_ms: i64,
     /// How often open chunks' new ticks are persisted; zero: never (a crash loses the open chunk).
     pub tail_every: Duration,
+    /// Whether the task starts by recovering every instance's tail (one host). A cluster member
+    /// recovers an instance's tail when it takes its lease instead: at its start the other
+    /// members' tails are theirs.
+    pub recover_at_start: bool,
 }
 
 struct Buffer {
@@ -80,12 +91,15 @@ pub(super) struct Ingest {
     buffers: HashMap<i64, Buffer>,
     gaps: GapTracker,
     fresh: FreshAsh,
+    /// A cluster member's leases: a batch of a lease generation not held any more is dropped.
+    leases: Option<watch::Receiver<Owned>>,
 }
 
 pub(super) async fn run(
     store: Store,
     settings: Settings,
     fresh: FreshAsh,
+    leases: Option<watch::Receiver<Owned>>,
     mut batches: mpsc::Receiver<Batch>,
     mut control: mpsc::Receiver<Control>,
 ) {
@@ -98,18 +112,11 @@ pub(super) async fn run(
         buffers: HashMap::new(),
         gaps: GapTracker::default(),
         fresh,
+        leases,
     };
     // Before anything new: what a crash left in the tail becomes closed chunks.
-    match tail::recover(&ingest.store, chunk_ms).await {
-        Ok(r) if r.ticks > 0 || r.unreadable > 0 => tracing::warn!(
-            instances = r.instances,
-            chunks = r.chunks,
-            ticks = r.ticks,
-            unreadable = r.unreadable,
-            "recovered ASH ticks persisted before an unclean stop"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "recovering the ASH tail failed; retried at the next start"),
+    if ingest.settings.recover_at_start {
+        recover(&ingest.store, chunk_ms).await;
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -132,6 +139,17 @@ pub(super) async fn run(
                     ingest.write_chunks(|_| true).await;
                     let _ = done.send(());
                 }
+                Control::Handover(ids, done) => {
+                    ingest.drain(&mut batches).await;
+                    ingest.write_chunks(|b| ids.contains(&b.instance_id)).await;
+                    ingest.forget(&ids);
+                    let _ = done.send(());
+                }
+                Control::Forget(ids, done) => {
+                    ingest.drain(&mut batches).await;
+                    ingest.forget(&ids);
+                    let _ = done.send(());
+                }
                 Control::Shutdown(done) => {
                     let queued = ingest.drain(&mut batches).await;
                     let (chunks, ticks, failed_chunks) = ingest.write_chunks(|_| true).await;
@@ -147,6 +165,21 @@ pub(super) async fn run(
         }
     }
     ingest.write_chunks(|_| true).await;
+}
+
+/// Turns what a crash left in the tail into closed chunks, logging what it found.
+async fn recover(store: &Store, chunk_ms: i64) {
+    match tail::recover(store, chunk_ms).await {
+        Ok(r) if r.ticks > 0 || r.unreadable > 0 => tracing::warn!(
+            instances = r.instances,
+            chunks = r.chunks,
+            ticks = r.ticks,
+            unreadable = r.unreadable,
+            "recovered ASH ticks persisted before an unclean stop"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "recovering the ASH tail failed; retried at the next start"),
+    }
 }
 
 fn report(what: &str, key: &InstanceKey, result: StoreResult<()>) {
@@ -167,7 +200,20 @@ impl Ingest {
         n
     }
 
+    /// Whether `key`'s lease generation is still held (always, on a single host). A task of a
+    /// lost or handed-over lease may still have sent a batch or two: they stop here.
+    fn admits(&self, key: &InstanceKey) -> bool {
+        match (&self.leases, key.lease) {
+            (Some(leases), Some(generation)) => leases.borrow().get(&key.instance_id) == Some(&generation),
+            _ => true,
+        }
+    }
+
     async fn handle(&mut self, batch: Batch) {
+        if !self.admits(batch.key()) {
+            metrics::counter!("vigia_fenced_batches_total").increment(1);
+            return;
+        }
         match batch {
             Batch::Ash(key, tick) => {
                 let result = self.ash(&key, tick).await;
@@ -197,6 +243,17 @@ impl Ingest {
                 let result = self.locks(&key, snapshot).await;
                 report("locks", &key, result)
             }
+        }
+    }
+
+    /// Drops the open chunks and the cadence of `ids` (after a handover stored them, or a lost
+    /// lease made them unstorable).
+    fn forget(&mut self, ids: &[i64]) {
+        for id in ids {
+            if let Some(buffer) = self.buffers.remove(id) {
+                buffer.slot.discard();
+            }
+            self.gaps.forget(*id);
         }
     }
 

@@ -1,6 +1,8 @@
 //! `GET /api/v1/cluster`, the operator's: the hosts sharing this database (`[cluster] enabled`),
-//! each with its address, version, last heartbeat and health (`cluster::health`).
+//! each with its address, version, last heartbeat, health (`cluster::health`) and the number of
+//! instances whose lease it holds.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -24,6 +26,8 @@ pub struct HostView {
     /// When it stopped cleanly (none while it runs, or after a crash).
     pub stopped_at: Option<String>,
     pub health: Health,
+    /// Instances whose sampling lease it holds now.
+    pub instances: usize,
     /// The host that answered.
     pub this_host: bool,
 }
@@ -39,7 +43,7 @@ pub struct ClusterView {
     pub hosts: Vec<HostView>,
 }
 
-fn view(row: HostRow, health: Health, this_host: bool) -> HostView {
+fn view(row: HostRow, health: Health, instances: usize, this_host: bool) -> HostView {
     HostView {
         id: row.id,
         address: row.address,
@@ -48,6 +52,7 @@ fn view(row: HostRow, health: Health, this_host: bool) -> HostView {
         heartbeat_at: rfc3339(row.heartbeat_at),
         stopped_at: row.stopped_at.map(rfc3339),
         health,
+        instances,
         this_host,
     }
 }
@@ -60,9 +65,15 @@ pub async fn cluster(State(ctx): State<Arc<AppContext>>, _caller: Principal) -> 
         return Ok(Json(ClusterView { enabled: false, this_host: None, dead_after_seconds: None, hosts: Vec::new() }));
     };
     let now = now_ms();
+    let leases = ctx.store.lease_view().await?;
+    let mut held: HashMap<String, usize> = HashMap::new();
+    for lease in leases.leases.into_iter().filter(|l| l.expires_at > leases.now) {
+        *held.entry(lease.owner).or_default() += 1;
+    }
     let hosts = ctx.store.list_hosts().await?.into_iter().map(|row| {
         let (state, this) = (health(&row, now, local.dead_after), row.id == local.id);
-        view(row, state, this)
+        let instances = held.get(&row.id).copied().unwrap_or_default();
+        view(row, state, instances, this)
     });
     Ok(Json(ClusterView {
         enabled: true,

@@ -1,15 +1,22 @@
 //! Several `vigia serve` processes on one PostgreSQL database (issue 13), coordinated by the
-//! database itself, with no consensus of our own. So far: membership. With `[cluster] enabled`
-//! each host registers in `hosts` under its own id (`<data_dir>/host-id`, kept across restarts),
-//! beats every `heartbeat_seconds` and marks a clean stop; a host whose last beat is older than
-//! `dead_after_seconds` is dead. `GET /api/v1/cluster` lists the members and their health.
+//! database itself, with no consensus of our own. With `[cluster] enabled` each host registers
+//! in `hosts` under its own id (`<data_dir>/host-id`, kept across restarts), beats every
+//! `heartbeat_seconds` and marks a clean stop; a host whose last beat is older than
+//! `dead_after_seconds` is dead. At every beat it also moves its instance leases (`leases`,
+//! `placement`): each enabled instance is sampled by the one member holding its lease.
+//! `GET /api/v1/cluster` lists the members, their health and what each holds.
+
+pub mod leases;
+pub mod placement;
+
+pub use leases::{LeaseKeeper, Owned, Sampling};
 
 use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{HostRow, Store, StoreResult};
+use crate::store::{HostRow, Store, StoreError, StoreResult};
 
 /// The file in the data directory that holds this host's id.
 const HOST_ID_FILE: &str = "host-id";
@@ -28,11 +35,21 @@ pub struct ClusterConfig {
     pub heartbeat_seconds: u64,
     /// A host whose last heartbeat is older than this is dead (at least 3 heartbeats).
     pub dead_after_seconds: u64,
+    /// How long an instance lease lasts unrenewed (renewed at every heartbeat; at least 2
+    /// heartbeats). A dead host's instances are sampled again by the others within about one
+    /// lease period plus one heartbeat.
+    pub lease_seconds: u64,
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        ClusterConfig { enabled: false, advertise: String::new(), heartbeat_seconds: 3, dead_after_seconds: 15 }
+        ClusterConfig {
+            enabled: false,
+            advertise: String::new(),
+            heartbeat_seconds: 3,
+            dead_after_seconds: 15,
+            lease_seconds: 10,
+        }
     }
 }
 
@@ -52,11 +69,20 @@ impl ClusterConfig {
                         (a host is not declared dead over one late beat)"
                 .into());
         }
+        if self.lease_seconds < 2 * self.heartbeat_seconds {
+            return Err(
+                "[cluster] lease_seconds must be at least 2 heartbeats (a lease must outlive one late renewal)".into(),
+            );
+        }
         Ok(())
     }
 
     pub fn heartbeat(&self) -> Duration {
         Duration::from_secs(self.heartbeat_seconds)
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_seconds)
     }
 }
 
@@ -108,35 +134,83 @@ impl Local {
     }
 }
 
+/// Why a host could not join.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "this host's secret key differs from live member {0}'s: every member opens the others' sealed values \
+         (instance passwords, channel secrets), so all must run with the same key (the same VIGIA_SECRET_KEY, \
+         or a copy of one member's data_dir/secret.key)"
+    )]
+    KeyMismatch(String),
+}
+
 /// A registered host: beats until the process stops, then says so.
 #[derive(Clone)]
 pub struct Membership {
     store: Store,
-    id: String,
-    address: String,
+    row: HostRow,
 }
 
 impl Membership {
-    /// Registers `local` at `address` (a start after a crash or a stop is the same member again).
-    pub async fn join(store: Store, local: &Local, address: String, now: i64) -> StoreResult<Membership> {
-        store.register_host(&local.id, &address, crate::version::VERSION, now).await?;
-        tracing::info!(host = %local.id, %address, "joined the cluster");
-        Ok(Membership { store, id: local.id.clone(), address })
+    /// Registers `local` at `address` (a start after a crash or a stop is the same member again),
+    /// unless a live member runs with another secret key (`key_check` is this host's).
+    pub async fn join(
+        store: Store,
+        local: &Local,
+        address: String,
+        key_check: String,
+        now: i64,
+    ) -> Result<Membership, JoinError> {
+        let other_key = store.list_hosts().await?.into_iter().find(|h| {
+            h.id != local.id
+                && !h.key_check.is_empty()
+                && h.key_check != key_check
+                && health(h, now, local.dead_after) == Health::Alive
+        });
+        if let Some(other) = other_key {
+            return Err(JoinError::KeyMismatch(other.id));
+        }
+        let row = HostRow {
+            id: local.id.clone(),
+            address,
+            version: crate::version::VERSION.to_string(),
+            started_at: now,
+            heartbeat_at: now,
+            stopped_at: None,
+            key_check,
+        };
+        store.register_host(&row).await?;
+        tracing::info!(host = %row.id, address = %row.address, "joined the cluster");
+        Ok(Membership { store, row })
+    }
+
+    /// This host's id.
+    pub fn id(&self) -> &str {
+        &self.row.id
     }
 
     /// One heartbeat. A host whose row was removed registers again.
     pub async fn beat(&self, now: i64) -> StoreResult<()> {
-        if !self.store.beat_host(&self.id, now).await? {
-            tracing::warn!(host = %self.id, "this host was not registered any more; registering again");
-            self.store.register_host(&self.id, &self.address, crate::version::VERSION, now).await?;
+        if !self.store.beat_host(&self.row.id, now).await? {
+            tracing::warn!(host = %self.row.id, "this host was not registered any more; registering again");
+            self.store.register_host(&HostRow { started_at: now, heartbeat_at: now, ..self.row.clone() }).await?;
         }
         Ok(())
     }
 
     /// Records a clean stop, so the others need not wait `dead_after_seconds` to know.
     pub async fn leave(&self, now: i64) -> StoreResult<()> {
-        self.store.stop_host(&self.id, now).await
+        self.store.stop_host(&self.row.id, now).await
     }
+}
+
+/// Which secret key a host runs with, as members compare it: an HMAC of a fixed label under
+/// the key (`SecretBox::derive_key`), shortened; it reveals nothing about the key.
+pub fn key_check(derived: &[u8; 32]) -> String {
+    derived[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -163,6 +237,7 @@ mod tests {
             started_at: 0,
             heartbeat_at: beat,
             stopped_at: stopped,
+            key_check: String::new(),
         };
         let after = Duration::from_secs(15);
         assert_eq!(health(&host(100_000, None), 115_000, after), Health::Alive);

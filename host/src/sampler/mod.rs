@@ -28,10 +28,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::Owned;
 use crate::config::SamplerConfig;
 use crate::model::Batch;
 use crate::secrets::{SealedFor, SecretBox};
@@ -52,6 +53,9 @@ pub struct Sampler {
     pub poll_interval: Duration,
     /// Longest wait between reconnect attempts (the delay doubles from 1 s up to this).
     pub max_backoff: Duration,
+    /// A cluster member's instance leases: only these instances are sampled, each under its
+    /// lease generation. `None`: a single host samples every enabled instance.
+    leases: Option<watch::Receiver<Owned>>,
 }
 
 impl Sampler {
@@ -70,7 +74,15 @@ impl Sampler {
             config,
             poll_interval: Duration::from_secs(5),
             max_backoff: Duration::from_secs(60),
+            leases: None,
         }
+    }
+
+    /// Samples only the instances whose leases `leases` publishes (a cluster member), reacting
+    /// at once when they change.
+    pub fn with_leases(mut self, leases: watch::Receiver<Owned>) -> Sampler {
+        self.leases = Some(leases);
+        self
     }
 
     pub fn with_poll_interval(mut self, every: Duration) -> Sampler {
@@ -91,7 +103,7 @@ impl Sampler {
 
     /// Supervises until `stop` is cancelled, then lets every instance task finish its current
     /// tick (and hand it to storage) before returning.
-    pub async fn run(self, stop: CancellationToken) {
+    pub async fn run(mut self, stop: CancellationToken) {
         let ctx = Arc::new(task::Context {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
@@ -99,15 +111,18 @@ impl Sampler {
             config: self.config.clone(),
             max_backoff: self.max_backoff,
             stop: stop.clone(),
+            lease: None,
         });
         // Dropping the set (when this future is aborted) aborts every instance task.
         let mut tasks = JoinSet::new();
-        let mut running: HashMap<i64, (i64, AbortHandle)> = HashMap::new();
+        // Per instance: the `updated_at` and lease generation its task runs with.
+        let mut running: HashMap<i64, ((i64, Option<i64>), AbortHandle)> = HashMap::new();
         let mut ticker = tokio::time::interval(self.poll_interval);
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = ticker.tick() => {}
+                Some(()) = leases_changed(&mut self.leases) => {}
             }
             while tasks.try_join_next().is_some() {}
             let instances = match self.store.list_enabled_instances().await {
@@ -118,9 +133,14 @@ impl Sampler {
                     continue;
                 }
             };
-            let wanted: HashMap<i64, i64> = instances.iter().map(|i| (i.id, i.updated_at)).collect();
-            running.retain(|id, (updated_at, handle)| {
-                let keep = wanted.get(id) == Some(updated_at);
+            let owned = self.leases.as_ref().map(|leases| leases.borrow().clone());
+            let lease_of = |id: i64| owned.as_ref().map(|o| o.get(&id).copied());
+            // Not leased to this member: not sampled here (`Some(None)`).
+            let instances: Vec<Instance> = instances.into_iter().filter(|i| lease_of(i.id) != Some(None)).collect();
+            let wanted: HashMap<i64, (i64, Option<i64>)> =
+                instances.iter().map(|i| (i.id, (i.updated_at, lease_of(i.id).flatten()))).collect();
+            running.retain(|id, (version, handle)| {
+                let keep = wanted.get(id) == Some(version);
                 if !keep {
                     handle.abort();
                 }
@@ -140,9 +160,10 @@ impl Sampler {
                     tokio::time::sleep(START_SPACING).await;
                 }
                 started += 1;
-                let (id, updated_at) = (instance.id, instance.updated_at);
+                let (id, version) = (instance.id, (instance.updated_at, lease_of(instance.id).flatten()));
+                let ctx = Arc::new(task::Context { lease: version.1, ..(*ctx).clone() });
                 if let Some(handle) = self.start(&ctx, &mut tasks, instance).await {
-                    running.insert(id, (updated_at, handle));
+                    running.insert(id, (version, handle));
                 }
             }
         }
@@ -181,5 +202,14 @@ impl Sampler {
         let _ = crate::instances::record_status(&self.store, &instance, false, Some(&problem)).await;
         // A placeholder handle so the instance is not retried every poll: a task that ends at once.
         Some(tasks.spawn(async {}))
+    }
+}
+
+/// Resolves when a cluster member's leases changed; never for a single host (or once the keeper
+/// is gone).
+async fn leases_changed(leases: &mut Option<watch::Receiver<Owned>>) -> Option<()> {
+    match leases {
+        Some(receiver) => receiver.changed().await.ok(),
+        None => std::future::pending().await,
     }
 }

@@ -24,7 +24,8 @@ use crate::model::{Batch, Cadence, Gap, GapReason, InstanceKey};
 use crate::store::{now_ms, Instance, Store};
 use crate::timeseries::MetricWriter;
 
-/// What every instance task shares.
+/// What every instance task shares (a clone per task carries its own `lease`).
+#[derive(Clone)]
 pub(crate) struct Context {
     pub store: Store,
     pub metrics: MetricWriter,
@@ -33,6 +34,8 @@ pub(crate) struct Context {
     pub max_backoff: Duration,
     /// Cancelled when the server stops: loops end between ticks and cycles.
     pub stop: CancellationToken,
+    /// The lease generation this task samples under (a cluster member), carried by its batches.
+    pub lease: Option<i64>,
 }
 
 /// Runs until the server stops, or until aborted (the supervisor aborts it when the instance
@@ -49,8 +52,8 @@ pub(crate) async fn run(ctx: Arc<Context>, instance: Instance, target: Target) {
     tokio::join!(ash_loop(&ctx, &instance, &target, &stats), slow);
 }
 
-fn key(instance: &Instance) -> InstanceKey {
-    InstanceKey { tenant_id: instance.tenant_id, instance_id: instance.id }
+fn key(ctx: &Context, instance: &Instance) -> InstanceKey {
+    InstanceKey { tenant_id: instance.tenant_id, instance_id: instance.id, lease: ctx.lease }
 }
 
 async fn send(ctx: &Context, batch: Batch) {
@@ -74,7 +77,7 @@ type Outage = Option<(i64, GapReason)>;
 async fn ash_loop(ctx: &Context, instance: &Instance, target: &Target, stats: &Mutex<SessionStats>) {
     let every = Duration::from_secs(if instance.collection_rate == "high" { 1 } else { 10 });
     // Storage learns the cadence first, so it can tell a missing tick from a slow one.
-    send(ctx, Batch::Cadence(key(instance), Cadence { interval_ms: every.as_millis() as i64 })).await;
+    send(ctx, Batch::Cadence(key(ctx, instance), Cadence { interval_ms: every.as_millis() as i64 })).await;
     let mut backoff = Backoff::new(Duration::from_secs(1), ctx.max_backoff);
     let mut connected: Option<bool> = None;
     let mut ash: Option<(i64, AshSampler)> = None;
@@ -125,7 +128,7 @@ async fn ash_loop(ctx: &Context, instance: &Instance, target: &Target, stats: &M
     }
     // An outage still going on at stop ends here; the next start accounts from this point.
     if let Some((start_ts, reason)) = outage {
-        send(ctx, Batch::Gap(key(instance), Gap { start_ts, end_ts: now_ms(), reason })).await;
+        send(ctx, Batch::Gap(key(ctx, instance), Gap { start_ts, end_ts: now_ms(), reason })).await;
     }
 }
 
@@ -164,15 +167,15 @@ async fn tick_loop(
         match tokio::time::timeout(deadline, sampler.tick(conn, ts)).await {
             Ok(Ok(tick)) => {
                 if let Some((start_ts, reason)) = outage.take() {
-                    send(ctx, Batch::Gap(key(instance), Gap { start_ts, end_ts: ts, reason })).await;
+                    send(ctx, Batch::Gap(key(ctx, instance), Gap { start_ts, end_ts: ts, reason })).await;
                 }
                 stats.lock().expect("stats lock").record(&tick);
                 if instance.lock_monitoring {
                     if let Some(snapshot) = reporter.observe(locks::build_trees(&tick, min_wait), ts) {
-                        send(ctx, Batch::Locks(key(instance), snapshot)).await;
+                        send(ctx, Batch::Locks(key(ctx, instance), snapshot)).await;
                     }
                 }
-                send(ctx, Batch::Ash(key(instance), tick)).await;
+                send(ctx, Batch::Ash(key(ctx, instance), tick)).await;
             }
             Ok(Err(e)) if !conn::connection_broken(&e) => {
                 tracing::warn!(instance = %instance.name, error = %e, "ASH tick failed");
@@ -314,7 +317,7 @@ async fn slow_loop(ctx: &Context, instance: &Instance, target: &Target, stats: &
                     // Every database is visited in turn, each bounded like a cycle of its own.
                     let read = slow.relations.sample(&mut conn, target, cfg.max_tables, now_ms());
                     if let Some(batch) = bounded("tables", instance, deadline * 10, read).await? {
-                        send(ctx, Batch::Relations(key(instance), batch)).await;
+                        send(ctx, Batch::Relations(key(ctx, instance), batch)).await;
                     }
                 }
                 Ok::<(), Failure>(())
@@ -350,7 +353,7 @@ async fn statements_cycle(
         _ => None,
     };
     if let Outcome::Batch(batch) = outcome {
-        send(ctx, Batch::Statements(key(instance), batch)).await;
+        send(ctx, Batch::Statements(key(ctx, instance), batch)).await;
     }
     if error != slow.statements_error {
         // Storage learns at once whether statements are usable, not at the next inventory.
@@ -375,6 +378,6 @@ async fn inventory_cycle(
         out.push("pg.db.size_bytes", Some(("database", db)), Some("bytes"), *size as f64);
     }
     ctx.metrics.write(out.samples, "sampler").await;
-    send(ctx, Batch::Inventory(key(instance), inventory)).await;
+    send(ctx, Batch::Inventory(key(ctx, instance), inventory)).await;
     Ok(())
 }

@@ -41,6 +41,19 @@ impl Store {
         Ok(rows.into_iter().map(StoredAshChunk::from).collect())
     }
 
+    /// The tail segments of `instance_ids` (a cluster member taking their leases over), by
+    /// instance and time.
+    pub async fn ash_tail_segments_of(&self, instance_ids: &[i64]) -> StoreResult<Vec<StoredAshChunk>> {
+        let sql = "SELECT instance_id, start_ts, end_ts, ticks, sessions, data FROM ash_tail \
+                   WHERE instance_id = $1 ORDER BY start_ts";
+        let mut segments = Vec::new();
+        for &id in instance_ids {
+            let rows: Vec<ChunkRow> = on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_all(pool).await)?;
+            segments.extend(rows.into_iter().map(StoredAshChunk::from));
+        }
+        Ok(segments)
+    }
+
     /// Deletes one tail segment (an unreadable one; readable ones go with their chunk's cut).
     pub async fn delete_ash_tail_segment(&self, instance_id: i64, start_ts: i64) -> StoreResult<()> {
         let sql = "DELETE FROM ash_tail WHERE instance_id = $1 AND start_ts = $2";

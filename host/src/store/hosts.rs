@@ -10,18 +10,20 @@ pub struct HostRow {
     pub started_at: i64,
     pub heartbeat_at: i64,
     pub stopped_at: Option<i64>,
+    /// Which secret key the host runs with (`cluster::key_check`); empty before migration 0019.
+    pub key_check: String,
 }
 
-const HOST_COLUMNS: &str = "id, address, version, started_at, heartbeat_at, stopped_at";
+const HOST_COLUMNS: &str = "id, address, version, started_at, heartbeat_at, stopped_at, key_check";
 
 impl Store {
     /// Registers a host starting now (again, if it was a member before).
-    pub async fn register_host(&self, id: &str, address: &str, version: &str, now: i64) -> StoreResult<()> {
-        let sql = "INSERT INTO hosts (id, address, version, started_at, heartbeat_at, stopped_at) \
-                   VALUES ($1, $2, $3, $4, $4, NULL) ON CONFLICT (id) DO UPDATE SET address = $2, version = $3, \
-                   started_at = $4, heartbeat_at = $4, stopped_at = NULL";
-        on_pool!(self, pool => sqlx::query(sql).bind(id).bind(address).bind(version).bind(now).execute(pool).await
-            .map(|_| ()))?;
+    pub async fn register_host(&self, host: &HostRow) -> StoreResult<()> {
+        let sql = "INSERT INTO hosts (id, address, version, started_at, heartbeat_at, stopped_at, key_check) \
+                   VALUES ($1, $2, $3, $4, $4, NULL, $5) ON CONFLICT (id) DO UPDATE SET address = $2, version = $3, \
+                   started_at = $4, heartbeat_at = $4, stopped_at = NULL, key_check = $5";
+        on_pool!(self, pool => sqlx::query(sql).bind(&host.id).bind(&host.address).bind(&host.version)
+            .bind(host.started_at).bind(&host.key_check).execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 

@@ -12,6 +12,7 @@ mod groups;
 mod hosts;
 mod incidents;
 mod instances;
+mod leases;
 mod maintenance;
 mod metrics;
 mod outbox;
@@ -44,6 +45,7 @@ pub use groups::DueGroup;
 pub use hosts::HostRow;
 pub use incidents::{IncidentFilter, IncidentRow, IncidentUpdateRow, UpdateWrite};
 pub use instances::{Instance, InstanceUpdate, NewInstance, SslMode};
+pub use leases::{LeaseRow, LeaseView};
 pub use maintenance::{MaintenanceFilter, MaintenanceRow};
 pub use metrics::{BucketPoint, MetricStoreStats, Point, SeriesKey, SeriesRow};
 pub use outbox::{notice_key, ChannelRow, ChannelWrite, Grouping, Notice, NoticeWrite, OutboxRow, OutboxStats};
@@ -166,6 +168,17 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 impl Store {
     /// Opens a pool for `url` (`sqlite://path` or `postgres://…`). Does not migrate.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Store> {
+        Self::connect_as(url, max_connections, None).await
+    }
+
+    /// `connect` for the sampler's writes of a cluster member: on PostgreSQL every connection
+    /// carries `host_id` in the setting `vigia.host_id`, which the lease fence (migration 0019)
+    /// checks on every write of sampled rows. Elsewhere the same as `connect`.
+    pub async fn connect_fenced(url: &str, max_connections: u32, host_id: &str) -> StoreResult<Store> {
+        Self::connect_as(url, max_connections, Some(host_id)).await
+    }
+
+    async fn connect_as(url: &str, max_connections: u32, host_id: Option<&str>) -> StoreResult<Store> {
         let bad = |reason: String| StoreError::BadUrl { url: redact(url), reason };
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
@@ -184,7 +197,10 @@ impl Store {
                 .await?;
             Ok(Store { db: Db::Sqlite(pool), events: Default::default() })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url).map_err(|e| bad(e.to_string()))?;
+            let mut options = PgConnectOptions::from_str(url).map_err(|e| bad(e.to_string()))?;
+            if let Some(host_id) = host_id {
+                options = options.options([("vigia.host_id", host_id)]);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(5))

@@ -25,7 +25,7 @@ async fn instance(app: &TestApp, name: &str) -> InstanceKey {
     let r = app.call(Method::POST, &format!("/api/v1/instances/{name}"), Some(&app.admin), Some(body)).await;
     assert!(r.status.is_success(), "{}", r.text);
     let i = app.store.instance_by_name(app.admin_user.tenant_id, name).await.unwrap().unwrap();
-    InstanceKey { tenant_id: i.tenant_id, instance_id: i.id }
+    InstanceKey { tenant_id: i.tenant_id, instance_id: i.id, lease: None }
 }
 
 fn sqlite_bytes(dir: &std::path::Path) -> u64 {

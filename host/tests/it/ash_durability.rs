@@ -28,7 +28,7 @@ async fn instance(app: &TestApp) -> InstanceKey {
     let r = app.call(Method::POST, "/api/v1/instances/busy", Some(&app.admin), Some(body)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let instance = app.store.instance_by_name(app.admin_user.tenant_id, "busy").await.unwrap().unwrap();
-    InstanceKey { tenant_id: app.admin_user.tenant_id, instance_id: instance.id }
+    InstanceKey { tenant_id: app.admin_user.tenant_id, instance_id: instance.id, lease: None }
 }
 
 fn tick(ts_ms: i64, pid: i32) -> AshTick {

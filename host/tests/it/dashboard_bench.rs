@@ -117,7 +117,7 @@ async fn tick_now(writer: &ActivityWriter, instances: &[Instance]) {
     let tx = writer.sender();
     for (i, inst) in instances.iter().enumerate().filter(|(i, _)| !down(*i)) {
         let sessions = (0..(i % 12) as i32).map(|pid| ash_session(pid, now, now - 60_000)).collect();
-        let key = InstanceKey { tenant_id: inst.tenant_id, instance_id: inst.id };
+        let key = InstanceKey { tenant_id: inst.tenant_id, instance_id: inst.id, lease: None };
         tx.send(Batch::Ash(key, AshTick { ts_ms: now, sessions })).await.unwrap();
     }
 }
@@ -125,7 +125,7 @@ async fn tick_now(writer: &ActivityWriter, instances: &[Instance]) {
 /// A day of 1 s ASH of a busy instance (10 active sessions) through the real writer.
 async fn store_day(app: &TestApp, inst: &Instance) {
     let writer = ActivityWriter::start_ingest(app.store.clone());
-    let key = InstanceKey { tenant_id: inst.tenant_id, instance_id: inst.id };
+    let key = InstanceKey { tenant_id: inst.tenant_id, instance_id: inst.id, lease: None };
     let (tx, mut load) = (writer.sender(), Workload::new(42));
     for s in 0..86_400 {
         tx.send(Batch::Ash(key.clone(), load.tick(DAY_START + s * 1000))).await.unwrap();
@@ -324,7 +324,7 @@ async fn instance_page(app: &TestApp, inst: &Instance) {
     let hour = format!("from={}&to={}&{filters}", iso(DAY_START + DAY_MS - 3_600_000), iso(DAY_START + DAY_MS));
     let calls = [
         format!("/api/v1/instances/{}", inst.name),
-        "/api/v1/state".to_string(),
+        format!("/api/v1/state?instance={}", inst.name),
         ash.clone(),
         format!("/api/v1/activity/top-queries?limit=20&{day}"),
         format!("/api/v1/activity/locks?{hour}"),

@@ -17,6 +17,7 @@ mod alerting_delivery;
 mod api_auth;
 mod api_http;
 mod ash_durability;
+mod cluster_leases;
 mod dashboard;
 mod dashboard_bench;
 mod dashboard_sources;

@@ -311,7 +311,7 @@ fn inventory() -> Inventory {
 
 /// The day through the real writers, interleaved as the sampler sends it.
 async fn store_day(app: &TestApp, inst: &Instance) {
-    let key = InstanceKey { tenant_id: inst.tenant_id, instance_id: inst.id };
+    let key = InstanceKey { tenant_id: inst.tenant_id, instance_id: inst.id, lease: None };
     let (writer, metrics) = (ActivityWriter::start_ingest(app.store.clone()), MetricWriter::start(app.store.clone()));
     let tx = writer.sender();
     let (mut load, mut rng) = (Workload::new(42), Rng(0x9e37_79b9_7f4a_7c15));

@@ -43,7 +43,7 @@ async fn fixture(b: Backend) -> Fixture {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         let tenant = if token == app.admin { app.admin_user.tenant_id } else { app.other_user.tenant_id };
         let instance = app.store.instance_by_name(tenant, name).await.unwrap().unwrap();
-        keys.push(InstanceKey { tenant_id: tenant, instance_id: instance.id });
+        keys.push(InstanceKey { tenant_id: tenant, instance_id: instance.id, lease: None });
     }
     let writer = ActivityWriter::start_ingest(app.store.clone());
     let metrics = MetricWriter::start(app.store.clone());

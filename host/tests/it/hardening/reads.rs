@@ -32,7 +32,7 @@ async fn raw_session_samples_are_bounded_per_request(b: Backend) {
     let r = app.call(Method::POST, "/api/v1/instances/busy", Some(&app.admin), Some(body)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let instance = app.store.instance_by_name(app.admin_user.tenant_id, "busy").await.unwrap().unwrap();
-    let key = InstanceKey { tenant_id: app.admin_user.tenant_id, instance_id: instance.id };
+    let key = InstanceKey { tenant_id: app.admin_user.tenant_id, instance_id: instance.id, lease: None };
     let writer = ActivityWriter::start_ingest(app.store.clone());
     for t in 0..TICKS {
         let ts_ms = T0 + t * 1000;

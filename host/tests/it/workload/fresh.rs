@@ -57,7 +57,7 @@ async fn fresh_ticks_are_read_before_their_chunk_is_cut(b: Backend) {
     let f = fixture(b).await;
     let writer = fresh_writer(&f);
     let other = f.app.store.instance_by_name(f.app.other_user.tenant_id, "sales").await.unwrap().unwrap();
-    let other = InstanceKey { tenant_id: f.app.other_user.tenant_id, instance_id: other.id };
+    let other = InstanceKey { tenant_id: f.app.other_user.tenant_id, instance_id: other.id, lease: None };
     let tx = writer.sender();
     for i in 0..3 {
         let ts = T0 + 60_000 + i * 1000;
