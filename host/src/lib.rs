@@ -15,6 +15,7 @@ pub mod fsutil;
 pub mod health;
 pub mod instances;
 pub mod lifecycle;
+pub mod member;
 pub mod model;
 pub mod plugins;
 pub mod rbac;

@@ -1,7 +1,10 @@
 //! Runs every loaded collector plugin on its interval and stores what it returns. A plugin's
 //! interval comes from its config (`interval_seconds`, default 60); runs of one plugin never
 //! overlap; at most `max_concurrent` collections run at once (a saturated scheduler delays,
-//! never drops, the next due run).
+//! never drops, the next due run). In a cluster (`with_claims`) runs fall on slots aligned to
+//! the interval, the same on every member, and each slot is claimed in the database before it
+//! runs: every interval runs once across the cluster, on whichever member claimed it first (at
+//! most once: a member that dies mid-run loses that slot's samples).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -12,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::plugins::{CollectContext, LoadState, MetricSample, PluginHost, PluginKind};
-use crate::store::now_ms;
+use crate::store::{now_ms, Store};
 use crate::timeseries::{MetricWriter, Sample};
 
 /// Default collection interval when a plugin's config does not set `interval_seconds`.
@@ -29,6 +32,8 @@ pub struct CollectorScheduler {
     tenant_id: i64,
     permits: Arc<Semaphore>,
     running: Arc<Mutex<HashSet<String>>>,
+    /// A cluster member's claims: the store and this host's id.
+    claims: Option<(Store, String)>,
 }
 
 impl CollectorScheduler {
@@ -39,7 +44,14 @@ impl CollectorScheduler {
             tenant_id,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             running: Arc::default(),
+            claims: None,
         }
+    }
+
+    /// Runs each aligned slot only once it is claimed for `host` in `store` (a cluster member).
+    pub fn with_claims(mut self, store: Store, host: String) -> Self {
+        self.claims = Some((store, host));
+        self
     }
 
     /// Schedules collections until `stop` is cancelled, then waits for the runs in progress
@@ -71,8 +83,10 @@ impl CollectorScheduler {
             .collect();
         next_due.retain(|id, _| collectors.contains(id));
         for id in collectors {
-            // A newly seen plugin runs at once, then on its interval.
-            let due = *next_due.entry(id.clone()).or_insert(now);
+            let due = match next_due.get(&id) {
+                Some(due) => *due,
+                None => *next_due.entry(id.clone()).or_insert(self.first_due(&id, now).await),
+            };
             if due > now || self.running.lock().expect("running set").contains(&id) {
                 continue;
             }
@@ -80,15 +94,38 @@ impl CollectorScheduler {
                 break; // Saturated: everything still due is retried next tick.
             };
             let interval_ms = self.interval_ms(&id).await;
-            // Keep the cadence (due + interval) unless we fell a whole interval behind.
-            next_due.insert(id.clone(), if now - due > interval_ms { now + interval_ms } else { due + interval_ms });
+            next_due.insert(id.clone(), next_after(due, now, interval_ms, self.claims.is_some()));
             self.running.lock().expect("running set").insert(id.clone());
             let this = self.clone();
             runs.spawn(async move {
                 let _permit = permit;
-                this.run_once(&id, due, interval_ms).await;
+                if this.claimed(&id, due).await {
+                    this.run_once(&id, due, interval_ms).await;
+                }
                 this.running.lock().expect("running set").remove(&id);
             });
+        }
+    }
+
+    /// When a newly seen plugin first runs: at once on a single host; in a cluster, in the
+    /// current aligned slot (which another member may already have claimed).
+    async fn first_due(&self, id: &str, now: i64) -> i64 {
+        match self.claims {
+            None => now,
+            Some(_) => now - now.rem_euclid(self.interval_ms(id).await),
+        }
+    }
+
+    /// Whether this host runs the slot at `slot_ms`: always on a single host; in a cluster, if
+    /// its claim wins (a failed claim skips the slot rather than risk running it twice).
+    async fn claimed(&self, id: &str, slot_ms: i64) -> bool {
+        let Some((store, host)) = &self.claims else { return true };
+        match store.claim_collector_run(id, slot_ms, host).await {
+            Ok(won) => won,
+            Err(e) => {
+                tracing::warn!(plugin = id, error = %e, "claiming a collector run failed; this slot is skipped here");
+                false
+            }
         }
     }
 
@@ -120,6 +157,17 @@ impl CollectorScheduler {
     }
 }
 
+/// The run after the one due at `due`: the cadence is kept (due + interval) unless the scheduler
+/// fell a whole interval behind; then the next run is an interval from now, or in a cluster the
+/// next aligned slot (members must agree on slots).
+fn next_after(due: i64, now: i64, interval_ms: i64, aligned: bool) -> i64 {
+    match (now - due > interval_ms, aligned) {
+        (false, _) => due + interval_ms,
+        (true, false) => now + interval_ms,
+        (true, true) => now - now.rem_euclid(interval_ms) + interval_ms,
+    }
+}
+
 /// A plugin sample in storage form. A `resource` label overrides the default resource, so one
 /// collector can report on several targets.
 pub fn to_sample(tenant_id: i64, default_resource: &str, now: i64, s: MetricSample) -> Sample {
@@ -139,6 +187,15 @@ pub fn to_sample(tenant_id: i64, default_resource: &str, now: i64, s: MetricSamp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_run_keeps_the_cadence_and_slots_stay_aligned_in_a_cluster() {
+        assert_eq!(next_after(60_000, 60_100, 60_000, false), 120_000);
+        assert_eq!(next_after(60_000, 60_100, 60_000, true), 120_000);
+        // A whole interval behind: an interval from now alone, the next slot in a cluster.
+        assert_eq!(next_after(60_000, 190_000, 60_000, false), 250_000);
+        assert_eq!(next_after(60_000, 190_000, 60_000, true), 240_000);
+    }
 
     #[test]
     fn resource_label_overrides_the_default_and_time_defaults_to_now() {

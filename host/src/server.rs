@@ -18,11 +18,12 @@ use crate::api::AppContext;
 use crate::audit::AuditLog;
 use crate::auth::Authenticator;
 use crate::bootstrap;
-use crate::cluster::{LeaseKeeper, Local, Membership, Owned};
+use crate::cluster::{leads, Leadership, Local};
 use crate::config::{Config, TlsMode};
 use crate::fsutil::write_private;
 use crate::health::{Readiness, StorageCheck};
 use crate::lifecycle::Background;
+use crate::member::{self, Member, Prepared};
 use crate::plugins::{HostServices, PluginHost, PluginHostOptions};
 use crate::reports::runner::ScheduleRunner;
 use crate::reseal;
@@ -32,6 +33,7 @@ use crate::secrets::SecretBox;
 use crate::store::{self, now_ms, Store};
 use crate::telemetry;
 use crate::timeseries::MetricWriter;
+use futures::future::BoxFuture;
 
 /// Connects to the configured storage (creating `data_dir` for SQLite) and applies migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
@@ -97,25 +99,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     reseal::reseal_legacy(&store, &secrets).await.context("re-sealing v1 secrets for their rows")?;
     let plugins = start_plugins(&config, &store, secrets.clone()).await?;
     let ctx = context(store.clone(), &config, Some(plugins.clone()), secrets.clone());
-    let local = Local::of(&config.cluster, &config.data_dir)
-        .with_context(|| format!("keeping this host's cluster id in {}", config.data_dir.display()))?;
-    let (owned, leases) = tokio::sync::watch::channel(Owned::default());
+    let prepared = member::prepare(&config, &store)?;
     let writers = Writers {
         metrics: MetricWriter::start(store.clone()),
         // The API reads the ticks this writer has not stored yet (fresh ASH).
-        activity: match &local {
-            None => ActivityWriter::start_feeding(store.clone(), &config.sampler, &ctx.fresh_ash),
-            Some(local) => {
-                let fenced = Store::connect_fenced(&config.storage_url(), FENCED_CONNECTIONS, &local.id)
-                    .await
-                    .context("opening the sampler's fenced storage connections")?;
-                ActivityWriter::start_member(fenced, &config.sampler, &ctx.fresh_ash, leases.clone())
-            }
-        },
+        activity: member::activity_writer(&config, &store, prepared.as_ref(), &ctx.fresh_ash).await?,
     };
     let background = Background::new();
-    let leased = local.as_ref().map(|_| leases);
-    start_background(&background, &config, &store, &plugins, &secrets, &writers, leased).await?;
+    start_background(&background, &config, &store, &plugins, &secrets, &writers, prepared.as_ref()).await?;
     start_report_runner(&background, &config, &store, &plugins, &ctx.fresh_ash).await?;
     watch_revocations(&background, &ctx.auth);
     if let Some(limits) = ctx.limits.clone() {
@@ -139,10 +130,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen_addr())
         .with_context(|| format!("binding [server] listen = {}", config.server.listen))?;
     listener.set_nonblocking(true)?;
-    let member = match local {
-        Some(local) => {
-            let membership = join(&config, &store, &listener, &local, &secrets).await?;
-            Some(keep_leases(&background, &config, &store, membership, owned, &writers))
+    let member = match prepared {
+        Some(prepared) => {
+            Some(member::join(prepared, &config, &store, &listener, &secrets, &writers.activity, &background).await?)
         }
         None => None,
     };
@@ -166,78 +156,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     tracing::info!(grace_seconds = grace.as_secs(), "shutting down");
     shutdown(Instant::now() + grace, serving, &background, &writers, &store, member.as_ref()).await
-}
-
-/// The label of the subkey members compare to know they share one secret key.
-const KEY_CHECK_LABEL: &str = "vigia/cluster-key-check/v1";
-
-/// Connections of a cluster member's fenced pool (the activity writer's only).
-const FENCED_CONNECTIONS: u32 = 4;
-
-/// This host as a cluster member: its registration and its instance leases.
-struct Member {
-    membership: Membership,
-    keeper: Arc<tokio::sync::Mutex<LeaseKeeper<ActivityWriter>>>,
-}
-
-impl Member {
-    /// A clean stop, once sampling has stopped: what was buffered is stored, every lease lapses
-    /// for the others to take at once, and the host says it stopped.
-    async fn leave(&self, problems: &mut Vec<String>) {
-        match self.keeper.lock().await.hand_over_all().await {
-            Ok(n) => tracing::info!(instances = n, "instance leases handed over"),
-            Err(e) => problems.push(format!("handing this host's instance leases over: {e}")),
-        }
-        if let Err(e) = self.membership.leave(now_ms()).await {
-            problems.push(format!("recording this host's stop in the cluster: {e}"));
-        }
-    }
-}
-
-/// With `[cluster] enabled`: registers this host at its advertised (or listening) address,
-/// unless a live member runs with another secret key.
-async fn join(
-    config: &Config,
-    store: &Store,
-    listener: &TcpListener,
-    local: &Local,
-    secrets: &SecretBox,
-) -> anyhow::Result<Membership> {
-    let address = match config.cluster.advertise.trim() {
-        "" => listener.local_addr()?.to_string(),
-        advertised => advertised.to_string(),
-    };
-    let key_check = crate::cluster::key_check(&secrets.derive_key(KEY_CHECK_LABEL));
-    Membership::join(store.clone(), local, address, key_check, now_ms()).await.context("joining the cluster")
-}
-
-/// Every `heartbeat_seconds` until the stop: beats, and moves this member's instance leases.
-fn keep_leases(
-    background: &Background,
-    config: &Config,
-    store: &Store,
-    membership: Membership,
-    owned: tokio::sync::watch::Sender<Owned>,
-    writers: &Writers,
-) -> Member {
-    let me = membership.id().to_string();
-    let keeper = LeaseKeeper::new(store.clone(), me, config.cluster.lease(), writers.activity.clone(), owned);
-    let member = Member { membership, keeper: Arc::new(tokio::sync::Mutex::new(keeper)) };
-    let (membership, keeper) = (member.membership.clone(), member.keeper.clone());
-    background.every("cluster heartbeat", config.cluster.heartbeat(), move || {
-        let (membership, keeper) = (membership.clone(), keeper.clone());
-        async move {
-            if let Err(e) = membership.beat(now_ms()).await {
-                tracing::warn!(error = %e, "cluster heartbeat failed; beating again at the next one");
-            }
-            let mut keeper = keeper.lock().await;
-            if let Err(e) = keeper.pass().await {
-                tracing::warn!(error = %e, "moving instance leases failed; retried at the next heartbeat");
-                keeper.expire_if_stale().await;
-            }
-        }
-    });
-    member
 }
 
 /// Every second, drops the token cache when any process (another host on the same PostgreSQL
@@ -366,9 +284,10 @@ async fn serve(
     Ok(())
 }
 
-/// Starts every background loop under `background`: collector scheduler, sampler, activity
-/// maintenance, token purge, plugin hot reload, and (when enabled) alert evaluation and
-/// notification delivery (which first queues again what a crash left in flight).
+/// Starts every background loop under `background`: collector scheduler, sampler, plugin hot
+/// reload, notification delivery when alerting is enabled (which first queues again what a
+/// crash left in flight), and the once-per-cluster passes (`start_leader_passes`). A cluster
+/// `member` samples its leased instances and claims each collector slot.
 async fn start_background(
     background: &Background,
     config: &Config,
@@ -376,11 +295,15 @@ async fn start_background(
     plugins: &Arc<PluginHost>,
     secrets: &SecretBox,
     writers: &Writers,
-    leases: Option<tokio::sync::watch::Receiver<Owned>>,
+    member: Option<&Prepared>,
 ) -> anyhow::Result<()> {
     let owner = store.ensure_tenant(bootstrap::DEFAULT_TENANT).await?;
     let max_concurrent = config.plugins.max_concurrent_collections as usize;
     let scheduler = CollectorScheduler::new(plugins.clone(), writers.metrics.clone(), owner.id, max_concurrent);
+    let scheduler = match member {
+        Some(member) => scheduler.with_claims(store.clone(), member.id().to_string()),
+        None => scheduler,
+    };
     background.spawn("collector scheduler", scheduler.run(background.token()));
     if config.sampler.enabled {
         let sampler = Sampler::new(
@@ -390,71 +313,75 @@ async fn start_background(
             writers.activity.sender(),
             config.sampler.clone(),
         );
-        let sampler = match leases {
-            Some(leases) => sampler.with_leases(leases),
+        let sampler = match member {
+            Some(member) => sampler.with_leases(member.leases.clone()),
             None => sampler,
         };
         background.spawn("sampler", sampler.run(background.token()));
     }
-    let (maintained, sampler_config) = (store.clone(), config.sampler.clone());
-    background.every("activity maintenance", activity::MAINTENANCE_EVERY, move || {
-        let (store, config) = (maintained.clone(), sampler_config.clone());
-        async move {
-            if let Err(e) = activity::maintain(&store, &config, now_ms()).await {
-                tracing::warn!(error = %e, "activity maintenance failed; retried later");
-            }
-        }
-    });
-    let purged = store.clone();
-    background.every("token purge", Duration::from_secs(3600), move || purge_dead_tokens(purged.clone()));
-    let windows = store.clone();
-    background.every("status pass", crate::status::schedule::EVERY, move || {
-        let store = windows.clone();
-        async move {
-            if let Err(e) = crate::status::schedule::advance_maintenance(&store, now_ms()).await {
-                tracing::warn!(error = %e, "moving maintenance windows failed; retried at the next pass");
-            }
-            // After the windows moved, so a window starting now shows in the same pass.
-            if let Err(e) = crate::status::refresh::refresh_statuses(&store, now_ms()).await {
-                tracing::warn!(error = %e, "deriving service statuses failed; retried at the next pass");
-            }
-        }
-    });
+    start_leader_passes(background, config, store, member.map(|m| m.leader.clone()));
     let (watched, token) = (plugins.clone(), background.token());
     background.spawn("plugin watcher", async move {
         token.cancelled().await;
         watched.stop_watching().await;
     });
     if config.alerting.enabled {
-        start_alerting(background, config, store, plugins, secrets).await?;
+        let a = &config.alerting;
+        let schedule = a.retry_schedule_seconds.iter().map(|s| Duration::from_secs(*s)).collect();
+        let delivery = Delivery::new(store.clone(), plugins.clone(), secrets.clone(), schedule);
+        delivery.requeue_in_flight().await.context("starting the notification delivery worker")?;
+        let poll = Duration::from_millis(a.delivery_poll_ms);
+        background.spawn("notification delivery", delivery.run(poll, background.token()));
     }
     Ok(())
 }
 
-/// Starts the alert evaluator and the notification delivery worker.
-async fn start_alerting(
-    background: &Background,
-    config: &Config,
-    store: &Store,
-    plugins: &Arc<PluginHost>,
-    secrets: &SecretBox,
-) -> anyhow::Result<()> {
-    let a = &config.alerting;
-    let schedule = a.retry_schedule_seconds.iter().map(|s| Duration::from_secs(*s)).collect();
-    let delivery = Delivery::new(store.clone(), plugins.clone(), secrets.clone(), schedule);
-    delivery.requeue_in_flight().await.context("starting the notification delivery worker")?;
-    background
-        .spawn("notification delivery", delivery.run(Duration::from_millis(a.delivery_poll_ms), background.token()));
-    let evaluator = Arc::new(Evaluator::new(store.clone(), Duration::from_secs(a.stale_after_seconds)));
-    background.every("alert evaluator", Duration::from_secs(a.evaluation_interval_seconds), move || {
-        let evaluator = evaluator.clone();
-        async move {
-            if let Err(e) = evaluator.evaluate_once(now_ms()).await {
-                tracing::warn!(error = %e, "alert evaluation failed");
+/// The passes that run once per cluster, on its leader (`cluster::leads`; always on a single
+/// host): alert evaluation, activity rollups and retention, the status pass, the token purge.
+fn start_leader_passes(background: &Background, config: &Config, store: &Store, leader: Option<Arc<Leadership>>) {
+    let pass = |name: &'static str, every: Duration, work: fn(Store, Config) -> BoxFuture<'static, ()>| {
+        let (store, config, leader) = (store.clone(), config.clone(), leader.clone());
+        background.every(name, every, move || {
+            let (store, config, leading) = (store.clone(), config.clone(), leads(leader.as_deref()));
+            async move {
+                if leading {
+                    work(store, config).await;
+                }
             }
-        }
+        });
+    };
+    pass("activity maintenance", activity::MAINTENANCE_EVERY, |store, config| {
+        Box::pin(maintain_activity(store, config))
     });
-    Ok(())
+    pass("token purge", Duration::from_secs(3600), |store, _| Box::pin(purge_dead_tokens(store)));
+    pass("status pass", crate::status::schedule::EVERY, |store, _| Box::pin(status_pass(store)));
+    if config.alerting.enabled {
+        let every = Duration::from_secs(config.alerting.evaluation_interval_seconds);
+        pass("alert evaluator", every, |store, config| Box::pin(evaluate_alerts(store, config)));
+    }
+}
+
+async fn maintain_activity(store: Store, config: Config) {
+    if let Err(e) = activity::maintain(&store, &config.sampler, now_ms()).await {
+        tracing::warn!(error = %e, "activity maintenance failed; retried later");
+    }
+}
+
+async fn status_pass(store: Store) {
+    if let Err(e) = crate::status::schedule::advance_maintenance(&store, now_ms()).await {
+        tracing::warn!(error = %e, "moving maintenance windows failed; retried at the next pass");
+    }
+    // After the windows moved, so a window starting now shows in the same pass.
+    if let Err(e) = crate::status::refresh::refresh_statuses(&store, now_ms()).await {
+        tracing::warn!(error = %e, "deriving service statuses failed; retried at the next pass");
+    }
+}
+
+async fn evaluate_alerts(store: Store, config: Config) {
+    let evaluator = Evaluator::new(store, Duration::from_secs(config.alerting.stale_after_seconds));
+    if let Err(e) = evaluator.evaluate_once(now_ms()).await {
+        tracing::warn!(error = %e, "alert evaluation failed");
+    }
 }
 
 /// Starts the report schedule runner (after queueing again what a crash left in flight): a pass
@@ -522,11 +449,16 @@ fn generate_self_signed(dir: &Path, cert: &Path, key: &Path) -> anyhow::Result<(
 }
 
 /// Deletes dead tokens (expired or revoked a week ago), so sign-ins don't grow the table forever.
+/// Deletes tokens dead for a week, and the claims of collector slots older than a day.
 async fn purge_dead_tokens(store: Store) {
-    match store.purge_dead_tokens(7 * 24 * 3600 * 1000).await {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    match store.purge_dead_tokens(7 * DAY_MS).await {
         Ok(n) if n > 0 => tracing::info!(purged = n, "deleted dead tokens"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "token purge failed"),
+    }
+    if let Err(e) = store.prune_collector_runs(now_ms() - DAY_MS).await {
+        tracing::warn!(error = %e, "pruning collector run claims failed");
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use vigia_testkit::PgCluster;
 
-use crate::e2e_support::{Client, Server};
+use crate::e2e_support::{poll, Client, Server};
 
 /// Members share one secret key (32 bytes, base64): each opens what another host sealed.
 pub(crate) const SHARED_KEY: &str = "dmlnaWEtY2x1c3Rlci10ZXN0LWtleS0wMTIzNDU2Nzg=";
@@ -84,4 +84,88 @@ async fn hosts_register_beat_stop_and_die() {
     assert!(last_beat <= killed_at, "a beat after the kill: {dead}");
     assert!(seen_at - last_beat > 3_000, "declared dead {} ms after its last beat: {dead}", seen_at - last_beat);
     assert_eq!(health_of(&members(&client_a).await, id_a).as_deref(), Some("alive"));
+}
+
+/// The id of the one alive host `client`'s host lists as leader, if exactly one is.
+async fn leader(client: &Client) -> Option<String> {
+    let answer = client.get("/api/v1/cluster").await;
+    let leaders: Vec<&Value> = answer["hosts"].as_array().unwrap().iter().filter(|h| h["leader"] == true).collect();
+    (leaders.len() == 1).then(|| leaders[0]["id"].as_str().unwrap().to_string())
+}
+
+async fn status_with(server: &Server, token: &str) -> u16 {
+    let url = format!("{}/api/v1/cluster", server.base);
+    reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap().status().as_u16()
+}
+
+/// Once-per-cluster work with two members: one leader, taken over when it is killed; every
+/// collector slot run by one host only; a token revoked on one host refused by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_leader_one_run_per_collector_slot_and_revocations_reach_every_host() {
+    let pg = PgCluster::start().unwrap();
+    let config = config(&pg.create_database("vigia").unwrap());
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    for dir in &dirs {
+        crate::plugins_support::place_bundle(dir.path(), "rust-collector", |m| {
+            crate::plugins_support::set(m, "config.default.interval_seconds", 1);
+            crate::plugins_support::set(m, "config.default.resource", "cluster-collector");
+        });
+    }
+    let mut a = start_member(dirs[0].path(), &config);
+    let mut b = start_member(dirs[1].path(), &config);
+    let client_a = Client::new(&a).await;
+    let first = poll("one leader", Duration::from_secs(60), async || leader(&client_a).await).await;
+
+    // A token revoked on A is refused by B within the revocation sync (1 s).
+    let minted =
+        client_a.post("/api/v1/tokens", serde_json::json!({"name": "both hosts", "scopes": ["plugins:manage"]})).await;
+    let token = minted["token"].as_str().unwrap().to_string();
+    assert_eq!(status_with(&b, &token).await, 200);
+    let revoke = format!("/api/v1/tokens/{}", minted["id"]);
+    let revoked =
+        reqwest::Client::new().delete(format!("{}{revoke}", a.base)).bearer_auth(&client_a.token).send().await.unwrap();
+    assert!(revoked.status().is_success(), "revoking: {}", revoked.status());
+    let revoked_at = std::time::Instant::now();
+    poll("the revoked token refused by the other host", Duration::from_secs(30), async || {
+        (status_with(&b, &token).await == 401).then_some(())
+    })
+    .await;
+    let took = revoked_at.elapsed();
+    eprintln!("revocation on A refused by B after {took:?}");
+    assert!(took < Duration::from_secs(3), "B still accepted the revoked token after {took:?}");
+
+    // Each 1 s slot of the collector ran on one host: one stored point per claimed slot.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let runs = pg
+        .psql("vigia", "SELECT host, count(*) FROM collector_runs WHERE plugin_id = 'rust-collector' GROUP BY host")
+        .unwrap();
+    eprintln!("collector slots per host:\n{runs}");
+    let claimed: usize = runs.lines().map(|l| l.split_once('|').unwrap().1.parse::<usize>().unwrap()).sum();
+    let points = pg
+        .psql(
+            "vigia",
+            "SELECT count(*), count(DISTINCT p.ts / 1000) FROM metric_points p JOIN metric_series s ON s.id = p.series_id \
+             WHERE s.metric = 'example.answer' AND s.resource = 'cluster-collector'",
+        )
+        .unwrap();
+    let (stored, seconds) = points.split_once('|').unwrap();
+    let (stored, seconds): (usize, usize) = (stored.parse().unwrap(), seconds.parse().unwrap());
+    assert!(claimed >= 6, "{claimed} slots claimed in 8 s");
+    assert!(stored <= claimed && stored + 2 >= claimed, "{stored} points for {claimed} claimed slots");
+    assert_eq!(stored, seconds, "two points in one second: a slot ran twice");
+
+    // The leader killed, the other host takes the leadership.
+    let (survivor, killed) = if first == leader_id(&a).await { (&b, &mut a) } else { (&a, &mut b) };
+    killed.crash();
+    let killed_at = std::time::Instant::now();
+    let client = Client::new(survivor).await;
+    let next =
+        poll("the survivor leads", Duration::from_secs(60), async || leader(&client).await.filter(|id| *id != first))
+            .await;
+    eprintln!("leadership taken over {:?} after the leader's kill", killed_at.elapsed());
+    assert_eq!(next, leader_id(survivor).await);
+}
+
+async fn leader_id(server: &Server) -> String {
+    Client::new(server).await.get("/api/v1/cluster").await["this_host"].as_str().unwrap().to_string()
 }

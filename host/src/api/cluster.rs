@@ -28,6 +28,8 @@ pub struct HostView {
     pub health: Health,
     /// Instances whose sampling lease it holds now.
     pub instances: usize,
+    /// It leads the cluster (runs alert evaluation, the status pass, rollups and retention).
+    pub leader: bool,
     /// The host that answered.
     pub this_host: bool,
 }
@@ -51,6 +53,7 @@ fn view(row: HostRow, health: Health, instances: usize, this_host: bool) -> Host
         started_at: rfc3339(row.started_at),
         heartbeat_at: rfc3339(row.heartbeat_at),
         stopped_at: row.stopped_at.map(rfc3339),
+        leader: row.leader_since.is_some() && health == Health::Alive,
         health,
         instances,
         this_host,

@@ -6,9 +6,11 @@
 //! `placement`): each enabled instance is sampled by the one member holding its lease.
 //! `GET /api/v1/cluster` lists the members, their health and what each holds.
 
+pub mod leader;
 pub mod leases;
 pub mod placement;
 
+pub use leader::{leads, Leadership};
 pub use leases::{LeaseKeeper, Owned, Sampling};
 
 use std::path::Path;
@@ -181,6 +183,7 @@ impl Membership {
             heartbeat_at: now,
             stopped_at: None,
             key_check,
+            leader_since: None,
         };
         store.register_host(&row).await?;
         tracing::info!(host = %row.id, address = %row.address, "joined the cluster");
@@ -238,6 +241,7 @@ mod tests {
             heartbeat_at: beat,
             stopped_at: stopped,
             key_check: String::new(),
+            leader_since: None,
         };
         let after = Duration::from_secs(15);
         assert_eq!(health(&host(100_000, None), 115_000, after), Health::Alive);

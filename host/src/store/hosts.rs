@@ -1,4 +1,5 @@
-//! Cluster members (migration 0018): a host's registration, its heartbeat and its clean stop.
+//! Cluster members (migrations 0018–0020): a host's registration, its heartbeat, its clean stop,
+//! the leadership marker, and the claims of collector runs.
 
 use super::{on_pool, Store, StoreResult};
 
@@ -12,16 +13,18 @@ pub struct HostRow {
     pub stopped_at: Option<i64>,
     /// Which secret key the host runs with (`cluster::key_check`); empty before migration 0019.
     pub key_check: String,
+    /// Since when it leads the cluster (the last host to take the leadership).
+    pub leader_since: Option<i64>,
 }
 
-const HOST_COLUMNS: &str = "id, address, version, started_at, heartbeat_at, stopped_at, key_check";
+const HOST_COLUMNS: &str = "id, address, version, started_at, heartbeat_at, stopped_at, key_check, leader_since";
 
 impl Store {
     /// Registers a host starting now (again, if it was a member before).
     pub async fn register_host(&self, host: &HostRow) -> StoreResult<()> {
         let sql = "INSERT INTO hosts (id, address, version, started_at, heartbeat_at, stopped_at, key_check) \
                    VALUES ($1, $2, $3, $4, $4, NULL, $5) ON CONFLICT (id) DO UPDATE SET address = $2, version = $3, \
-                   started_at = $4, heartbeat_at = $4, stopped_at = NULL, key_check = $5";
+                   started_at = $4, heartbeat_at = $4, stopped_at = NULL, key_check = $5, leader_since = NULL";
         on_pool!(self, pool => sqlx::query(sql).bind(&host.id).bind(&host.address).bind(&host.version)
             .bind(host.started_at).bind(&host.key_check).execute(pool).await.map(|_| ()))?;
         Ok(())
@@ -42,9 +45,32 @@ impl Store {
         Ok(())
     }
 
+    /// Records that `id` took the leadership at `now` (and nobody else holds it).
+    pub async fn mark_leader(&self, id: &str, now: i64) -> StoreResult<()> {
+        let sql = "UPDATE hosts SET leader_since = CASE WHEN id = $1 THEN $2 ELSE NULL END";
+        on_pool!(self, pool => sqlx::query(sql).bind(id).bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
     /// Every registered host, by id.
     pub async fn list_hosts(&self) -> StoreResult<Vec<HostRow>> {
         let sql = format!("SELECT {HOST_COLUMNS} FROM hosts ORDER BY id");
         Ok(on_pool!(self, pool => sqlx::query_as::<_, HostRow>(&sql).fetch_all(pool).await)?)
+    }
+
+    /// Claims the run of collector `plugin_id` for the interval slot starting at `slot_ms` for
+    /// `host`; `false` when another host claimed it first (it runs there).
+    pub async fn claim_collector_run(&self, plugin_id: &str, slot_ms: i64, host: &str) -> StoreResult<bool> {
+        let sql = "INSERT INTO collector_runs (plugin_id, slot_ms, host) VALUES ($1, $2, $3) \
+                   ON CONFLICT (plugin_id, slot_ms) DO NOTHING";
+        let n = on_pool!(self, pool => sqlx::query(sql).bind(plugin_id).bind(slot_ms).bind(host).execute(pool).await
+            .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Forgets the claims of slots that started before `before`.
+    pub async fn prune_collector_runs(&self, before: i64) -> StoreResult<u64> {
+        let sql = "DELETE FROM collector_runs WHERE slot_ms < $1";
+        Ok(on_pool!(self, pool => sqlx::query(sql).bind(before).execute(pool).await.map(|r| r.rows_affected()))?)
     }
 }
