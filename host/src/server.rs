@@ -18,7 +18,7 @@ use crate::api::AppContext;
 use crate::audit::AuditLog;
 use crate::auth::Authenticator;
 use crate::bootstrap;
-use crate::cluster::{leads, Leadership, Local};
+use crate::cluster::{self, leads, Health, Leadership, Local};
 use crate::config::{Config, TlsMode};
 use crate::fsutil::write_private;
 use crate::health::{Readiness, StorageCheck};
@@ -107,7 +107,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let background = Background::new();
     start_background(&background, &config, &store, &plugins, &secrets, &writers, prepared.as_ref()).await?;
-    start_report_runner(&background, &config, &store, &plugins, &ctx.fresh_ash).await?;
+    let claimer = prepared.as_ref().map(|p| p.id().to_string());
+    start_report_runner(&background, &config, &store, &plugins, &ctx.fresh_ash, claimer).await?;
     watch_revocations(&background, &ctx.auth);
     if let Some(limits) = ctx.limits.clone() {
         background.every("rate-limit sweep", Duration::from_secs(60), move || {
@@ -328,7 +329,8 @@ async fn start_background(
     if config.alerting.enabled {
         let a = &config.alerting;
         let schedule = a.retry_schedule_seconds.iter().map(|s| Duration::from_secs(*s)).collect();
-        let delivery = Delivery::new(store.clone(), plugins.clone(), secrets.clone(), schedule);
+        let delivery = Delivery::new(store.clone(), plugins.clone(), secrets.clone(), schedule)
+            .with_claimer(member.map(|m| m.id().to_string()));
         delivery.requeue_in_flight().await.context("starting the notification delivery worker")?;
         let poll = Duration::from_millis(a.delivery_poll_ms);
         background.spawn("notification delivery", delivery.run(poll, background.token()));
@@ -358,6 +360,30 @@ fn start_leader_passes(background: &Background, config: &Config, store: &Store, 
     if config.alerting.enabled {
         let every = Duration::from_secs(config.alerting.evaluation_interval_seconds);
         pass("alert evaluator", every, |store, config| Box::pin(evaluate_alerts(store, config)));
+    }
+    if config.cluster.enabled {
+        pass("orphaned deliveries", config.cluster.heartbeat(), |store, config| {
+            Box::pin(requeue_orphans(store, config))
+        });
+    }
+}
+
+/// Notifications and report runs a dead member was sending go back to `pending`: the others
+/// send them (at least once; the dead member may have sent some before it died).
+async fn requeue_orphans(store: Store, config: Config) {
+    let (now, dead_after) = (now_ms(), Duration::from_secs(config.cluster.dead_after_seconds));
+    let live: Vec<String> = match store.list_hosts().await {
+        Ok(hosts) => {
+            hosts.into_iter().filter(|h| cluster::health(h, now, dead_after) == Health::Alive).map(|h| h.id).collect()
+        }
+        Err(e) => return tracing::warn!(error = %e, "listing the members failed; orphaned deliveries looked for later"),
+    };
+    match store.requeue_orphans(&live).await {
+        Ok((0, 0)) => {}
+        Ok((notifications, runs)) => {
+            tracing::warn!(notifications, runs, "deliveries a dead member had in flight queued again")
+        }
+        Err(e) => tracing::warn!(error = %e, "queueing orphaned deliveries again failed"),
     }
 }
 
@@ -392,10 +418,12 @@ async fn start_report_runner(
     store: &Store,
     plugins: &Arc<PluginHost>,
     fresh: &activity::FreshAsh,
+    claimer: Option<String>,
 ) -> anyhow::Result<()> {
     let retry = config.alerting.retry_schedule_seconds.iter().map(|s| Duration::from_secs(*s)).collect();
     let runner =
-        ScheduleRunner::new(store.clone(), fresh.clone(), Some(plugins.clone()), config.reports.clone(), retry);
+        ScheduleRunner::new(store.clone(), fresh.clone(), Some(plugins.clone()), config.reports.clone(), retry)
+            .with_claimer(claimer);
     runner.requeue_in_flight().await.context("starting the report schedule runner")?;
     background.every("report schedules", crate::reports::runner::EVERY, move || {
         let runner = runner.clone();

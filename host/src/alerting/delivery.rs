@@ -46,11 +46,20 @@ pub struct Delivery {
     /// Entry n is the delay before attempt n+1 (the first attempt is made when the row is queued);
     /// after `schedule.len()` attempts, dead letter.
     schedule: Vec<Duration>,
+    /// The cluster member claiming rows (`None` on a single host).
+    claimer: Option<String>,
 }
 
 impl Delivery {
     pub fn new(store: Store, plugins: Arc<PluginHost>, secrets: SecretBox, schedule: Vec<Duration>) -> Delivery {
-        Delivery { store, plugins, secrets, schedule }
+        Delivery { store, plugins, secrets, schedule, claimer: None }
+    }
+
+    /// Claims rows as cluster member `host`: at its start it queues again only its own
+    /// in-flight rows (another member's are its own business, or the leader's once it dies).
+    pub fn with_claimer(mut self, host: Option<String>) -> Delivery {
+        self.claimer = host;
+        self
     }
 
     /// Returns rows left `sending` by a previous run to `pending`, then drains the outbox as soon
@@ -64,7 +73,7 @@ impl Delivery {
 
     /// Returns rows left `sending` by a previous run to `pending` (call once, before `run`).
     pub async fn requeue_in_flight(&self) -> StoreResult<()> {
-        let reset = self.store.reset_sending().await?;
+        let reset = self.store.reset_sending(self.claimer.as_deref()).await?;
         if reset > 0 {
             tracing::warn!(rows = reset, "notifications left in flight by the last run queued again");
         }
@@ -95,7 +104,7 @@ impl Delivery {
         if let Err(e) = super::grouping::flush_due(&self.store, now).await {
             tracing::warn!(error = %e, "notification group flush failed");
         }
-        let rows = self.store.claim_due(now, BATCH).await?;
+        let rows = self.store.claim_due(now, BATCH, self.claimer.as_deref()).await?;
         let outcomes = futures::future::join_all(rows.into_iter().map(|r| self.attempt(r))).await;
         let mut report = DeliveryReport::default();
         for outcome in outcomes {

@@ -76,6 +76,8 @@ pub struct ScheduleRunner {
     mail: ReportsConfig,
     /// Entry n is the delay before attempt n+1 (`[alerting] retry_schedule_seconds`).
     retry: Vec<Duration>,
+    /// The cluster member claiming runs (`None` on a single host).
+    claimer: Option<String>,
 }
 
 impl ScheduleRunner {
@@ -86,12 +88,18 @@ impl ScheduleRunner {
         mail: ReportsConfig,
         retry: Vec<Duration>,
     ) -> ScheduleRunner {
-        ScheduleRunner { store, fresh, plugins, mail, retry }
+        ScheduleRunner { store, fresh, plugins, mail, retry, claimer: None }
+    }
+
+    /// Claims runs as cluster member `host`: at its start it queues again only its own.
+    pub fn with_claimer(mut self, host: Option<String>) -> ScheduleRunner {
+        self.claimer = host;
+        self
     }
 
     /// Returns runs left `sending` by a previous process to `pending` (call once, before passes).
     pub async fn requeue_in_flight(&self) -> StoreResult<()> {
-        let reset = self.store.reset_sending_runs().await?;
+        let reset = self.store.reset_sending_runs(self.claimer.as_deref()).await?;
         if reset > 0 {
             tracing::warn!(runs = reset, "scheduled report runs left in flight by the last run queued again");
         }
@@ -101,7 +109,7 @@ impl ScheduleRunner {
     /// Queues the runs of the schedules due at `now`, then attempts the due runs.
     pub async fn pass(&self, now: i64) -> StoreResult<PassReport> {
         let mut report = PassReport { queued: self.queue_due(now).await?, ..PassReport::default() };
-        for run in self.store.claim_due_runs(now, BATCH).await? {
+        for run in self.store.claim_due_runs(now, BATCH, self.claimer.as_deref()).await? {
             match self.attempt(run, now).await? {
                 DeliveryState::Delivered => report.delivered += 1,
                 DeliveryState::Dead => report.dead += 1,

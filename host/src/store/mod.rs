@@ -55,8 +55,8 @@ pub use public_status::PublicIncidents;
 pub use report_schedules::{RunDocument, RunRow, ScheduleRow, ScheduleWrite, SlotWrite};
 pub use roles::{Role, RoleDeletion};
 pub use sealed::{SealedColumn, SealedRow};
-pub use session_lock::SessionLock;
 pub use services::{ComponentRow, Link, ServiceFilter, ServiceRef, ServiceRow, ServiceWrite};
+pub use session_lock::SessionLock;
 pub use status_types::{ComponentKind, IncidentSeverity, IncidentStatus, MaintenanceStatus, ServiceStatus, Visibility};
 pub use tenants::Tenant;
 pub use tokens::{NewToken, TokenKind, TokenRecord, TokenWithOwner};
@@ -122,15 +122,58 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The claim of an outbox-like table (`state`, `next_attempt_at`, `updated_at`): up to `$2` due
-/// `pending` rows (`next_attempt_at <= $1`), oldest first, moved to `sending` in one statement so
-/// two workers never claim the same row; returns them with `columns`.
+/// The claim of an outbox-like table (`state`, `next_attempt_at`, `updated_at`, `claimed_by`): up
+/// to `$2` due `pending` rows (`next_attempt_at <= $1`), oldest first, moved to `sending` for the
+/// claimer `$3` in one statement so two workers (or hosts) never claim the same row; returns them
+/// with `columns`.
 fn claim_due_sql(table: &str, columns: &str) -> String {
     format!(
-        "UPDATE {table} SET state = 'sending', updated_at = $1 WHERE state = 'pending' AND id IN \
+        "UPDATE {table} SET state = 'sending', updated_at = $1, claimed_by = $3 WHERE state = 'pending' AND id IN \
          (SELECT id FROM {table} WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2) \
          RETURNING {columns}"
     )
+}
+
+impl Store {
+    /// Rows of an outbox-like `table` left `sending` go back to `pending` (at-least-once): every
+    /// one on a single host (`claimer` none), a cluster member's own (its previous run's)
+    /// otherwise. Returns how many.
+    async fn reset_sending_of(&self, table: &str, claimer: Option<&str>) -> StoreResult<u64> {
+        let sql = match claimer {
+            None => format!("UPDATE {table} SET state = 'pending', updated_at = $1 WHERE state = 'sending'"),
+            Some(_) => format!(
+                "UPDATE {table} SET state = 'pending', updated_at = $1 WHERE state = 'sending' AND claimed_by = $2"
+            ),
+        };
+        Ok(on_pool!(self, pool => sqlx::query(&sql).bind(now_ms()).bind(claimer).execute(pool).await
+            .map(|r| r.rows_affected()))?)
+    }
+
+    /// Rows of an outbox-like `table` being sent by a claimer not in `live` (a member that died,
+    /// or a single host's before the cluster) go back to `pending`. Returns how many.
+    async fn requeue_orphans_of(&self, table: &str, live: &[String]) -> StoreResult<u64> {
+        let select = format!("SELECT id, COALESCE(claimed_by, '') FROM {table} WHERE state = 'sending'");
+        let update = format!(
+            "UPDATE {table} SET state = 'pending', updated_at = $1 \
+             WHERE id = $2 AND state = 'sending' AND COALESCE(claimed_by, '') = $3"
+        );
+        let sending: Vec<(i64, String)> = on_pool!(self, pool => sqlx::query_as(&select).fetch_all(pool).await)?;
+        let mut requeued = 0;
+        for (id, claimer) in sending.into_iter().filter(|(_, c)| !live.contains(c)) {
+            requeued += on_pool!(self, pool => sqlx::query(&update).bind(now_ms()).bind(id).bind(&claimer)
+                .execute(pool).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(requeued)
+    }
+
+    /// Notifications and report runs being sent by members not in `live` go back to `pending`
+    /// (the leader's sweep); answers how many of each.
+    pub async fn requeue_orphans(&self, live: &[String]) -> StoreResult<(u64, u64)> {
+        Ok((
+            self.requeue_orphans_of("notification_outbox", live).await?,
+            self.requeue_orphans_of("report_runs", live).await?,
+        ))
+    }
 }
 
 /// Which database engine a `Store` talks to.

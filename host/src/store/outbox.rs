@@ -243,10 +243,10 @@ impl Store {
     }
 
     /// Moves up to `limit` due pending rows to `sending` and returns them, oldest first.
-    pub async fn claim_due(&self, now: i64, limit: i64) -> StoreResult<Vec<OutboxRow>> {
+    pub async fn claim_due(&self, now: i64, limit: i64, claimer: Option<&str>) -> StoreResult<Vec<OutboxRow>> {
         let sql = claim_due_sql("notification_outbox", OUTBOX_COLUMNS);
-        let mut rows =
-            on_pool!(self, pool => sqlx::query_as::<_, OutboxRow>(&sql).bind(now).bind(limit).fetch_all(pool).await)?;
+        let mut rows = on_pool!(self, pool => sqlx::query_as::<_, OutboxRow>(&sql).bind(now).bind(limit).bind(claimer)
+            .fetch_all(pool).await)?;
         rows.sort_by_key(|r| r.id);
         Ok(rows)
     }
@@ -268,10 +268,10 @@ impl Store {
         Ok(())
     }
 
-    /// Rows a crash left `sending` go back to `pending` (delivery is at-least-once). Returns how many.
-    pub async fn reset_sending(&self) -> StoreResult<u64> {
-        let sql = "UPDATE notification_outbox SET state = 'pending', updated_at = $1 WHERE state = 'sending'";
-        Ok(on_pool!(self, pool => sqlx::query(sql).bind(now_ms()).execute(pool).await.map(|r| r.rows_affected()))?)
+    /// Rows a crash left `sending` go back to `pending` (delivery is at-least-once): all of them
+    /// on a single host, `claimer`'s own in a cluster. Returns how many.
+    pub async fn reset_sending(&self, claimer: Option<&str>) -> StoreResult<u64> {
+        self.reset_sending_of("notification_outbox", claimer).await
     }
 
     /// Outbox rows of a tenant, newest first, optionally in one state.

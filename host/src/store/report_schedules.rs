@@ -184,10 +184,10 @@ impl Store {
     }
 
     /// Moves up to `limit` due pending runs to `sending` and returns them, oldest first.
-    pub async fn claim_due_runs(&self, now: i64, limit: i64) -> StoreResult<Vec<RunRow>> {
+    pub async fn claim_due_runs(&self, now: i64, limit: i64, claimer: Option<&str>) -> StoreResult<Vec<RunRow>> {
         let sql = claim_due_sql("report_runs", RUN_COLUMNS);
-        let mut rows =
-            on_pool!(self, pool => sqlx::query_as::<_, RunRow>(&sql).bind(now).bind(limit).fetch_all(pool).await)?;
+        let mut rows = on_pool!(self, pool => sqlx::query_as::<_, RunRow>(&sql).bind(now).bind(limit).bind(claimer)
+            .fetch_all(pool).await)?;
         rows.sort_by_key(|r| r.id);
         Ok(rows)
     }
@@ -233,10 +233,10 @@ impl Store {
         Ok(())
     }
 
-    /// Runs a crash left `sending` go back to `pending`. Returns how many.
-    pub async fn reset_sending_runs(&self) -> StoreResult<u64> {
-        let sql = "UPDATE report_runs SET state = 'pending', updated_at = $1 WHERE state = 'sending'";
-        Ok(on_pool!(self, pool => sqlx::query(sql).bind(now_ms()).execute(pool).await.map(|r| r.rows_affected()))?)
+    /// Runs a crash left `sending` go back to `pending` (all on a single host, `claimer`'s own in
+    /// a cluster). Returns how many.
+    pub async fn reset_sending_runs(&self, claimer: Option<&str>) -> StoreResult<u64> {
+        self.reset_sending_of("report_runs", claimer).await
     }
 
     /// A schedule's runs, newest first.

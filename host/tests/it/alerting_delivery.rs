@@ -197,7 +197,7 @@ async fn rows_left_sending_by_a_crash_are_delivered_after_restart(backend: Backe
     s.e.raise("a", "critical", "main", json!({})).await;
     s.e.raise("b", "critical", "main", json!({})).await;
     // A worker claims the rows, then the process dies before delivering them.
-    let claimed = s.e.app.store.claim_due(vigia::store::now_ms(), 10).await.unwrap();
+    let claimed = s.e.app.store.claim_due(vigia::store::now_ms(), 10, None).await.unwrap();
     assert_eq!(claimed.len(), 2);
     assert_eq!(s.run().await.delivered, 0, "claimed rows are not claimed twice");
     assert_eq!(s.stats().await["sending"], 2);
@@ -210,6 +210,26 @@ async fn rows_left_sending_by_a_crash_are_delivered_after_restart(backend: Backe
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(s.rx.accepted().len(), 2);
+}
+
+/// Cluster members claim rows under their id: a member starting again queues only its own
+/// in-flight rows, and the leader's sweep queues those of members no longer alive.
+async fn in_flight_rows_are_queued_again_only_for_their_own_claimer_or_a_dead_one(backend: Backend) {
+    let s = Setup::new(backend).await;
+    s.channel(json!({"name": "ops", "plugin": "webhook", "config": {"url": s.rx.url("/hook")}})).await;
+    let store = &s.e.app.store;
+    s.e.raise("a", "critical", "main", json!({})).await;
+    assert_eq!(store.claim_due(vigia::store::now_ms(), 10, Some("host-a")).await.unwrap().len(), 1);
+    s.e.raise("b", "critical", "main", json!({})).await;
+    assert_eq!(store.claim_due(vigia::store::now_ms(), 10, Some("host-b")).await.unwrap().len(), 1);
+    assert_eq!(store.reset_sending(Some("host-c")).await.unwrap(), 0, "c restarting leaves a's and b's rows");
+    assert_eq!(store.reset_sending(Some("host-a")).await.unwrap(), 1, "a restarting queues its own again");
+    assert_eq!(s.stats().await["sending"], 1);
+    let live = ["host-a".to_string(), "host-b".to_string()];
+    assert_eq!(store.requeue_orphans(&live).await.unwrap(), (0, 0), "b is alive: its row stays in flight");
+    assert_eq!(store.requeue_orphans(&live[..1]).await.unwrap(), (1, 0), "b died: its row is queued again");
+    assert_eq!(s.stats().await["sending"], 0);
+    assert_eq!(s.stats().await["pending"], 2);
 }
 
 async fn pause_suppresses_notifications_and_resume_notifies_once(backend: Backend) {
@@ -352,6 +372,7 @@ mt_backend_tests!(
     server_error_is_retried_and_delivered_once_by_key,
     permanent_failure_goes_to_dlq_and_retry_from_the_api_delivers,
     rows_left_sending_by_a_crash_are_delivered_after_restart,
+    in_flight_rows_are_queued_again_only_for_their_own_claimer_or_a_dead_one,
     pause_suppresses_notifications_and_resume_notifies_once,
 );
 

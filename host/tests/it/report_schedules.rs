@@ -113,9 +113,9 @@ async fn schedules_run_once_per_slot_retry_and_catch_up(b: Backend) {
     assert_eq!(second.pass(slot + 6 * DAY + 1_000).await.unwrap(), report(1, 1, 0, 0));
     let queued = runner(None);
     assert_eq!(queued.pass(slot + 7 * DAY + 1_000).await.unwrap().queued, 1, "queued without a runtime");
-    let claimed = app.store.claim_due_runs(slot + 7 * DAY + 2_000, 10).await.unwrap();
+    let claimed = app.store.claim_due_runs(slot + 7 * DAY + 2_000, 10, None).await.unwrap();
     assert_eq!(claimed.len(), 0, "the runtime-less pass left it pending for a minute: {claimed:?}");
-    let claimed = app.store.claim_due_runs(slot + 7 * DAY + 62_000, 10).await.unwrap();
+    let claimed = app.store.claim_due_runs(slot + 7 * DAY + 62_000, 10, None).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let third = runner(Some(plugins.clone()));
     third.requeue_in_flight().await.unwrap();
