@@ -89,7 +89,8 @@ pub async fn join(
         advertised => advertised.to_string(),
     };
     let key_check = cluster::key_check(&secrets.derive_key(KEY_CHECK_LABEL));
-    let membership = Membership::join(store.clone(), &member.local, address, key_check, now_ms())
+    let samples = config.sampler.enabled;
+    let membership = Membership::join(store.clone(), &member.local, address, key_check, samples, now_ms())
         .await
         .context("joining the cluster")?;
     let keeper = LeaseKeeper::new(store.clone(), member.local.id, config.cluster.lease(), writer.clone(), member.owned);
@@ -97,20 +98,23 @@ pub async fn join(
     let (membership, keeper, leader) = (joined.membership.clone(), joined.keeper.clone(), joined.leader.clone());
     background.every("cluster heartbeat", config.cluster.heartbeat(), move || {
         let (membership, keeper, leader) = (membership.clone(), keeper.clone(), leader.clone());
-        async move { heartbeat(&membership, &keeper, &leader).await }
+        async move { heartbeat(&membership, samples.then_some(&*keeper), &leader).await }
     });
     Ok(joined)
 }
 
-/// One heartbeat: beat, move the instance leases, keep or take the leadership.
-async fn heartbeat(membership: &Membership, keeper: &Mutex<LeaseKeeper<ActivityWriter>>, leader: &Leadership) {
+/// One heartbeat: beat, move the instance leases (a member that samples), keep or take the
+/// leadership.
+async fn heartbeat(membership: &Membership, keeper: Option<&Mutex<LeaseKeeper<ActivityWriter>>>, leader: &Leadership) {
     if let Err(e) = membership.beat(now_ms()).await {
         tracing::warn!(error = %e, "cluster heartbeat failed; beating again at the next one");
     }
-    let mut keeper = keeper.lock().await;
-    if let Err(e) = keeper.pass().await {
-        tracing::warn!(error = %e, "moving instance leases failed; retried at the next heartbeat");
-        keeper.expire_if_stale().await;
+    if let Some(keeper) = keeper {
+        let mut keeper = keeper.lock().await;
+        if let Err(e) = keeper.pass().await {
+            tracing::warn!(error = %e, "moving instance leases failed; retried at the next heartbeat");
+            keeper.expire_if_stale().await;
+        }
     }
     if let Err(e) = leader.refresh().await {
         tracing::warn!(error = %e, "recording the cluster leadership failed");

@@ -17,6 +17,7 @@ mod alerting;
 mod alerting_faults;
 mod api_fuzz;
 mod cluster;
+mod cluster_bench;
 mod cluster_burst;
 mod cluster_leases;
 mod dashboard;

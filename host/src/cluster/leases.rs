@@ -78,7 +78,7 @@ impl<S: Sampling> LeaseKeeper<S> {
             .list_hosts()
             .await?
             .into_iter()
-            .filter(|h| h.stopped_at.is_none() && h.heartbeat_at > beat_after)
+            .filter(|h| h.samples && h.stopped_at.is_none() && h.heartbeat_at > beat_after)
             .map(|h| h.id)
             .collect();
         if !live.contains(&self.me) {

@@ -158,12 +158,14 @@ pub struct Membership {
 
 impl Membership {
     /// Registers `local` at `address` (a start after a crash or a stop is the same member again),
-    /// unless a live member runs with another secret key (`key_check` is this host's).
+    /// unless a live member runs with another secret key (`key_check` is this host's); `samples`:
+    /// it takes instance leases.
     pub async fn join(
         store: Store,
         local: &Local,
         address: String,
         key_check: String,
+        samples: bool,
         now: i64,
     ) -> Result<Membership, JoinError> {
         let other_key = store.list_hosts().await?.into_iter().find(|h| {
@@ -184,6 +186,7 @@ impl Membership {
             stopped_at: None,
             key_check,
             leader_since: None,
+            samples,
         };
         store.register_host(&row).await?;
         tracing::info!(host = %row.id, address = %row.address, "joined the cluster");
@@ -242,6 +245,7 @@ mod tests {
             stopped_at: stopped,
             key_check: String::new(),
             leader_since: None,
+            samples: true,
         };
         let after = Duration::from_secs(15);
         assert_eq!(health(&host(100_000, None), 115_000, after), Health::Alive);

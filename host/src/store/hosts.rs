@@ -15,18 +15,21 @@ pub struct HostRow {
     pub key_check: String,
     /// Since when it leads the cluster (the last host to take the leadership).
     pub leader_since: Option<i64>,
+    /// It samples instances (`[sampler] enabled`): only such members hold instance leases.
+    pub samples: bool,
 }
 
-const HOST_COLUMNS: &str = "id, address, version, started_at, heartbeat_at, stopped_at, key_check, leader_since";
+const HOST_COLUMNS: &str =
+    "id, address, version, started_at, heartbeat_at, stopped_at, key_check, leader_since, samples";
 
 impl Store {
     /// Registers a host starting now (again, if it was a member before).
     pub async fn register_host(&self, host: &HostRow) -> StoreResult<()> {
-        let sql = "INSERT INTO hosts (id, address, version, started_at, heartbeat_at, stopped_at, key_check) \
-                   VALUES ($1, $2, $3, $4, $4, NULL, $5) ON CONFLICT (id) DO UPDATE SET address = $2, version = $3, \
-                   started_at = $4, heartbeat_at = $4, stopped_at = NULL, key_check = $5, leader_since = NULL";
+        let sql = "INSERT INTO hosts (id, address, version, started_at, heartbeat_at, stopped_at, key_check, samples) \
+                   VALUES ($1, $2, $3, $4, $4, NULL, $5, $6) ON CONFLICT (id) DO UPDATE SET address = $2, version = $3, \
+                   started_at = $4, heartbeat_at = $4, stopped_at = NULL, key_check = $5, leader_since = NULL, samples = $6";
         on_pool!(self, pool => sqlx::query(sql).bind(&host.id).bind(&host.address).bind(&host.version)
-            .bind(host.started_at).bind(&host.key_check).execute(pool).await.map(|_| ()))?;
+            .bind(host.started_at).bind(&host.key_check).bind(host.samples).execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
