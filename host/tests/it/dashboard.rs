@@ -56,7 +56,9 @@ fn names(list: &Value, key: &str) -> Vec<String> {
     list.as_array().unwrap().iter().map(|v| v[key].as_str().unwrap().to_string()).collect()
 }
 
-async fn the_snapshot_shows_what_the_caller_may_see(b: Backend) {
+/// The fleet, three alerts (one on a resource that is no instance), `dev` paused, one service;
+/// answers the app and the restricted user's token.
+async fn seeded(b: Backend) -> (TestApp, String) {
     let app = TestApp::start(b).await;
     let restricted = fleet(&app).await;
     raise(&app, "db-disk", "critical", "db").await;
@@ -68,6 +70,11 @@ async fn the_snapshot_shows_what_the_caller_may_see(b: Backend) {
     let service = json!({"slug": "main", "name": "Main"});
     let r = app.call(Method::POST, "/api/v1/services", Some(&app.admin), Some(service)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    (app, restricted)
+}
+
+async fn the_snapshot_shows_what_the_caller_may_see(b: Backend) {
+    let (app, restricted) = seeded(b).await;
 
     let all = app.get("/api/v1/state", &app.admin).await;
     assert_eq!(all.status, StatusCode::OK, "{}", all.text);
@@ -121,17 +128,7 @@ async fn the_snapshot_shows_what_the_caller_may_see(b: Backend) {
 /// `?instance=`: that instance alone, its alerts and totals over them, no plugins or services;
 /// an instance outside the caller's roles is the same 404 as a missing one.
 async fn the_snapshot_narrows_to_one_instance(b: Backend) {
-    let app = TestApp::start(b).await;
-    let restricted = fleet(&app).await;
-    raise(&app, "db-disk", "critical", "db").await;
-    raise(&app, "dev-disk", "warning", "dev").await;
-    raise(&app, "backup", "warning", "nightly-backup").await;
-    let pause = json!({"until": "2099-01-01T00:00:00Z"});
-    let r = app.call(Method::PATCH, "/api/v1/instances/dev/alerting/pause", Some(&app.admin), Some(pause)).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let service = json!({"slug": "main", "name": "Main"});
-    let r = app.call(Method::POST, "/api/v1/services", Some(&app.admin), Some(service)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let (app, restricted) = seeded(b).await;
 
     let dev = app.get("/api/v1/state?instance=dev", &app.admin).await;
     assert_eq!(dev.status, StatusCode::OK, "{}", dev.text);
