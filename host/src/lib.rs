@@ -33,3 +33,9 @@ pub mod timeseries;
 pub mod version;
 pub mod web;
 pub mod workload;
+
+/// The allocator of every binary built on this library (the server, its tests and benchmarks):
+/// mimalloc. The sampler allocates a few small buffers per tick and frees them on another thread
+/// (the writer's); glibc's malloc spent a fifth of the sampler's CPU on them (BENCHMARKS.md, issue 13).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -275,47 +275,60 @@ impl Ingest {
         self.strings.get(name).copied().unwrap_or_default()
     }
 
+    /// The rows of `tick` with its strings' ids from `id`; `None` as soon as `id` knows one not.
+    fn ash_rows(tick: &AshTick, id: impl Fn(&str) -> Option<i64>) -> Option<Vec<AshRow>> {
+        tick.sessions
+            .iter()
+            .map(|s| {
+                Some(AshRow {
+                    ts: tick.ts_ms,
+                    pid: s.pid,
+                    backend_start: s.backend_start_ms,
+                    state: id(&s.state)?,
+                    wait_event_type: id(&s.wait_event_type)?,
+                    wait_event: id(&s.wait_event)?,
+                    blocking_pids: s.blocking_pids.clone(),
+                    query_id: s.query_id,
+                    database: id(&s.database)?,
+                    user: id(&s.user)?,
+                    application: id(&s.application)?,
+                    client: id(&s.client)?,
+                    backend_type: id(&s.backend_type)?,
+                    command: id(&s.command)?,
+                    query_start: s.query_start_ms,
+                    xact_start: s.xact_start_ms,
+                })
+            })
+            .collect()
+    }
+
     async fn ash(&mut self, key: &InstanceKey, tick: AshTick) -> StoreResult<()> {
-        let names: Vec<&str> = tick
-            .sessions
-            .iter()
-            .flat_map(|s| {
-                [
-                    s.state.as_str(),
-                    &s.wait_event_type,
-                    &s.wait_event,
-                    &s.database,
-                    &s.user,
-                    &s.application,
-                    &s.client,
-                    &s.backend_type,
-                    &s.command,
-                ]
-            })
-            .collect();
-        self.intern(&names).await?;
-        let rows: Vec<AshRow> = tick
-            .sessions
-            .iter()
-            .map(|s| AshRow {
-                ts: tick.ts_ms,
-                pid: s.pid,
-                backend_start: s.backend_start_ms,
-                state: self.id(&s.state),
-                wait_event_type: self.id(&s.wait_event_type),
-                wait_event: self.id(&s.wait_event),
-                blocking_pids: s.blocking_pids.clone(),
-                query_id: s.query_id,
-                database: self.id(&s.database),
-                user: self.id(&s.user),
-                application: self.id(&s.application),
-                client: self.id(&s.client),
-                backend_type: self.id(&s.backend_type),
-                command: self.id(&s.command),
-                query_start: s.query_start_ms,
-                xact_start: s.xact_start_ms,
-            })
-            .collect();
+        // A steady workload's strings are all cached: one lookup each, no list of names.
+        let cached = Self::ash_rows(&tick, |name| self.strings.get(name).copied());
+        let rows = match cached {
+            Some(rows) => rows,
+            None => {
+                let names: Vec<&str> = tick
+                    .sessions
+                    .iter()
+                    .flat_map(|s| {
+                        [
+                            s.state.as_str(),
+                            &s.wait_event_type,
+                            &s.wait_event,
+                            &s.database,
+                            &s.user,
+                            &s.application,
+                            &s.client,
+                            &s.backend_type,
+                            &s.command,
+                        ]
+                    })
+                    .collect();
+                self.intern(&names).await?;
+                Self::ash_rows(&tick, |name| Some(self.id(name))).unwrap_or_default()
+            }
+        };
         if let Some(gap) = self.gaps.tick(key.instance_id, tick.ts_ms) {
             self.store.insert_ash_gaps(key.instance_id, &[gap]).await?;
         }

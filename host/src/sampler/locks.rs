@@ -48,6 +48,10 @@ fn edges(node: &LockNode, out: &mut Vec<(i32, i32)>) {
 
 /// The blocking trees of `tick` holding at least one waiter blocked for `min_wait_seconds` or more.
 pub fn build_trees(tick: &AshTick, min_wait_seconds: f64) -> Vec<LockNode> {
+    // Nobody waits on a lock: the usual tick, answered without building the maps.
+    if tick.sessions.iter().all(|s| s.blocking_pids.is_empty()) {
+        return Vec::new();
+    }
     let by_pid: HashMap<i32, &AshSession> = tick.sessions.iter().map(|s| (s.pid, s)).collect();
     let waiting: HashSet<i32> = tick.sessions.iter().filter(|s| !s.blocking_pids.is_empty()).map(|s| s.pid).collect();
     // One parent per waiter: a blocker that waits on nobody (the real holder) when there is one,

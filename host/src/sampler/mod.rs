@@ -16,6 +16,7 @@
 //! `pg.sessions.active`, `pg.sessions.cpu` (averages) and `pg.sessions.blocked` (max).
 
 pub mod activity_metrics;
+mod arrays;
 pub mod ash;
 pub mod conn;
 pub mod inventory;
@@ -112,6 +113,7 @@ impl Sampler {
             max_backoff: self.max_backoff,
             stop: stop.clone(),
             lease: None,
+            epoch: tokio::time::Instant::now(),
         });
         // Dropping the set (when this future is aborted) aborts every instance task.
         let mut tasks = JoinSet::new();

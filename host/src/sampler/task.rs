@@ -36,6 +36,32 @@ pub(crate) struct Context {
     pub stop: CancellationToken,
     /// The lease generation this task samples under (a cluster member), carried by its batches.
     pub lease: Option<i64>,
+    /// Where the grid of tick phases starts (see `PHASE`): one instant for every task.
+    pub epoch: Instant,
+}
+
+/// ASH ticks fall on phases this far apart, counted from `Context::epoch`: instances are spread
+/// over the interval by phase, and the instances of one phase share their timer wake-up (same
+/// deadline, one pass of the timer wheel), so their queries go out and their replies come back
+/// while the runtime is awake. One wake-up per instance (250 a second at 1 s) was about a quarter
+/// of the sampler's CPU (BENCHMARKS.md, issue 13).
+const PHASE: Duration = Duration::from_millis(100);
+
+/// The offset of `instance_id`'s ticks in each interval: one of the interval's phases.
+fn phase_offset(instance_id: i64, every: Duration) -> Duration {
+    let phases = (every.as_millis() / PHASE.as_millis()).max(1) as u64;
+    PHASE * ((instance_id as u64).wrapping_mul(7919) % phases) as u32
+}
+
+/// The first tick at or after `now` on the grid `epoch + offset + k × every`.
+fn first_tick(epoch: Instant, now: Instant, offset: Duration, every: Duration) -> Instant {
+    let start = epoch + offset;
+    if now <= start {
+        return start;
+    }
+    let periods = (now - start).as_nanos().div_ceil(every.as_nanos().max(1));
+    let ahead = u64::try_from(periods * every.as_nanos()).map(Duration::from_nanos);
+    ahead.ok().and_then(|d| start.checked_add(d)).unwrap_or(now)
 }
 
 /// Runs until the server stops, or until aborted (the supervisor aborts it when the instance
@@ -151,16 +177,20 @@ async fn tick_loop(
 ) -> TickEnd {
     // A tick slower than this would run into the next one: the connection is presumed stuck.
     let deadline = every.mul_f64(0.8);
-    // Instances are spread over the interval so 1,000 of them do not all query at once.
-    let offset = Duration::from_millis((instance.id as u64).wrapping_mul(7919) % every.as_millis() as u64);
+    // Instances are spread over the interval so 1,000 of them do not all query at once, in
+    // phases so that those of one phase share a wake-up.
+    let offset = phase_offset(instance.id, every);
     let min_wait = instance.lock_monitoring_delay as f64;
     let mut reporter = LockReporter::default();
-    let mut ticker = tokio::time::interval_at(Instant::now() + offset, every);
+    let mut ticker = tokio::time::interval_at(first_tick(ctx.epoch, Instant::now(), offset, every), every);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    // Registered once, not at every tick.
+    let stopped = ctx.stop.cancelled();
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
             biased;
-            _ = ctx.stop.cancelled() => return TickEnd::Stopped,
+            _ = &mut stopped => return TickEnd::Stopped,
             _ = ticker.tick() => {}
         }
         let ts = now_ms();
@@ -380,4 +410,34 @@ async fn inventory_cycle(
     ctx.metrics.write(out.samples, "sampler").await;
     send(ctx, Batch::Inventory(key(ctx, instance), inventory)).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_fall_on_shared_phases() {
+        let every = Duration::from_secs(1);
+        let offsets: std::collections::BTreeSet<Duration> = (0..250).map(|id| phase_offset(id, every)).collect();
+        assert_eq!(offsets.len(), 10, "ten phases a second");
+        assert!(offsets.iter().all(|o| o.as_millis() % 100 == 0 && *o < every));
+        assert_eq!(phase_offset(3, Duration::from_secs(10)).as_millis() % 100, 0);
+        assert_eq!(
+            (0..1000)
+                .map(|id| phase_offset(id, Duration::from_secs(10)))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            100
+        );
+
+        let epoch = Instant::now();
+        let offset = Duration::from_millis(300);
+        assert_eq!(first_tick(epoch, epoch, offset, every), epoch + offset, "before the first phase");
+        // Two tasks started at different moments tick at the same instants.
+        let a = first_tick(epoch, epoch + Duration::from_millis(1_250), offset, every);
+        let b = first_tick(epoch, epoch + Duration::from_millis(1_900), offset, every);
+        assert_eq!((a, b), (epoch + Duration::from_millis(1_300), epoch + Duration::from_millis(2_300)));
+        assert_eq!(first_tick(epoch, epoch + Duration::from_millis(2_300), offset, every), b, "on the grid");
+    }
 }

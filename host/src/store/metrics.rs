@@ -1,8 +1,10 @@
 //! Metric store: interned series and their points, with bucketed downsampling done in SQL.
 
+use std::collections::HashMap;
+
 use sqlx::QueryBuilder;
 
-use super::{now_ms, on_pool, Store, StoreResult};
+use super::{now_ms, on_pool, Store, StoreError, StoreResult};
 
 /// Identity of a series. `labels` is a canonical JSON object (sorted keys).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -47,20 +49,69 @@ pub struct MetricStoreStats {
 
 /// Rows per multi-row INSERT: 3 parameters each stays far below SQLite's 32,766 limit.
 const INSERT_CHUNK: usize = 2000;
+/// Series per statement when creating them: 7 parameters each.
+const SERIES_CHUNK: usize = 1000;
+
+/// A series to find or create: its identity, and the unit and source it is created with.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSeries<'a> {
+    pub key: &'a SeriesKey,
+    pub unit: Option<&'a str>,
+    pub source: &'a str,
+}
 
 impl Store {
     /// The id of a series, creating it on first sight.
     pub async fn series_id(&self, key: &SeriesKey, unit: Option<&str>, source: &str) -> StoreResult<i64> {
-        let insert = "INSERT INTO metric_series (tenant_id, resource, metric, labels, unit, source, created_at) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, resource, metric, labels) DO NOTHING";
-        on_pool!(self, pool => sqlx::query(insert)
-            .bind(key.tenant_id).bind(&key.resource).bind(&key.metric).bind(&key.labels).bind(unit).bind(source).bind(now_ms())
-            .execute(pool).await.map(|r| r.rows_affected()))?;
-        let select =
-            "SELECT id FROM metric_series WHERE tenant_id = $1 AND resource = $2 AND metric = $3 AND labels = $4";
-        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(select)
-            .bind(key.tenant_id).bind(&key.resource).bind(&key.metric).bind(&key.labels)
-            .fetch_one(pool).await)?)
+        let ids = self.series_ids(&[NewSeries { key, unit, source }]).await?;
+        ids.first().copied().ok_or(StoreError::NotFound)
+    }
+
+    /// The ids of many series, in order, creating those not stored yet: two statements per
+    /// thousand series rather than two per series, so the first minute of many instances (whose
+    /// series all appear at once) costs a few statements.
+    pub async fn series_ids(&self, series: &[NewSeries<'_>]) -> StoreResult<Vec<i64>> {
+        let mut found: HashMap<SeriesKey, i64> = HashMap::with_capacity(series.len());
+        let created = now_ms();
+        for chunk in series.chunks(SERIES_CHUNK) {
+            let insert = "INSERT INTO metric_series (tenant_id, resource, metric, labels, unit, source, created_at) ";
+            let select = "SELECT id, tenant_id, resource, metric, labels FROM metric_series \
+                              WHERE (tenant_id, resource, metric, labels) IN (VALUES ";
+            let conflict = " ON CONFLICT (tenant_id, resource, metric, labels) DO NOTHING";
+            let rows: Vec<(i64, i64, String, String, String)> = on_pool!(self, pool => {
+                let mut q = QueryBuilder::new(insert);
+                q.push_values(chunk, |mut row, s| {
+                    row.push_bind(s.key.tenant_id)
+                        .push_bind(&s.key.resource)
+                        .push_bind(&s.key.metric)
+                        .push_bind(&s.key.labels)
+                        .push_bind(s.unit)
+                        .push_bind(s.source)
+                        .push_bind(created);
+                });
+                q.push(conflict);
+                q.build().execute(pool).await?;
+                let mut q = QueryBuilder::new(select);
+                let mut values = q.separated(", ");
+                for s in chunk {
+                    values.push("(");
+                    values.push_bind_unseparated(s.key.tenant_id);
+                    values.push_unseparated(", ");
+                    values.push_bind_unseparated(&s.key.resource);
+                    values.push_unseparated(", ");
+                    values.push_bind_unseparated(&s.key.metric);
+                    values.push_unseparated(", ");
+                    values.push_bind_unseparated(&s.key.labels);
+                    values.push_unseparated(")");
+                }
+                q.push(")");
+                q.build_query_as().fetch_all(pool).await
+            })?;
+            for (id, tenant_id, resource, metric, labels) in rows {
+                found.insert(SeriesKey { tenant_id, resource, metric, labels }, id);
+            }
+        }
+        series.iter().map(|s| found.get(s.key).copied().ok_or(StoreError::NotFound)).collect()
     }
 
     /// Writes points in one transaction; a repeated (series, ts) keeps the newest value.

@@ -48,7 +48,7 @@ pub use incidents::{IncidentFilter, IncidentRow, IncidentUpdateRow, UpdateWrite}
 pub use instances::{Instance, InstanceUpdate, NewInstance, SslMode};
 pub use leases::{LeaseRow, LeaseView};
 pub use maintenance::{MaintenanceFilter, MaintenanceRow};
-pub use metrics::{BucketPoint, MetricStoreStats, Point, SeriesKey, SeriesRow};
+pub use metrics::{BucketPoint, MetricStoreStats, NewSeries, Point, SeriesKey, SeriesRow};
 pub use outbox::{notice_key, ChannelRow, ChannelWrite, Grouping, Notice, NoticeWrite, OutboxRow, OutboxStats};
 pub use plugins::PluginSettingsRow;
 pub use public_status::PublicIncidents;

@@ -1,13 +1,13 @@
 //! Batched ingestion: producers hand samples to a channel; one task interns series (cached) and
 //! writes points in batches, so a burst of samples costs a few transactions, not one per point.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::{canonical_labels, Sample};
-use crate::store::{Point, SeriesKey, Store};
+use crate::store::{NewSeries, Point, SeriesKey, Store};
 
 /// Largest batch written in one transaction.
 const MAX_BATCH: usize = 10_000;
@@ -141,22 +141,35 @@ async fn write_batch(
     series: &mut HashMap<SeriesKey, i64>,
     batch: Vec<(Sample, String)>,
 ) -> anyhow::Result<()> {
-    let mut points = Vec::with_capacity(batch.len());
-    for (sample, source) in batch {
-        let key = SeriesKey {
-            tenant_id: sample.tenant_id,
-            resource: sample.resource,
-            metric: sample.metric,
-            labels: canonical_labels(&sample.labels),
-        };
-        let id = match series.get(&key) {
-            Some(id) => *id,
-            None => {
-                let id = store.series_id(&key, sample.unit.as_deref(), &source).await?;
-                series.insert(key, id);
-                id
-            }
-        };
+    let keyed: Vec<(SeriesKey, Sample, String)> = batch
+        .into_iter()
+        .map(|(mut sample, source)| {
+            let key = SeriesKey {
+                tenant_id: sample.tenant_id,
+                resource: std::mem::take(&mut sample.resource),
+                metric: std::mem::take(&mut sample.metric),
+                labels: canonical_labels(&sample.labels),
+            };
+            (key, sample, source)
+        })
+        .collect();
+    // Series not cached yet are found or created together (an instance's first activity cycle
+    // brings dozens of them, a host's first minute thousands).
+    let mut seen = HashSet::new();
+    let new: Vec<NewSeries<'_>> = keyed
+        .iter()
+        .filter(|(key, _, _)| !series.contains_key(key) && seen.insert(key))
+        .map(|(key, sample, source)| NewSeries { key, unit: sample.unit.as_deref(), source })
+        .collect();
+    if !new.is_empty() {
+        let ids = store.series_ids(&new).await?;
+        for (s, id) in new.iter().zip(ids) {
+            series.insert(s.key.clone(), id);
+        }
+    }
+    let mut points = Vec::with_capacity(keyed.len());
+    for (key, sample, _) in &keyed {
+        let id = series.get(key).copied().ok_or_else(|| anyhow::anyhow!("series {key:?} has no id"))?;
         points.push(Point { series_id: id, ts: sample.ts, value: sample.value });
     }
     store.insert_points(&points).await?;
