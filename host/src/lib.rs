@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod events;
+pub mod fanout;
 pub mod fsutil;
 pub mod health;
 pub mod instances;

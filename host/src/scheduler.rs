@@ -4,7 +4,9 @@
 //! never drops, the next due run). In a cluster (`with_claims`) runs fall on slots aligned to
 //! the interval, the same on every member, and each slot is claimed in the database before it
 //! runs: every interval runs once across the cluster, on whichever member claimed it first (at
-//! most once: a member that dies mid-run loses that slot's samples).
+//! most once: a member that dies mid-run loses that slot's samples). Each member waits a
+//! hashed delay into the slot before claiming (`placement::claim_delay`), so the runs spread
+//! over the members instead of going to the one whose clock ticks first.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -14,6 +16,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::placement::claim_delay;
 use crate::plugins::{CollectContext, LoadState, MetricSample, PluginHost, PluginKind};
 use crate::store::{now_ms, Store};
 use crate::timeseries::{MetricWriter, Sample};
@@ -22,6 +25,8 @@ use crate::timeseries::{MetricWriter, Sample};
 pub const DEFAULT_INTERVAL_SECONDS: u64 = 60;
 /// How often the scheduler looks for due plugins; bounds how late a run can start.
 const TICK: Duration = Duration::from_millis(200);
+/// The longest a cluster member waits into a slot before claiming it (see `claim_delay`).
+const CLAIM_SPREAD: Duration = Duration::from_millis(250);
 
 /// Where collected samples go and on whose behalf.
 #[derive(Clone)]
@@ -120,6 +125,7 @@ impl CollectorScheduler {
     /// its claim wins (a failed claim skips the slot rather than risk running it twice).
     async fn claimed(&self, id: &str, slot_ms: i64) -> bool {
         let Some((store, host)) = &self.claims else { return true };
+        tokio::time::sleep(claim_delay(host, id, slot_ms, CLAIM_SPREAD)).await;
         match store.claim_collector_run(id, slot_ms, host).await {
             Ok(won) => won,
             Err(e) => {

@@ -20,6 +20,7 @@ use crate::auth::Authenticator;
 use crate::bootstrap;
 use crate::cluster::{self, leads, Health, Leadership, Local};
 use crate::config::{Config, TlsMode};
+use crate::fanout;
 use crate::fsutil::write_private;
 use crate::health::{Readiness, StorageCheck};
 use crate::lifecycle::Background;
@@ -109,7 +110,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     start_background(&background, &config, &store, &plugins, &secrets, &writers, prepared.as_ref()).await?;
     let claimer = prepared.as_ref().map(|p| p.id().to_string());
     start_report_runner(&background, &config, &store, &plugins, &ctx.fresh_ash, claimer).await?;
-    watch_revocations(&background, &ctx.auth);
+    if prepared.is_some() {
+        let caches = fanout::Caches { auth: ctx.auth.clone(), plugins: Some(plugins.clone()), bundles: None };
+        fanout::start(&background, &store, caches);
+    }
+    watch_revocations(&background, &ctx.auth, prepared.is_some());
     if let Some(limits) = ctx.limits.clone() {
         background.every("rate-limit sweep", Duration::from_secs(60), move || {
             limits.sweep();
@@ -159,11 +164,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     shutdown(Instant::now() + grace, serving, &background, &writers, &store, member.as_ref()).await
 }
 
-/// Every second, drops the token cache when any process (another host on the same PostgreSQL
-/// too) revoked a token or changed a user's rights.
-fn watch_revocations(background: &Background, auth: &crate::auth::Authenticator) {
+/// Drops the token cache when any process (another host on the same PostgreSQL too) revoked a
+/// token or changed a user's rights: every second, or on a cluster member (told at once by the
+/// change feed, `fanout`) every 10 s in case the feed was cut unnoticed.
+fn watch_revocations(background: &Background, auth: &crate::auth::Authenticator, member: bool) {
     let auth = auth.clone();
-    background.every("token revocation sync", Duration::from_secs(1), move || {
+    let every = Duration::from_secs(if member { 10 } else { 1 });
+    background.every("token revocation sync", every, move || {
         let auth = auth.clone();
         async move {
             if let Err(e) = auth.sync_revocations().await {

@@ -132,6 +132,7 @@ async fn one_leader_one_run_per_collector_slot_and_revocations_reach_every_host(
     .await;
     let took = revoked_at.elapsed();
     eprintln!("revocation on A refused by B after {took:?}");
+    // B's own poll runs every 10 s on a member: within 3 s, only the change feed told it.
     assert!(took < Duration::from_secs(3), "B still accepted the revoked token after {took:?}");
 
     // Each 1 s slot of the collector ran on one host: one stored point per claimed slot.
@@ -153,6 +154,7 @@ async fn one_leader_one_run_per_collector_slot_and_revocations_reach_every_host(
     assert!(claimed >= 6, "{claimed} slots claimed in 8 s");
     assert!(stored <= claimed && stored + 2 >= claimed, "{stored} points for {claimed} claimed slots");
     assert_eq!(stored, seconds, "two points in one second: a slot ran twice");
+    plugin_settings_reach_every_host(&client_a, &Client::new(&b).await).await;
 
     // The leader killed, the other host takes the leadership.
     let (survivor, killed) = if first == leader_id(&a).await { (&b, &mut a) } else { (&a, &mut b) };
@@ -164,6 +166,33 @@ async fn one_leader_one_run_per_collector_slot_and_revocations_reach_every_host(
             .await;
     eprintln!("leadership taken over {:?} after the leader's kill", killed_at.elapsed());
     assert_eq!(next, leader_id(survivor).await);
+}
+
+/// A plugin's configuration and enabled flag changed through A are what B applies, told by the
+/// change feed (B reads plugin settings from the database only when told).
+async fn plugin_settings_reach_every_host(a: &Client, b: &Client) {
+    let path = "/api/v1/plugins/rust-collector/config";
+    let body = serde_json::json!({"interval_seconds": 1, "resource": "renamed-on-a"});
+    a.call(reqwest::Method::PUT, path, Some(body), 200).await;
+    let changed_at = std::time::Instant::now();
+    poll("B applies the configuration changed on A", Duration::from_secs(30), async || {
+        (b.get(path).await["resource"] == "renamed-on-a").then_some(())
+    })
+    .await;
+    let took = changed_at.elapsed();
+    eprintln!("plugin configuration changed on A applied by B after {took:?}");
+    assert!(took < Duration::from_secs(3), "B applied A's configuration only after {took:?}");
+
+    a.call(reqwest::Method::PATCH, "/api/v1/plugins/rust-collector/disable", None, 200).await;
+    poll("B sees the plugin disabled on A", Duration::from_secs(3), async || {
+        (b.get("/api/v1/plugins/rust-collector").await["status"] == "disabled").then_some(())
+    })
+    .await;
+    a.call(reqwest::Method::PATCH, "/api/v1/plugins/rust-collector/enable", None, 200).await;
+    poll("B sees the plugin enabled again", Duration::from_secs(3), async || {
+        (b.get("/api/v1/plugins/rust-collector").await["status"] == "loaded").then_some(())
+    })
+    .await;
 }
 
 async fn leader_id(server: &Server) -> String {

@@ -7,6 +7,8 @@
 //!   cluster's tables (hosts, leases, collector claims, the advisory lock) per second, from
 //!   pg_stat_statements, against everything the members ran;
 //! - each member's CPU (utime + stime) per stored tick while all three sample.
+//!
+//! `cluster_scaling_over_one_two_three_members` samples the same instances on 1, 2 and 3 members.
 
 use std::time::{Duration, Instant};
 
@@ -63,14 +65,7 @@ async fn cluster_failover_and_coordination_load() {
     pg.psql("vigia", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements").unwrap();
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let mut members: Vec<Server> = dirs.iter().map(|d| start_member(d.path(), &config)).collect();
-    let admin = Client::new(&members[0]).await;
-    for i in 0..n {
-        let body = json!({"host": "127.0.0.1", "port": pg.port(), "user": "postgres", "password": "x"});
-        admin.call(reqwest::Method::POST, &format!("/api/v1/instances/db{i:04}"), Some(body), 201).await;
-        admin
-            .call(reqwest::Method::PATCH, &format!("/api/v1/instances/db{i:04}/collection-rate/high"), None, 200)
-            .await;
-    }
+    register(&Client::new(&members[0]).await, &pg, n).await;
     all_held(&pg, n, "").await;
     tokio::time::sleep(Duration::from_secs(20)).await;
 
@@ -146,4 +141,87 @@ async fn cluster_failover_and_coordination_load() {
         percentile(to_samples.clone(), 0.5),
         percentile(to_samples, 0.99)
     );
+}
+
+/// Registers `n` instances (`db0000`…) on `pg` through `admin`, sampled at 1 s.
+async fn register(admin: &Client, pg: &PgCluster, n: usize) {
+    for i in 0..n {
+        let body = json!({"host": "127.0.0.1", "port": pg.port(), "user": "postgres", "password": "x"});
+        admin.call(reqwest::Method::POST, &format!("/api/v1/instances/db{i:04}"), Some(body), 201).await;
+        admin
+            .call(reqwest::Method::PATCH, &format!("/api/v1/instances/db{i:04}/collection-rate/high"), None, 200)
+            .await;
+    }
+}
+
+/// The share of due ticks stored between `from` and `to` (epoch ms): ticks of the ASH chunks
+/// wholly inside, over the seconds those chunks span.
+fn stored_share(pg: &PgCluster, from: i64, to: i64) -> f64 {
+    let sql = format!(
+        "SELECT sum(ticks), sum((end_ts - start_ts) / 1000 + 1) FROM ash_chunks WHERE start_ts >= {from} AND end_ts < {to}"
+    );
+    let row = pg.psql("vigia", &sql).unwrap();
+    let (ticks, seconds) = row.split_once('|').unwrap();
+    ticks.parse::<f64>().unwrap_or(0.0) / seconds.parse::<f64>().unwrap_or(1.0).max(1.0)
+}
+
+/// Scaling: the same `VIGIA_BENCH_INSTANCES` instances (default 300, each seeing 10 active
+/// sessions) sampled at 1 s by 1, then 2, then 3 members on one machine: instances and CPU per
+/// member, every member's CPU per stored tick, and the total against one member's (the cost of
+/// being spread; on one 2-core machine the members share the cores, so this measures overhead,
+/// not added capacity).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+async fn cluster_scaling_over_one_two_three_members() {
+    use sqlx::{Connection, Executor};
+    let n = env("VIGIA_BENCH_INSTANCES", 300);
+    let window = Duration::from_secs(env("VIGIA_BENCH_WINDOW_SECONDS", 90) as u64);
+    let pg = PgCluster::start_with(&format!("max_connections = {}", 2 * n + 100)).unwrap();
+    let config = config(&pg.create_database("vigia").unwrap());
+    let mut sleepers = Vec::new();
+    for _ in 0..10 {
+        let mut conn = sqlx::PgConnection::connect(&pg.url("postgres")).await.unwrap();
+        sleepers.push(tokio::spawn(async move { conn.execute("SELECT pg_sleep(3600)").await.map(drop) }));
+    }
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut members = vec![start_member(dirs[0].path(), &config)];
+    register(&Client::new(&members[0]).await, &pg, n).await;
+    let mut one_member = None;
+    for k in 1..=3 {
+        if k > 1 {
+            members.push(start_member(dirs[k - 1].path(), &config));
+        }
+        let spread = "SELECT count(DISTINCT owner) FROM instance_leases WHERE expires_at > vigia_now_ms()";
+        poll("every member holds a share", Duration::from_secs(120), async || (count(&pg, spread) == k).then_some(()))
+            .await;
+        all_held(&pg, n, "").await;
+        // Warm-up: chunks cut, series created, the moved instances' first minute behind them.
+        tokio::time::sleep(Duration::from_secs(70)).await;
+        let (before, from) = (members.iter().map(|m| cpu_ticks(m.pid())).collect::<Vec<_>>(), now_ms());
+        tokio::time::sleep(window).await;
+        let used: Vec<f64> =
+            members.iter().zip(&before).map(|(m, b)| (cpu_ticks(m.pid()) - b) as f64 / 100.0).collect();
+        let to = now_ms();
+        // The chunks of the window are cut within a minute after it.
+        tokio::time::sleep(Duration::from_secs(65)).await;
+        let share = stored_share(&pg, from, to);
+        let held = pg.psql("vigia", "SELECT count(*) FROM instance_leases GROUP BY owner ORDER BY 1").unwrap();
+        let total: f64 = used.iter().sum();
+        let per_tick = total / (n as f64 * window.as_secs_f64() * share.max(0.01)) * 1e6;
+        let per_member: Vec<String> =
+            used.iter().map(|cpu| format!("{:.1} %", cpu / window.as_secs_f64() * 100.0)).collect();
+        let ratio = per_tick / *one_member.get_or_insert(per_tick);
+        eprintln!(
+            "{k} member(s): instances per member {}; CPU per member {}; {:.1} % of due ticks stored; \
+             {per_tick:.0} µs of all members' CPU per stored tick ({ratio:.2}× one member's)",
+            held.lines().collect::<Vec<_>>().join("/"),
+            per_member.join(" / "),
+            share * 100.0
+        );
+    }
+    drop(sleepers);
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }

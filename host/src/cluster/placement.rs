@@ -20,6 +20,23 @@ fn weight(host: &str, instance_id: i64) -> u64 {
     u64::from_be_bytes(first)
 }
 
+/// How long `host` waits into a shared slot (`work`'s run at `slot_ms`) before claiming it:
+/// a hash of the three below `spread`, so whichever member waits least differs from slot to
+/// slot and the runs spread over the members, while no member needs to know the others (a
+/// favoured member that is gone just lets the next one claim a little later).
+pub fn claim_delay(host: &str, work: &str, slot_ms: i64, spread: std::time::Duration) -> std::time::Duration {
+    let digest = Sha256::new()
+        .chain_update(host.as_bytes())
+        .chain_update([0])
+        .chain_update(work.as_bytes())
+        .chain_update(slot_ms.to_be_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let fraction = u64::from_be_bytes(first) as f64 / u64::MAX as f64;
+    spread.mul_f64(fraction)
+}
+
 /// The member that should sample `instance_id` among `live` (none when nobody is live).
 pub fn owner_of(instance_id: i64, live: &[String]) -> Option<&str> {
     live.iter().max_by_key(|host| (weight(host, instance_id), host.as_str())).map(String::as_str)
@@ -78,6 +95,26 @@ mod tests {
 
     fn hosts(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn shared_slots_are_favoured_evenly_across_members() {
+        let members = hosts(&["host-a", "host-b", "host-c"]);
+        let spread = std::time::Duration::from_millis(200);
+        let mut first = HashMap::new();
+        for slot in 0..3000i64 {
+            let delays = members.iter().map(|m| (claim_delay(m, "collector", slot * 60_000, spread), m));
+            let (delay, winner) = delays.min().unwrap();
+            assert!(delay < spread);
+            *first.entry(winner.clone()).or_insert(0usize) += 1;
+        }
+        for m in &members {
+            let won = first.get(m).copied().unwrap_or_default();
+            assert!((850..=1150).contains(&won), "{m} claims first in {won} of 3000 slots: {first:?}");
+        }
+        // The same inputs give the same delay on every member and every version.
+        assert_eq!(claim_delay("host-a", "x", 1, spread), claim_delay("host-a", "x", 1, spread));
+        assert_ne!(claim_delay("host-a", "x", 1, spread), claim_delay("host-a", "x", 2, spread));
     }
 
     fn lease(id: i64, owner: &str, expires_at: i64) -> LeaseRow {

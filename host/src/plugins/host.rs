@@ -422,6 +422,18 @@ impl PluginHost {
         Ok(())
     }
 
+    /// Applies the stored settings of `id` again (another cluster member changed them).
+    pub async fn refresh_settings(&self, id: &str) {
+        self.registry.refresh_settings(id).await
+    }
+
+    /// Applies every plugin's stored settings again (the change feed was cut meanwhile).
+    pub async fn refresh_all_settings(&self) {
+        for slot in self.registry.all() {
+            self.registry.refresh_settings(&slot.id).await;
+        }
+    }
+
     /// A readiness check that lists failed plugins in the log but never fails readiness: one
     /// broken plugin must not take the whole host out of rotation.
     pub fn readiness_check(&self) -> Arc<dyn ReadinessCheck> {

@@ -298,9 +298,8 @@ impl Registry {
         self.publish(EventType::PluginFailed, data);
     }
 
-    /// Makes `loaded` the serving version of `slot` (caller holds `slot.lock`).
-    pub fn swap_in(&self, slot: &Slot, loaded: LoadedPlugin) {
-        let stored = slot.config.load().stored.clone();
+    /// The configuration `stored` as `loaded` sees it (its defaults merged, secrets opened).
+    fn config_view(&self, slot: &Slot, loaded: &LoadedPlugin, stored: Value) -> ConfigView {
         let (defaults, secrets) = (&loaded.valid.defaults, &self.services.secrets);
         let effective = match config::effective(&slot.id, defaults, &stored, &loaded.secret_paths, secrets) {
             Ok(v) => v,
@@ -309,7 +308,33 @@ impl Registry {
                 loaded.valid.defaults.clone()
             }
         };
-        slot.config.store(Arc::new(ConfigView { stored, effective: effective.to_string().into() }));
+        ConfigView { stored, effective: effective.to_string().into() }
+    }
+
+    /// Applies `name`'s stored settings again: another cluster member changed them (the change
+    /// feed said so), or the feed was cut. A plugin this host does not have is left alone.
+    pub async fn refresh_settings(&self, name: &str) {
+        let Some(slot) = self.get(name) else { return };
+        let _guard = slot.lock.lock().await;
+        let (enabled, stored) = match self.services.settings.load(name).await {
+            Ok(Some(settings)) => (settings.enabled, settings.config),
+            // Forgotten (the plugin was removed elsewhere): back to the defaults.
+            Ok(None) => (true, Value::Object(Default::default())),
+            Err(e) => return tracing::warn!(plugin = name, error = %e, "could not read changed plugin settings"),
+        };
+        let view = match slot.current.load_full() {
+            Some(loaded) => self.config_view(&slot, &loaded, stored),
+            None => ConfigView { stored, effective: "{}".into() },
+        };
+        slot.config.store(Arc::new(view));
+        slot.enabled.store(enabled, Ordering::Relaxed);
+        tracing::debug!(plugin = name, enabled, "plugin settings changed elsewhere applied");
+    }
+
+    /// Makes `loaded` the serving version of `slot` (caller holds `slot.lock`).
+    pub fn swap_in(&self, slot: &Slot, loaded: LoadedPlugin) {
+        let stored = slot.config.load().stored.clone();
+        slot.config.store(Arc::new(self.config_view(slot, &loaded, stored)));
         tracing::info!(
             plugin = %slot.id, version = %loaded.valid.manifest.version, kind = loaded.kind().as_str(),
             "plugin loaded"

@@ -7,6 +7,7 @@ mod alerts;
 mod ash;
 mod ash_tail;
 mod audit;
+mod changes;
 pub mod columns;
 mod groups;
 mod hosts;
@@ -42,6 +43,7 @@ pub use alert_types::{AlertState, ChannelEvent, ChannelEvents, DeliveryState, Ev
 pub use alerts::{idempotency_key, AlertEvent, AlertFilter, AlertRow, EventWrite, RuleRow};
 pub use ash::{AshRollupRow, StoredAshChunk};
 pub use audit::{AuditFilter, AuditRow, AuditWrite};
+pub use changes::{Change, ChangeFeed};
 pub use groups::DueGroup;
 pub use hosts::HostRow;
 pub use incidents::{IncidentFilter, IncidentRow, IncidentUpdateRow, UpdateWrite};
@@ -125,11 +127,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The claim of an outbox-like table (`state`, `next_attempt_at`, `updated_at`, `claimed_by`): up
 /// to `$2` due `pending` rows (`next_attempt_at <= $1`), oldest first, moved to `sending` for the
 /// claimer `$3` in one statement so two workers (or hosts) never claim the same row; returns them
-/// with `columns`.
-fn claim_due_sql(table: &str, columns: &str) -> String {
+/// with `columns`. On PostgreSQL the rows are picked `FOR UPDATE SKIP LOCKED`: members claiming
+/// at the same moment take different rows instead of queueing on the same ones (and the loser
+/// finding them gone), so a burst spreads over the cluster. SQLite has one writer at a time.
+fn claim_due_sql(backend: Backend, table: &str, columns: &str) -> String {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
     format!(
         "UPDATE {table} SET state = 'sending', updated_at = $1, claimed_by = $3 WHERE state = 'pending' AND id IN \
-         (SELECT id FROM {table} WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2) \
+         (SELECT id FROM {table} WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2{lock}) \
          RETURNING {columns}"
     )
 }

@@ -244,7 +244,7 @@ impl Store {
 
     /// Moves up to `limit` due pending rows to `sending` and returns them, oldest first.
     pub async fn claim_due(&self, now: i64, limit: i64, claimer: Option<&str>) -> StoreResult<Vec<OutboxRow>> {
-        let sql = claim_due_sql("notification_outbox", OUTBOX_COLUMNS);
+        let sql = claim_due_sql(self.backend(), "notification_outbox", OUTBOX_COLUMNS);
         let mut rows = on_pool!(self, pool => sqlx::query_as::<_, OutboxRow>(&sql).bind(now).bind(limit).bind(claimer)
             .fetch_all(pool).await)?;
         rows.sort_by_key(|r| r.id);

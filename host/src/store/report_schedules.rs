@@ -185,7 +185,7 @@ impl Store {
 
     /// Moves up to `limit` due pending runs to `sending` and returns them, oldest first.
     pub async fn claim_due_runs(&self, now: i64, limit: i64, claimer: Option<&str>) -> StoreResult<Vec<RunRow>> {
-        let sql = claim_due_sql("report_runs", RUN_COLUMNS);
+        let sql = claim_due_sql(self.backend(), "report_runs", RUN_COLUMNS);
         let mut rows = on_pool!(self, pool => sqlx::query_as::<_, RunRow>(&sql).bind(now).bind(limit).bind(claimer)
             .fetch_all(pool).await)?;
         rows.sort_by_key(|r| r.id);

@@ -232,6 +232,32 @@ async fn in_flight_rows_are_queued_again_only_for_their_own_claimer_or_a_dead_on
     assert_eq!(s.stats().await["pending"], 2);
 }
 
+/// A member claiming while another member's claim holds some due rows locked takes other rows
+/// at once (PostgreSQL `FOR UPDATE SKIP LOCKED`), a full batch, instead of waiting for those
+/// rows and coming back short once the other claim commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_skips_rows_another_member_is_claiming() {
+    use sqlx::{Connection, Row};
+    let s = Setup::new(Backend::Postgres).await;
+    s.channel(json!({"name": "ops", "plugin": "webhook", "config": {"url": s.rx.url("/hook")}})).await;
+    for i in 0..20 {
+        s.e.raise(&format!("alert-{i}"), "critical", "main", json!({})).await;
+    }
+    let mut other = sqlx::PgConnection::connect(&s.e.app.db_url).await.unwrap();
+    let mut claiming = other.begin().await.unwrap();
+    let lock = "SELECT id FROM notification_outbox WHERE state = 'pending' ORDER BY id LIMIT 10 FOR UPDATE";
+    let locked: Vec<i64> =
+        sqlx::query(lock).fetch_all(&mut *claiming).await.unwrap().iter().map(|r| r.get(0)).collect();
+    let claim = s.e.app.store.claim_due(vigia::store::now_ms(), 10, Some("host-b"));
+    let claimed = tokio::time::timeout(Duration::from_secs(5), claim)
+        .await
+        .expect("the claim waited for rows another member is claiming")
+        .unwrap();
+    assert_eq!(claimed.len(), 10, "a short batch while 10 other rows were due");
+    assert!(claimed.iter().all(|r| !locked.contains(&r.id)), "claimed a row another member holds");
+    claiming.rollback().await.unwrap();
+}
+
 async fn pause_suppresses_notifications_and_resume_notifies_once(backend: Backend) {
     let mut s = Setup::new(backend).await;
     s.channel(json!({"name": "ops", "plugin": "webhook", "config": {"url": s.rx.url("/hook")}})).await;
