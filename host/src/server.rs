@@ -133,7 +133,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     let member = match prepared {
         Some(prepared) => {
-            Some(member::join(prepared, &config, &store, &listener, &secrets, &writers.activity, &background).await?)
+            let mut joined =
+                member::join(prepared, &config, &store, &listener, &secrets, &writers.activity, &background).await?;
+            joined.materialise_plugins(&plugins, &store, config.cluster.heartbeat(), &background);
+            Some(joined)
         }
         None => None,
     };
