@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -22,6 +22,10 @@ use super::{bundle, loader, manifest};
 
 /// What this host last materialised, plugin id → digest, in the plugins directory.
 const MARKER_FILE: &str = ".materialised.json";
+
+/// A stored bundle this host failed to write is fetched and tried again after this long (or
+/// once another version is stored), not at every pass: bundles weigh up to 64 MiB.
+const RETRY_FAILED_WRITE: Duration = Duration::from_secs(60);
 
 /// How a plugin in this host's directory stands against the bundles stored in the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -140,11 +144,13 @@ pub struct Materialiser {
     registry: Arc<Registry>,
     poked: Notify,
     digests: Arc<Mutex<DigestCache>>,
+    /// Writes that failed: plugin id → (stored digest, error, when).
+    failed: Mutex<HashMap<String, (String, String, Instant)>>,
 }
 
 impl Materialiser {
     pub(crate) fn new(registry: Arc<Registry>) -> Materialiser {
-        Materialiser { registry, poked: Notify::new(), digests: Arc::default() }
+        Materialiser { registry, poked: Notify::new(), digests: Arc::default(), failed: Mutex::default() }
     }
 
     /// Asks for a pass now (e.g. a change feed heard of an install): the loop waiting in
@@ -185,7 +191,7 @@ impl Materialiser {
                 Action::Agree => {
                     marker.insert(id.clone(), db.unwrap_or_default().to_string());
                 }
-                Action::Write => match self.write(id).await {
+                Action::Write => match self.write_unless_failing(id, db.unwrap_or_default()).await {
                     Ok(Some(digest)) => {
                         marker.insert(id.clone(), digest);
                     }
@@ -221,6 +227,29 @@ impl Materialiser {
             write_marker(&self.registry.dir, &marker).map_err(MaterialiseError::Marker)?;
         }
         Ok(divergences)
+    }
+
+    /// `write`, unless writing the bundle stored as `digest` failed less than
+    /// `RETRY_FAILED_WRITE` ago (that error again).
+    async fn write_unless_failing(&self, id: &str, digest: &str) -> Result<Option<String>, String> {
+        let failed = |f: &HashMap<String, (String, String, Instant)>| {
+            f.get(id).filter(|(d, _, at)| d == digest && at.elapsed() < RETRY_FAILED_WRITE).map(|(_, e, _)| e.clone())
+        };
+        if let Some(error) = failed(&self.failed.lock().expect("failed writes lock")) {
+            return Err(error);
+        }
+        let result = self.write(id).await;
+        let mut failures = self.failed.lock().expect("failed writes lock");
+        match &result {
+            Err(e) => {
+                tracing::warn!(plugin = id, error = %e, "writing a stored plugin bundle failed");
+                failures.insert(id.to_string(), (digest.to_string(), e.clone(), Instant::now()));
+            }
+            Ok(_) => {
+                failures.remove(id);
+            }
+        }
+        result
     }
 
     /// Writes plugin `id`'s stored bundle into the directory and loads it; the digest written,

@@ -156,6 +156,16 @@ async fn bundles_installed_on_one_host_are_materialised_by_another(backend: Back
     );
     assert!(matches!(&by_hand[..], [Divergence { detail, .. }] if detail.contains("by hand")), "{by_hand:?}");
     assert!(two.dir.join("by-hand").exists(), "never removed");
+
+    // A stored bundle this host cannot write is reported missing, at every pass.
+    store.put_plugin_bundle("garbage", "0000", b"not a tarball").await.unwrap();
+    for _ in 0..2 {
+        let found = materialiser.pass().await.unwrap();
+        let missing = found.iter().find(|d| d.plugin == "garbage").expect("reported");
+        assert_eq!(missing.state, DivergenceState::Missing, "{found:?}");
+        assert!(missing.detail.contains("corrupt bundle"), "{found:?}");
+    }
+    assert!(!two.dir.join("garbage").exists());
 }
 
 // On a multi-threaded runtime: the plugin runtime's watchers run beside the test.
