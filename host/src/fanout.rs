@@ -8,12 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
 use crate::lifecycle::{sleep_or_stop, Background};
-use crate::plugins::PluginHost;
+use crate::plugins::{Materialiser, PluginHost};
 use crate::store::{Change, ChangeFeed, Store};
 
 /// How long a member waits before subscribing again after the feed failed.
@@ -24,8 +23,8 @@ const RETRY: Duration = Duration::from_secs(1);
 pub struct Caches {
     pub auth: Authenticator,
     pub plugins: Option<Arc<PluginHost>>,
-    /// Wakes the pass that materialises plugin bundles stored in the database.
-    pub bundles: Option<Arc<Notify>>,
+    /// The pass that materialises the plugin bundles stored in the database (woken on a change).
+    pub bundles: Option<Arc<Materialiser>>,
 }
 
 /// Follows the change feed under `background` until it stops.
@@ -86,7 +85,7 @@ async fn apply(caches: &Caches, change: Change) {
         }
     }
     if let Some(bundles) = caches.bundles.as_ref().filter(|_| resync || change == Change::PluginBundles) {
-        bundles.notify_one();
+        bundles.poke();
     }
 }
 

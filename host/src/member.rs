@@ -2,11 +2,14 @@
 //! process. Before the loops start (`prepare`): this host's id, the channel its instance leases
 //! are published on, its leadership, and the activity writer on a fenced pool of its own. Once
 //! the listener is bound (`join`): registration, then every heartbeat a beat, a lease pass and a
-//! leadership refresh. At a clean stop (`Member::leave`), after the loops: leases handed over,
-//! leadership released, the stop recorded.
+//! leadership refresh; and (`Member::materialise_plugins`) the plugin bundles stored in the
+//! database written into this host's plugins directory, its divergences recorded in its row. At a
+//! clean stop (`Member::leave`), after the loops: leases handed over, leadership released, the
+//! stop recorded.
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::{watch, Mutex};
@@ -15,6 +18,7 @@ use crate::activity::{ActivityWriter, FreshAsh};
 use crate::cluster::{self, Leadership, LeaseKeeper, Local, Membership, Owned};
 use crate::config::Config;
 use crate::lifecycle::Background;
+use crate::plugins::{Divergence, Materialiser, PluginHost};
 use crate::secrets::SecretBox;
 use crate::store::{now_ms, Store};
 
@@ -71,6 +75,7 @@ pub struct Member {
     membership: Membership,
     keeper: Arc<Mutex<LeaseKeeper<ActivityWriter>>>,
     leader: Arc<Leadership>,
+    materialiser: Option<Arc<Materialiser>>,
 }
 
 /// Registers `member` at its advertised (or listening) address — refused when a live member
@@ -94,7 +99,7 @@ pub async fn join(
         .await
         .context("joining the cluster")?;
     let keeper = LeaseKeeper::new(store.clone(), member.local.id, config.cluster.lease(), writer.clone(), member.owned);
-    let joined = Member { membership, keeper: Arc::new(Mutex::new(keeper)), leader: member.leader };
+    let joined = Member { membership, keeper: Arc::new(Mutex::new(keeper)), leader: member.leader, materialiser: None };
     let (membership, keeper, leader) = (joined.membership.clone(), joined.keeper.clone(), joined.leader.clone());
     background.every("cluster heartbeat", config.cluster.heartbeat(), move || {
         let (membership, keeper, leader) = (membership.clone(), keeper.clone(), leader.clone());
@@ -122,6 +127,39 @@ async fn heartbeat(membership: &Membership, keeper: Option<&Mutex<LeaseKeeper<Ac
 }
 
 impl Member {
+    /// Materialises the plugin bundles stored in the database into this host's plugins
+    /// directory: a pass at once, then at every heartbeat and whenever poked
+    /// (`Member::materialiser`); this host's divergences are recorded in its `hosts` row (shown
+    /// by `GET /api/v1/cluster`) whenever they change.
+    pub fn materialise_plugins(&mut self, plugins: &PluginHost, store: &Store, period: Duration, bg: &Background) {
+        let materialiser = plugins.materialiser();
+        self.materialiser = Some(materialiser.clone());
+        let (store, id, token) = (store.clone(), self.membership.id().to_string(), bg.token());
+        bg.spawn("plugin bundles", async move {
+            let mut recorded: Option<Vec<Divergence>> = None;
+            loop {
+                match materialiser.pass().await {
+                    Ok(found) if recorded.as_ref() != Some(&found) => {
+                        if record_divergence(&store, &id, &found).await {
+                            recorded = Some(found);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "materialising the stored plugin bundles failed; retried"),
+                }
+                tokio::select! {
+                    _ = token.cancelled() => return,
+                    _ = materialiser.next(period) => {}
+                }
+            }
+        });
+    }
+
+    /// The materialiser of the stored plugin bundles, once started: `poke` it to run a pass now.
+    pub fn materialiser(&self) -> Option<&Arc<Materialiser>> {
+        self.materialiser.as_ref()
+    }
+
     /// A clean stop, once sampling and the heartbeat have stopped: what was buffered is stored,
     /// every lease lapses and the leadership goes, for the others to take at once, and the host
     /// says it stopped.
@@ -133,6 +171,22 @@ impl Member {
         self.leader.step_down().await;
         if let Err(e) = self.membership.leave(now_ms()).await {
             problems.push(format!("recording this host's stop in the cluster: {e}"));
+        }
+    }
+}
+
+/// Records this host's plugin divergences in its row; `false` when that failed (tried again
+/// after the next pass).
+async fn record_divergence(store: &Store, id: &str, found: &[Divergence]) -> bool {
+    for d in found {
+        tracing::warn!(plugin = %d.plugin, state = ?d.state, detail = %d.detail, "plugin directory diverges from the database");
+    }
+    let json = serde_json::to_string(found).expect("divergences serialise");
+    match store.set_host_plugin_divergence(id, &json).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "recording this host's plugin divergences failed");
+            false
         }
     }
 }

@@ -110,10 +110,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     start_background(&background, &config, &store, &plugins, &secrets, &writers, prepared.as_ref()).await?;
     let claimer = prepared.as_ref().map(|p| p.id().to_string());
     start_report_runner(&background, &config, &store, &plugins, &ctx.fresh_ash, claimer).await?;
-    if prepared.is_some() {
-        let caches = fanout::Caches { auth: ctx.auth.clone(), plugins: Some(plugins.clone()), bundles: None };
-        fanout::start(&background, &store, caches);
-    }
+    let caches = fanout::Caches { auth: ctx.auth.clone(), plugins: Some(plugins.clone()), bundles: None };
     watch_revocations(&background, &ctx.auth, prepared.is_some());
     if let Some(limits) = ctx.limits.clone() {
         background.every("rate-limit sweep", Duration::from_secs(60), move || {
@@ -138,7 +135,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     let member = match prepared {
         Some(prepared) => {
-            Some(member::join(prepared, &config, &store, &listener, &secrets, &writers.activity, &background).await?)
+            let mut joined =
+                member::join(prepared, &config, &store, &listener, &secrets, &writers.activity, &background).await?;
+            joined.materialise_plugins(&plugins, &store, config.cluster.heartbeat(), &background);
+            fanout::start(&background, &store, fanout::Caches { bundles: joined.materialiser().cloned(), ..caches });
+            Some(joined)
         }
         None => None,
     };

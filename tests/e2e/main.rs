@@ -20,6 +20,7 @@ mod cluster;
 mod cluster_bench;
 mod cluster_burst;
 mod cluster_leases;
+mod cluster_plugins;
 mod dashboard;
 mod dashboard_bench;
 mod dashboard_comfort;

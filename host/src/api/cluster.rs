@@ -1,6 +1,7 @@
 //! `GET /api/v1/cluster`, the operator's: the hosts sharing this database (`[cluster] enabled`),
-//! each with its address, version, last heartbeat, health (`cluster::health`) and the number of
-//! instances whose lease it holds.
+//! each with its address, version, last heartbeat, health (`cluster::health`), the number of
+//! instances whose lease it holds, and how its plugins directory differs from the bundles
+//! installed through the API.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use super::error::ApiResult;
 use super::{rfc3339, AppContext};
 use crate::auth::Principal;
 use crate::cluster::{health, Health};
+use crate::plugins::Divergence;
 use crate::store::{now_ms, HostRow};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -32,6 +34,10 @@ pub struct HostView {
     pub leader: bool,
     /// The host that answered.
     pub this_host: bool,
+    /// What its plugins directory holds that the bundles installed through the API do not say
+    /// (a plugin edited or placed there by hand, kept; one it could not write), as its last
+    /// pass found it. Empty when in agreement.
+    pub plugin_divergence: Vec<Divergence>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -46,6 +52,10 @@ pub struct ClusterView {
 }
 
 fn view(row: HostRow, health: Health, instances: usize, this_host: bool) -> HostView {
+    let plugin_divergence = serde_json::from_str(&row.plugin_divergence).unwrap_or_else(|e| {
+        tracing::warn!(host = %row.id, error = %e, "unreadable plugin divergence of a host; shown as none");
+        Vec::new()
+    });
     HostView {
         id: row.id,
         address: row.address,
@@ -57,6 +67,7 @@ fn view(row: HostRow, health: Health, instances: usize, this_host: bool) -> Host
         health,
         instances,
         this_host,
+        plugin_divergence,
     }
 }
 

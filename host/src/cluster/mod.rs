@@ -187,6 +187,7 @@ impl Membership {
             key_check,
             leader_since: None,
             samples,
+            plugin_divergence: "[]".into(),
         };
         store.register_host(&row).await?;
         tracing::info!(host = %row.id, address = %row.address, "joined the cluster");
@@ -246,6 +247,7 @@ mod tests {
             key_check: String::new(),
             leader_since: None,
             samples: true,
+            plugin_divergence: "[]".into(),
         };
         let after = Duration::from_secs(15);
         assert_eq!(health(&host(100_000, None), 115_000, after), Health::Alive);

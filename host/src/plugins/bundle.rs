@@ -1,10 +1,14 @@
 //! Plugin bundles (`.tar.gz` holding `plugin.toml` and the wasm, flat or under one top folder):
 //! unpacked in memory with strict limits, and written into the plugins directory only through a
 //! hidden staging folder renamed into place, so the watcher never sees a half-written plugin.
+//! `digest` names a bundle's contents, however they were packed: what the database stores beside
+//! an installed bundle and what a cluster member compares its directory with.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use super::manifest::MANIFEST_FILE;
 
@@ -18,6 +22,28 @@ pub struct Bundle {
     pub manifest_text: String,
     pub wasm_name: String,
     pub wasm: Vec<u8>,
+}
+
+impl Bundle {
+    /// The digest of its contents (`digest`).
+    pub fn digest(&self) -> String {
+        digest(&self.manifest_text, &self.wasm)
+    }
+}
+
+/// SHA-256 over the SHA-256 of the manifest text and of the wasm: the same contents give the
+/// same hash whatever the tar headers or the compression. The loader's fingerprint.
+pub(crate) fn contents_hash(manifest_text: &str, wasm: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(Sha256::digest(manifest_text.as_bytes()));
+    h.update(Sha256::digest(wasm));
+    h.finalize().into()
+}
+
+/// A bundle's contents as the database stores them beside it (`plugin_bundles.digest`): the
+/// hex of `contents_hash`.
+pub fn digest(manifest_text: &str, wasm: &[u8]) -> String {
+    hex::encode(contents_hash(manifest_text, wasm))
 }
 
 pub fn unpack(tar_gz: &[u8]) -> Result<Bundle, String> {
@@ -122,7 +148,7 @@ pub fn write_into(dir: &Path, id: &str, bundle: &Bundle) -> std::io::Result<()> 
     result
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut f = std::fs::File::create(path)?;
     f.write_all(bytes)?;

@@ -108,6 +108,12 @@ impl PluginHost {
         CacheStats { compiled: c.compiled.load(Ordering::Relaxed), cache_hits: c.cache_hits.load(Ordering::Relaxed) }
     }
 
+    /// The materialiser of the bundles stored in the database into this host's directory (a
+    /// cluster member's). Make one per host: it keeps what it hashed.
+    pub fn materialiser(&self) -> Arc<super::Materialiser> {
+        Arc::new(super::Materialiser::new(self.registry.clone()))
+    }
+
     /// Re-reads the plugins directory now (what the watcher does on changes).
     pub async fn rescan(&self) {
         self.registry.rescan().await
@@ -321,12 +327,7 @@ impl PluginHost {
 
     pub async fn set_enabled(&self, id: &str, enabled: bool) -> Result<(), PluginError> {
         let slot = self.registry.get(id).ok_or_else(|| PluginError::NotFound(id.to_string()))?;
-        self.registry
-            .services
-            .settings
-            .set_enabled(id, enabled)
-            .await
-            .map_err(|e| PluginError::Storage(format!("{e:#}")))?;
+        self.registry.services.settings.set_enabled(id, enabled).await.map_err(storage)?;
         slot.enabled.store(enabled, Ordering::Relaxed);
         tracing::info!(plugin = id, enabled, "plugin enabled flag changed");
         Ok(())
@@ -374,19 +375,15 @@ impl PluginHost {
         let secrets_of = (secret_paths, plugin.valid.bindings.as_slice());
         let (sealed, effective) = config::prepare_update(id, &new, &stored, defaults, schema, secrets_of, secrets)
             .map_err(PluginError::Invalid)?;
-        self.registry
-            .services
-            .settings
-            .set_config(id, &sealed)
-            .await
-            .map_err(|e| PluginError::Storage(format!("{e:#}")))?;
+        self.registry.services.settings.set_config(id, &sealed).await.map_err(storage)?;
         slot.config.store(Arc::new(ConfigView { stored: sealed, effective: effective.to_string().into() }));
         tracing::info!(plugin = id, "plugin configuration updated");
         Ok(())
     }
 
     /// Validates a `.tar.gz` bundle completely (manifest, hash, compile, WIT version, world,
-    /// `info()`), and only then writes it into the plugins directory and serves it.
+    /// `info()`), and only then stores it in the database (the source of truth every cluster
+    /// member materialises), writes it into the plugins directory and serves it.
     pub async fn install_bundle(&self, tar_gz: &[u8]) -> Result<PluginStatus, PluginError> {
         let bundle = bundle::unpack(tar_gz).map_err(PluginError::Invalid)?;
         let (engine, bounds) = (self.registry.engine.clone(), self.registry.bounds.clone());
@@ -401,23 +398,28 @@ impl PluginHost {
         let loaded = loader::finish(&self.registry.engine, &self.registry.services, prepared)
             .await
             .map_err(PluginError::Invalid)?;
+        let _installing = self.registry.installs.lock().await;
+        self.registry.services.bundles.put_bundle(&id, &bundle.digest(), tar_gz).await.map_err(storage)?;
         let dir = self.registry.dir.clone();
         let slot = self.registry.install_loaded(&id, loaded, || bundle::write_into(&dir, &id, &bundle)).await?;
         tracing::info!(plugin = %id, "plugin bundle installed");
         Ok(slot.status())
     }
 
-    /// Unloads the plugin, deletes its directory, and forgets its settings and state.
+    /// Unloads the plugin, deletes its directory and its stored bundle, and forgets its settings
+    /// and state.
     pub async fn remove(&self, id: &str) -> Result<(), PluginError> {
         if !super::registry::is_plugin_name(id) || id.contains(['/', '\\']) {
             return Err(PluginError::NotFound(id.to_string()));
         }
+        let _installing = self.registry.installs.lock().await;
+        let stored = self.registry.services.bundles.delete_bundle(id).await.map_err(storage)?;
         let dir = self.registry.dir.clone();
         let existed = self.registry.remove(id, |_| bundle::delete_dir(&dir, id)).await?;
-        if !existed {
+        if !existed && !stored {
             return Err(PluginError::NotFound(id.to_string()));
         }
-        self.registry.services.settings.forget(id).await.map_err(|e| PluginError::Storage(format!("{e:#}")))?;
+        self.registry.services.settings.forget(id).await.map_err(storage)?;
         tracing::info!(plugin = id, "plugin removed");
         Ok(())
     }
@@ -439,6 +441,10 @@ impl PluginHost {
     pub fn readiness_check(&self) -> Arc<dyn ReadinessCheck> {
         Arc::new(PluginsReadiness(self.registry.clone()))
     }
+}
+
+fn storage(e: anyhow::Error) -> PluginError {
+    PluginError::Storage(format!("{e:#}"))
 }
 
 /// The effective configuration with `overrides` merged over it, checked against the schema.

@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, InstancePre};
 
@@ -69,10 +68,7 @@ pub(crate) fn read_dir(dir: &Path) -> Result<(String, Vec<u8>), String> {
 }
 
 pub(crate) fn fingerprint(manifest_text: &str, wasm: &[u8]) -> Fingerprint {
-    let mut h = Sha256::new();
-    h.update(Sha256::digest(manifest_text.as_bytes()));
-    h.update(Sha256::digest(wasm));
-    h.finalize().into()
+    super::bundle::contents_hash(manifest_text, wasm)
 }
 
 /// Validates and compiles. Blocking (compilation): run on `spawn_blocking`.

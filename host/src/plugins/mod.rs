@@ -15,6 +15,8 @@
 //! - `invoke`: one call, deadline and error classification.
 //! - `reach`: whether a channel's destinations are reachable under the manifest and policy.
 //! - `registry`, `watcher`, `bundle`: the live set, hot reload, installs.
+//! - `materialise`: the bundles stored in the database written into this host's directory (a
+//!   cluster member's), hand-made directories left alone and reported.
 //! - `services`: one trait per host capability (state, settings, logging, mail).
 //! - `smtp`: mail for the `smtp` import (operator's server from `smtp_*` config keys), `LettreMailer`.
 //! - `config`: configuration merge/validation and secret sealing/masking.
@@ -31,6 +33,7 @@ mod http_policy;
 mod invoke;
 mod loader;
 pub mod manifest;
+mod materialise;
 pub mod offline;
 pub mod policy;
 mod reach;
@@ -43,17 +46,20 @@ mod types;
 mod watcher;
 
 pub use addresses::is_public as is_public_address;
-pub use bundle::pack as pack_bundle;
+pub use bundle::{digest as bundle_digest, pack as pack_bundle};
 pub use config::MASK;
 pub use engine::{CALLS_PER_PLUGIN, EPOCH_TICK};
 pub use errors::{InvokeError, PluginError};
 pub use host::{CacheStats, PluginHost, PluginHostOptions};
 pub use invoke::{PhaseSamples, MAX_OUTPUT_BYTES};
 pub use manifest::{Capabilities, Limits, Manifest, PluginKind, MAX_PLUGIN_MEMORY_MB};
+pub use materialise::{Divergence, DivergenceState, MaterialiseError, Materialiser};
 pub use offline::{scan_dir, validate_bundle, write_bundle};
 pub use policy::{CapabilityBounds, PluginPolicy};
 pub use registry::{LoadState, PluginStatus};
-pub use services::{HostServices, LogLevel, MemoryStore, PluginLogger, PluginSettingsStore, PluginStateStore};
+pub use services::{
+    HostServices, LogLevel, MemoryStore, PluginBundleStore, PluginLogger, PluginSettingsStore, PluginStateStore,
+};
 pub use smtp::{LettreMailer, MailAttachment, MailError, MailMessage, MailSender, SmtpServer, SmtpTls};
 /// The report document a document reporter renders (WIT `vigia:plugin/report`): plain records,
 /// built by `reports`, handed over as they are.

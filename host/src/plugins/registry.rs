@@ -159,6 +159,9 @@ pub(crate) struct Registry {
     pub services: HostServices,
     pub dir: PathBuf,
     slots: RwLock<BTreeMap<String, Arc<Slot>>>,
+    /// Serialises installs and removals through the API with materialiser passes, so a pass
+    /// never compares a directory (or the stored bundles) an install is changing.
+    pub installs: tokio::sync::Mutex<()>,
 }
 
 /// Names under the plugins directory that are never plugins: our own staging/trash folders
@@ -169,7 +172,7 @@ pub(crate) fn is_plugin_name(name: &str) -> bool {
 
 impl Registry {
     pub fn new(engine: Arc<PluginEngine>, bounds: CapabilityBounds, services: HostServices, dir: PathBuf) -> Registry {
-        Registry { engine, bounds, services, dir, slots: RwLock::new(BTreeMap::new()) }
+        Registry { engine, bounds, services, dir, slots: RwLock::new(BTreeMap::new()), installs: Default::default() }
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Slot>> {

@@ -1,10 +1,11 @@
 //! Host capabilities offered to plugins, one trait each, so the runtime depends on behaviour, not
 //! on the database: `PluginStateStore` (state-get/set/delete), `PluginSettingsStore` (enabled
-//! flag and sealed configuration), `PluginLogger` (the `log` import), and `smtp::MailSender` (the
-//! `smtp` import). `Store` implements the first two for production; `MemoryStore` serves tests and
-//! benchmarks; `smtp::LettreMailer` sends mail.
+//! flag and sealed configuration), `PluginBundleStore` (bundles installed through the API),
+//! `PluginLogger` (the `log` import), and `smtp::MailSender` (the `smtp` import). `Store`
+//! implements the three stores for production; `MemoryStore` serves tests and benchmarks;
+//! `smtp::LettreMailer` sends mail.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use super::smtp::{LettreMailer, MailSender};
@@ -37,6 +38,19 @@ pub trait PluginSettingsStore: Send + Sync {
     fn set_config<'a>(&'a self, plugin: &'a str, sealed: &'a serde_json::Value) -> BoxFuture<'a, anyhow::Result<()>>;
     /// Drops settings and state of a removed plugin.
     fn forget<'a>(&'a self, plugin: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+}
+
+/// The bundles installed through the API (`plugin_bundles`): the source of truth a cluster's
+/// members materialise their plugins directories from (`Materialiser`).
+pub trait PluginBundleStore: Send + Sync {
+    /// Stores (or replaces) plugin `id`'s bundle (`tar_gz` as installed, `digest` of its contents).
+    fn put_bundle<'a>(&'a self, id: &'a str, digest: &'a str, tar_gz: &'a [u8]) -> BoxFuture<'a, anyhow::Result<()>>;
+    /// Forgets plugin `id`'s bundle; `false` when none was stored.
+    fn delete_bundle<'a>(&'a self, id: &'a str) -> BoxFuture<'a, anyhow::Result<bool>>;
+    /// Every stored bundle's id and digest, without the bytes.
+    fn bundle_digests(&self) -> BoxFuture<'_, anyhow::Result<BTreeMap<String, String>>>;
+    /// Plugin `id`'s stored bundle.
+    fn bundle<'a>(&'a self, id: &'a str) -> BoxFuture<'a, anyhow::Result<Option<Vec<u8>>>>;
 }
 
 /// Severity of a plugin log line (mirrors WIT `log-level`).
@@ -75,6 +89,7 @@ impl PluginLogger for TracingLogger {
 pub struct HostServices {
     pub state: Arc<dyn PluginStateStore>,
     pub settings: Arc<dyn PluginSettingsStore>,
+    pub bundles: Arc<dyn PluginBundleStore>,
     /// Seals configuration secrets at rest.
     pub secrets: SecretBox,
     pub logger: Arc<dyn PluginLogger>,
@@ -85,13 +100,14 @@ pub struct HostServices {
 }
 
 impl HostServices {
-    /// Production wiring: settings and state in the database, logs to `tracing`, mail over SMTP.
+    /// Production wiring: settings, state and bundles in the database, logs to `tracing`, mail over SMTP.
     pub fn with_store(store: Store, secrets: SecretBox) -> HostServices {
         let events = store.events().clone();
         let store = Arc::new(store);
         HostServices {
             state: store.clone(),
-            settings: store,
+            settings: store.clone(),
+            bundles: store,
             secrets,
             logger: Arc::new(TracingLogger),
             mailer: Arc::new(LettreMailer),
@@ -104,7 +120,8 @@ impl HostServices {
         let mem = Arc::new(MemoryStore::default());
         HostServices {
             state: mem.clone(),
-            settings: mem,
+            settings: mem.clone(),
+            bundles: mem,
             secrets,
             logger: Arc::new(TracingLogger),
             mailer: Arc::new(LettreMailer),
@@ -148,11 +165,48 @@ impl PluginSettingsStore for Store {
     }
 }
 
-/// In-memory settings and state.
+impl PluginBundleStore for Store {
+    fn put_bundle<'a>(&'a self, id: &'a str, digest: &'a str, tar_gz: &'a [u8]) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move { Ok(self.put_plugin_bundle(id, digest, tar_gz).await?) })
+    }
+    fn delete_bundle<'a>(&'a self, id: &'a str) -> BoxFuture<'a, anyhow::Result<bool>> {
+        Box::pin(async move { Ok(self.delete_plugin_bundle(id).await?) })
+    }
+    fn bundle_digests(&self) -> BoxFuture<'_, anyhow::Result<BTreeMap<String, String>>> {
+        Box::pin(async move { Ok(self.plugin_bundle_digests().await?.into_iter().map(|b| (b.id, b.digest)).collect()) })
+    }
+    fn bundle<'a>(&'a self, id: &'a str) -> BoxFuture<'a, anyhow::Result<Option<Vec<u8>>>> {
+        Box::pin(async move { Ok(self.plugin_bundle(id).await?) })
+    }
+}
+
+/// In-memory settings, state and bundles.
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<HashMap<(String, String), Vec<u8>>>,
     settings: Mutex<HashMap<String, StoredSettings>>,
+    /// id → (digest, tar.gz).
+    bundles: Mutex<BTreeMap<String, (String, Vec<u8>)>>,
+}
+
+impl PluginBundleStore for MemoryStore {
+    fn put_bundle<'a>(&'a self, id: &'a str, digest: &'a str, tar_gz: &'a [u8]) -> BoxFuture<'a, anyhow::Result<()>> {
+        self.bundles.lock().expect("bundles lock").insert(id.into(), (digest.into(), tar_gz.to_vec()));
+        Box::pin(async { Ok(()) })
+    }
+    fn delete_bundle<'a>(&'a self, id: &'a str) -> BoxFuture<'a, anyhow::Result<bool>> {
+        let existed = self.bundles.lock().expect("bundles lock").remove(id).is_some();
+        Box::pin(async move { Ok(existed) })
+    }
+    fn bundle_digests(&self) -> BoxFuture<'_, anyhow::Result<BTreeMap<String, String>>> {
+        let map = self.bundles.lock().expect("bundles lock");
+        let digests = map.iter().map(|(id, (digest, _))| (id.clone(), digest.clone())).collect();
+        Box::pin(async move { Ok(digests) })
+    }
+    fn bundle<'a>(&'a self, id: &'a str) -> BoxFuture<'a, anyhow::Result<Option<Vec<u8>>>> {
+        let bytes = self.bundles.lock().expect("bundles lock").get(id).map(|(_, b)| b.clone());
+        Box::pin(async move { Ok(bytes) })
+    }
 }
 
 impl PluginStateStore for MemoryStore {

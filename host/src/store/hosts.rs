@@ -1,5 +1,6 @@
-//! Cluster members (migrations 0018–0020): a host's registration, its heartbeat, its clean stop,
-//! the leadership marker, and the claims of collector runs.
+//! Cluster members (migrations 0018–0024): a host's registration, its heartbeat, its clean stop,
+//! the leadership marker, the claims of collector runs, and how its plugins directory differs
+//! from the bundles stored in the database.
 
 use super::{on_pool, Store, StoreResult};
 
@@ -17,10 +18,13 @@ pub struct HostRow {
     pub leader_since: Option<i64>,
     /// It samples instances (`[sampler] enabled`): only such members hold instance leases.
     pub samples: bool,
+    /// How its plugins directory differs from the stored bundles (JSON array, `[]` when in
+    /// agreement; `plugins::Divergence`), as its last materialiser pass found it.
+    pub plugin_divergence: String,
 }
 
 const HOST_COLUMNS: &str =
-    "id, address, version, started_at, heartbeat_at, stopped_at, key_check, leader_since, samples";
+    "id, address, version, started_at, heartbeat_at, stopped_at, key_check, leader_since, samples, plugin_divergence";
 
 impl Store {
     /// Registers a host starting now (again, if it was a member before).
@@ -52,6 +56,13 @@ impl Store {
     pub async fn mark_leader(&self, id: &str, now: i64) -> StoreResult<()> {
         let sql = "UPDATE hosts SET leader_since = CASE WHEN id = $1 THEN $2 ELSE NULL END";
         on_pool!(self, pool => sqlx::query(sql).bind(id).bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Records how host `id`'s plugins directory differs from the stored bundles (JSON).
+    pub async fn set_host_plugin_divergence(&self, id: &str, divergence: &str) -> StoreResult<()> {
+        let sql = "UPDATE hosts SET plugin_divergence = $2 WHERE id = $1";
+        on_pool!(self, pool => sqlx::query(sql).bind(id).bind(divergence).execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 

@@ -52,7 +52,7 @@ pub use leases::{LeaseRow, LeaseView};
 pub use maintenance::{MaintenanceFilter, MaintenanceRow};
 pub use metrics::{BucketPoint, MetricStoreStats, NewSeries, Point, SeriesKey, SeriesRow};
 pub use outbox::{notice_key, ChannelRow, ChannelWrite, Grouping, Notice, NoticeWrite, OutboxRow, OutboxStats};
-pub use plugins::PluginSettingsRow;
+pub use plugins::{BundleDigest, PluginSettingsRow};
 pub use public_status::PublicIncidents;
 pub use report_schedules::{RunDocument, RunRow, ScheduleRow, ScheduleWrite, SlotWrite};
 pub use roles::{Role, RoleDeletion};

@@ -1,5 +1,6 @@
-//! Plugin settings (enabled flag, configuration with sealed secrets) and plugin-scoped key/value
-//! state. The plugin runtime reaches these through its capability traits, never through SQL.
+//! Plugin settings (enabled flag, configuration with sealed secrets), plugin-scoped key/value
+//! state, and the bundles installed through the API (migration 0024). The plugin runtime reaches
+//! these through its capability traits, never through SQL.
 
 use super::{now_ms, on_pool, Store, StoreResult};
 
@@ -13,7 +14,44 @@ pub struct PluginSettingsRow {
     pub updated_at: i64,
 }
 
+/// A stored bundle without its bytes: what a member compares with its plugins directory.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct BundleDigest {
+    pub id: String,
+    /// SHA-256 (hex) of the bundle's contents (`plugins::bundle::digest`).
+    pub digest: String,
+}
+
 impl Store {
+    /// Stores (or replaces) the bundle of plugin `id` as installed.
+    pub async fn put_plugin_bundle(&self, id: &str, digest: &str, bundle: &[u8]) -> StoreResult<()> {
+        let sql = "INSERT INTO plugin_bundles (id, digest, bundle, installed_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (id) DO UPDATE SET digest = excluded.digest, bundle = excluded.bundle, \
+                   installed_at = excluded.installed_at";
+        on_pool!(self, pool => sqlx::query(sql).bind(id).bind(digest).bind(bundle).bind(now_ms()).execute(pool).await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Forgets the bundle of plugin `id`; `false` when none was stored.
+    pub async fn delete_plugin_bundle(&self, id: &str) -> StoreResult<bool> {
+        let sql = "DELETE FROM plugin_bundles WHERE id = $1";
+        let n = on_pool!(self, pool => sqlx::query(sql).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    /// Every stored bundle's id and digest, by id (one small query: no bundle bytes).
+    pub async fn plugin_bundle_digests(&self) -> StoreResult<Vec<BundleDigest>> {
+        let sql = "SELECT id, digest FROM plugin_bundles ORDER BY id";
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, BundleDigest>(sql).fetch_all(pool).await)?)
+    }
+
+    /// The stored bundle of plugin `id` (the tar.gz as installed).
+    pub async fn plugin_bundle(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
+        let sql = "SELECT bundle FROM plugin_bundles WHERE id = $1";
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, Vec<u8>>(sql).bind(id).fetch_optional(pool).await)?)
+    }
+
     pub async fn plugin_settings(&self, plugin_id: &str) -> StoreResult<Option<PluginSettingsRow>> {
         let sql = "SELECT plugin_id, enabled, config_json, updated_at FROM plugin_settings WHERE plugin_id = $1";
         Ok(
