@@ -142,18 +142,20 @@ async fn one_leader_one_run_per_collector_slot_and_revocations_reach_every_host(
         .unwrap();
     eprintln!("collector slots per host:\n{runs}");
     let claimed: usize = runs.lines().map(|l| l.split_once('|').unwrap().1.parse::<usize>().unwrap()).sum();
-    let points = pg
+    // Runs of claimed slots are stamped when they end (within the slot's claim delay and the
+    // run's time), so a slot run twice shows as a point more than the claims, not by timestamps.
+    let stored: usize = pg
         .psql(
             "vigia",
-            "SELECT count(*), count(DISTINCT p.ts / 1000) FROM metric_points p JOIN metric_series s ON s.id = p.series_id \
+            "SELECT count(*) FROM metric_points p JOIN metric_series s ON s.id = p.series_id \
              WHERE s.metric = 'example.answer' AND s.resource = 'cluster-collector'",
         )
+        .unwrap()
+        .parse()
         .unwrap();
-    let (stored, seconds) = points.split_once('|').unwrap();
-    let (stored, seconds): (usize, usize) = (stored.parse().unwrap(), seconds.parse().unwrap());
     assert!(claimed >= 6, "{claimed} slots claimed in 8 s");
-    assert!(stored <= claimed && stored + 2 >= claimed, "{stored} points for {claimed} claimed slots");
-    assert_eq!(stored, seconds, "two points in one second: a slot ran twice");
+    assert!(stored <= claimed, "{stored} points for {claimed} claimed slots: a slot ran twice");
+    assert!(stored + 2 >= claimed, "{stored} points for {claimed} claimed slots: claimed slots did not run");
     plugin_settings_reach_every_host(&client_a, &Client::new(&b).await).await;
 
     // The leader killed, the other host takes the leadership.

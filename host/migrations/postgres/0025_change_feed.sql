@@ -24,3 +24,12 @@ END $$;
 
 CREATE TRIGGER plugin_settings_announce AFTER INSERT OR UPDATE OR DELETE ON plugin_settings
     FOR EACH ROW EXECUTE FUNCTION vigia_announce_plugin();
+
+CREATE FUNCTION vigia_announce_bundles() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('vigia_changes', 'bundles');
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER plugin_bundles_announce AFTER INSERT OR UPDATE OR DELETE ON plugin_bundles
+    FOR EACH STATEMENT EXECUTE FUNCTION vigia_announce_bundles();
