@@ -5,7 +5,8 @@
 //! maintenance pass (hourly rollups, partitions, retention) and the growth of every sampler table
 //! (all its partitions, TOAST and indexes: `pg_total_relation_size` over `pg_partition_tree`),
 //! divided by the instance-days sampled. Hourly rows are scaled by the hours they cover, not by
-//! the run's length (an hour's rollup row exists after a minute of it).
+//! the run's length (an hour's rollup row exists after a minute of it); table and index activity
+//! is read every minute here and scaled to its default hourly interval.
 //! Run: `cargo test -p vigia --test it partitions_bench:: -- --ignored --nocapture`
 
 use crate::support;
@@ -24,8 +25,11 @@ use vigia_testkit::PgCluster;
 /// How a table grows and how long the default retention keeps it.
 #[derive(Clone, Copy)]
 enum Growth {
-    /// Rows per time sampled, kept this many days (the metric store has no retention: a year).
+    /// Rows per time sampled, kept this many days (the metric store has no retention).
     PerDay(f64),
+    /// `PerDay` written every minute in the bench (so two cycles fall in the run) and every
+    /// `[sampler] tables_interval_seconds` (an hour) by default: scaled by 60 / that.
+    Tables(f64),
     /// Rows of two resolutions in one table: the minute (or raw) rows kept this many days, the
     /// hourly ones 730 days (a year's worth after a year).
     WithHourly(f64),
@@ -38,12 +42,12 @@ const TABLES: &[(&str, Growth)] = &[
     ("ash_chunks", Growth::PerDay(14.0)),
     ("ash_rollups", Growth::WithHourly(90.0)),
     ("statement_deltas", Growth::WithHourly(14.0)),
-    ("table_activity", Growth::PerDay(14.0)),
-    ("index_activity", Growth::PerDay(14.0)),
+    ("table_activity", Growth::Tables(14.0)),
+    ("index_activity", Growth::Tables(14.0)),
     ("lock_snapshots", Growth::PerDay(14.0)),
     ("ash_gaps", Growth::PerDay(14.0)),
     ("ash_tail", Growth::PerDay(14.0)),
-    ("metric_points", Growth::PerDay(365.0)),
+    ("metric_points", Growth::PerDay(f64::INFINITY)),
     ("statement_texts", Growth::Once),
     ("instance_inventory", Growth::Once),
     ("activity_strings", Growth::Once),
@@ -56,7 +60,9 @@ fn env(var: &str, default: u64) -> u64 {
 
 /// Bytes of a table with all its partitions, TOAST and indexes.
 async fn table_bytes(conn: &mut PgConnection, table: &str) -> i64 {
-    let sql = "SELECT CAST(COALESCE(SUM(pg_total_relation_size(relid)), 0) AS BIGINT) FROM pg_partition_tree($1)";
+    // pg_partition_tree lists nothing for a table that is not partitioned: the table itself too.
+    let sql = "SELECT CAST(SUM(pg_total_relation_size(r)) AS BIGINT) FROM \
+               (SELECT to_regclass($1) AS r UNION SELECT relid FROM pg_partition_tree(to_regclass($1))) t";
     sqlx::query_scalar(sql).bind(table).fetch_one(conn).await.unwrap()
 }
 
@@ -131,7 +137,7 @@ async fn bytes_per_instance_day_on_postgres() {
     for (table, _) in TABLES {
         before.push(table_bytes(&mut conn, table).await);
     }
-    let config = SamplerConfig::default();
+    let config = SamplerConfig { tables_interval_seconds: 60, ..SamplerConfig::default() };
     let writer = ActivityWriter::start(app.store.clone(), &config);
     let metrics = MetricWriter::start(app.store.clone());
     let started = Instant::now();
@@ -155,7 +161,7 @@ async fn bytes_per_instance_day_on_postgres() {
 /// Prints one line per table and the totals, per instance-day and for a year of 1,000 instances.
 async fn report(conn: &mut PgConnection, n: usize, sampled: Duration, instance_days: f64, before: &[i64]) {
     println!("{n} instances at 1 s ASH sampled for {sampled:?} into PostgreSQL ({instance_days:.4} instance-days)");
-    let (mut per_day, mut once, mut year) = (0.0, 0.0, 0.0);
+    let mut sum = Sums::default();
     for ((table, growth), before) in TABLES.iter().zip(before) {
         let grown = (table_bytes(conn, table).await - before).max(0) as f64;
         let (rows, hourly, hours) = table_rows(conn, table, *growth).await;
@@ -163,33 +169,55 @@ async fn report(conn: &mut PgConnection, n: usize, sampled: Duration, instance_d
         // Hourly rows count per hour covered (an hour's row exists after its first minute).
         let hourly_day = hourly as f64 * per_row / (n as f64 * hours.max(1) as f64) * 24.0;
         let rest_day = (rows - hourly) as f64 * per_row / instance_days;
-        let line = match *growth {
-            Growth::Once => {
-                once += grown / n as f64;
-                year += grown / n as f64;
-                format!("{:.1} KiB per instance, once", grown / n as f64 / 1024.0)
-            }
-            Growth::PerDay(days) | Growth::WithHourly(days) => {
-                per_day += rest_day + hourly_day;
-                year += rest_day * days + hourly_day * 365.0;
-                format!(
-                    "{:.1} KiB per instance-day ({:.1} KiB of it hourly rows)",
-                    (rest_day + hourly_day) / 1024.0,
-                    hourly_day / 1024.0
-                )
-            }
-        };
+        let line = sum.add(table, *growth, grown / n as f64, rest_day, hourly_day);
         println!("  {table}: grew {grown:.0} B, {rows} rows ({hourly} hourly over {hours} h) => {line}");
     }
+    let gib = |kib: f64| kib * 1000.0 / 1048576.0;
     println!(
-        "  total: {:.2} MiB per instance-day, plus {:.1} KiB per instance once",
-        per_day / 1048576.0,
-        once / 1024.0
+        "  sampler tables: {:.2} MiB per instance-day; metric points {:.2} MiB; plus {:.1} KiB per instance once",
+        sum.per_day / 1024.0,
+        sum.points_day / 1024.0,
+        sum.once
     );
     println!(
-        "  a year of 1,000 instances at the default retention (raw 14 d, minute rollups 90 d, hourly rows \
-         a year of their 730 d, metric points a year: they have none): {:.1} GiB; with no retention at all {:.1} GiB",
-        year * 1000.0 / 1073741824.0,
-        (per_day * 365.0 + once) * 1000.0 / 1073741824.0
+        "  a year of 1,000 instances: sampler tables at the default retention (raw 14 d, minute rollups 90 d, \
+         hourly rows a year of their 730 d) {:.1} GiB; metric points (no retention) {:.1} GiB",
+        gib(sum.year + sum.once),
+        gib(sum.points_day * 365.0)
     );
+}
+
+/// Running totals of `report`, in KiB per instance.
+#[derive(Default)]
+struct Sums {
+    per_day: f64,
+    points_day: f64,
+    once: f64,
+    year: f64,
+}
+
+impl Sums {
+    /// Adds one table's bytes (per instance, per instance-day of other rows and of hourly rows)
+    /// and describes them.
+    fn add(&mut self, table: &str, growth: Growth, per_instance: f64, rest_day: f64, hourly_day: f64) -> String {
+        let days = match growth {
+            Growth::Once => {
+                self.once += per_instance / 1024.0;
+                return format!("{:.1} KiB per instance, once", per_instance / 1024.0);
+            }
+            Growth::PerDay(days) | Growth::WithHourly(days) | Growth::Tables(days) => days,
+        };
+        let scale = match growth {
+            Growth::Tables(_) => 60.0 / SamplerConfig::default().tables_interval_seconds as f64,
+            _ => 1.0,
+        };
+        let (rest_day, hourly_day) = (rest_day * scale / 1024.0, hourly_day * scale / 1024.0);
+        if table == "metric_points" {
+            self.points_day += rest_day;
+        } else {
+            self.per_day += rest_day + hourly_day;
+            self.year += rest_day * days + hourly_day * 365.0;
+        }
+        format!("{:.1} KiB per instance-day ({hourly_day:.1} KiB of it hourly rows)", rest_day + hourly_day)
+    }
 }
