@@ -92,6 +92,10 @@ fn rate_limits(config: &Config) -> Option<Arc<RateLimits>> {
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
+    // Before the sampler writes, so its rows go to their partitions rather than the default.
+    if let Err(e) = activity::ensure_partitions(&store, now_ms()).await {
+        tracing::warn!(error = %e, "creating activity partitions failed; rows go to the default partition");
+    }
     if let Some(first) = bootstrap::ensure_defaults(&store).await? {
         bootstrap::announce(&first);
     }

@@ -177,8 +177,13 @@ impl Sampling for ActivityWriter {
 }
 
 /// Refreshes the hourly rollups of the last hours (idempotent) and deletes what is past
-/// retention. `now` is a parameter so tests can run it at any time.
+/// retention, after making sure the partitions of now and of the next range exist (PostgreSQL).
+/// `now` is a parameter so tests can run it at any time.
 pub async fn maintain(store: &Store, config: &SamplerConfig, now: i64) -> StoreResult<u64> {
+    if let Err(e) = ensure_partitions(store, now).await {
+        // Rows go to the default partition meanwhile: retention still runs.
+        tracing::warn!(error = %e, "creating activity partitions failed; retried at the next pass");
+    }
     let this_hour = now / HOUR_MS * HOUR_MS;
     // The current hour too: long-range answers then include it, and it is recomputed next time.
     let from = this_hour - 3 * HOUR_MS;
@@ -192,6 +197,17 @@ pub async fn maintain(store: &Store, config: &SamplerConfig, now: i64) -> StoreR
             days(config.hour_rollup_retention_days),
         )
         .await
+}
+
+/// Creates the partitions the sampler writes into next (nothing on SQLite; see
+/// `Store::ensure_partitions`): `serve` runs it before the sampler starts, then every pass.
+/// Without them rows land in the default partition, so a failure here loses nothing.
+pub async fn ensure_partitions(store: &Store, now: i64) -> StoreResult<()> {
+    let ensured = store.ensure_partitions(now).await?;
+    if ensured.created > 0 || ensured.busy > 0 {
+        tracing::info!(created = ensured.created, moved = ensured.moved, busy = ensured.busy, "activity partitions");
+    }
+    Ok(())
 }
 
 /// Blocking trees as JSON (what is stored and what the API shows).

@@ -6,7 +6,7 @@
 use sqlx::{QueryBuilder, Row};
 
 use super::ash::push_ids;
-use super::{on_pool, Store, StoreResult};
+use super::{on_pool, partitions, Store, StoreResult};
 use crate::store::columns::{self, is_gauge};
 
 /// One statement key's counters, in `columns::STATEMENT` order.
@@ -500,22 +500,29 @@ impl Store {
 
     /// Deletes sampler data past retention: raw data before `raw_before`, minute rollups before
     /// `minute_before`, hourly rollups before `hour_before`. Returns the rows deleted.
+    ///
+    /// On PostgreSQL the partitioned tables lose whole partitions (`partitions::drop_expired`,
+    /// their rows counted as it says) and only their default partitions are purged row by row:
+    /// a partition straddling a cutoff keeps its older rows until its whole range is past it.
     pub async fn purge_activity(&self, raw_before: i64, minute_before: i64, hour_before: i64) -> StoreResult<u64> {
+        let cutoffs = partitions::Cutoffs { raw: raw_before, minute: minute_before, hour: hour_before };
+        let mut deleted = partitions::drop_expired(self, cutoffs).await?;
         let statements = [
-            ("DELETE FROM ash_chunks WHERE end_ts < $1", raw_before),
-            ("DELETE FROM ash_gaps WHERE end_ts < $1", raw_before),
-            ("DELETE FROM statement_deltas WHERE resolution = 0 AND ts < $1", raw_before),
-            ("DELETE FROM table_activity WHERE ts < $1", raw_before),
-            ("DELETE FROM index_activity WHERE ts < $1", raw_before),
-            ("DELETE FROM lock_snapshots WHERE ts < $1", raw_before),
-            ("DELETE FROM ash_rollups WHERE resolution = 60 AND bucket_ts < $1", minute_before),
-            ("DELETE FROM ash_rollups WHERE resolution = 3600 AND bucket_ts < $1", hour_before),
-            ("DELETE FROM statement_deltas WHERE resolution = 3600 AND ts < $1", hour_before),
+            ("ash_chunks", "end_ts < $1", raw_before),
+            ("ash_gaps", "end_ts < $1", raw_before),
+            ("statement_deltas", "resolution = 0 AND ts < $1", raw_before),
+            ("table_activity", "ts < $1", raw_before),
+            ("index_activity", "ts < $1", raw_before),
+            ("lock_snapshots", "ts < $1", raw_before),
+            ("ash_rollups", "resolution = 60 AND bucket_ts < $1", minute_before),
+            ("ash_rollups", "resolution = 3600 AND bucket_ts < $1", hour_before),
+            ("statement_deltas", "resolution = 3600 AND ts < $1", hour_before),
         ];
-        let mut deleted = 0;
-        for (sql, before) in statements {
+        for (table, filter, before) in statements {
+            let table = self.default_partition(table).await?.unwrap_or_else(|| table.to_string());
+            let sql = format!("DELETE FROM {table} WHERE {filter}");
             deleted +=
-                on_pool!(self, pool => sqlx::query(sql).bind(before).execute(pool).await.map(|r| r.rows_affected()))?;
+                on_pool!(self, pool => sqlx::query(&sql).bind(before).execute(pool).await.map(|r| r.rows_affected()))?;
         }
         Ok(deleted)
     }

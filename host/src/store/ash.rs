@@ -3,6 +3,7 @@
 
 use sqlx::{QueryBuilder, Row};
 
+use super::partitions::ASH_CHUNK_SPAN_MAX_MS;
 use super::{on_pool, Store, StoreResult};
 
 /// One stored ASH chunk (`data` as encoded by `activity::codec`).
@@ -143,11 +144,15 @@ impl Store {
         if instance_ids.is_empty() {
             return Ok(Vec::new());
         }
+        // The bound on start_ts changes no answer (a chunk ends within the span of its start)
+        // and lets PostgreSQL read only the partitions of the range.
+        let earliest_start = from.saturating_sub(ASH_CHUNK_SPAN_MAX_MS);
         let rows: Vec<ChunkRow> = on_pool!(self, pool => {
             let mut q = QueryBuilder::new(
                 "SELECT instance_id, start_ts, end_ts, ticks, sessions, data FROM ash_chunks WHERE end_ts >= ",
             );
-            q.push_bind(from).push(" AND start_ts <= ").push_bind(to).push(" AND instance_id IN (");
+            q.push_bind(from).push(" AND start_ts >= ").push_bind(earliest_start);
+            q.push(" AND start_ts <= ").push_bind(to).push(" AND instance_id IN (");
             push_ids(&mut q, instance_ids);
             q.push(") ORDER BY start_ts, instance_id");
             q.build_query_as().fetch_all(pool).await

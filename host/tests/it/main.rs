@@ -25,6 +25,8 @@ mod hardening;
 mod instances;
 mod isolation;
 mod notifiers;
+mod partitions;
+mod partitions_bench;
 mod plugins_bench;
 mod plugins_containment;
 mod plugins_examples;
