@@ -177,7 +177,8 @@ pub struct SamplerConfig {
     pub ash_tail_seconds: u64,
     /// Days raw samples (ASH, statements, tables) are kept.
     pub raw_retention_days: u64,
-    /// Days the 1-minute rollups are kept.
+    /// Days the 1-minute rollups are kept, and the metric points (the sampler's `pg.*` gauges
+    /// and what collector plugins return).
     pub minute_rollup_retention_days: u64,
     /// Days the 1-hour rollups are kept.
     pub hour_rollup_retention_days: u64,

@@ -190,13 +190,17 @@ pub async fn maintain(store: &Store, config: &SamplerConfig, now: i64) -> StoreR
     store.roll_up_ash_hours(from, this_hour + HOUR_MS).await?;
     store.roll_up_statement_hours(from, this_hour + HOUR_MS).await?;
     let days = |d: u64| now - d as i64 * DAY_MS;
-    store
+    let activity = store
         .purge_activity(
             days(config.raw_retention_days),
             days(config.minute_rollup_retention_days),
             days(config.hour_rollup_retention_days),
         )
-        .await
+        .await?;
+    // Metric points (the sampler's `pg.*` gauges, collectors') are bucketed when read, never
+    // rolled up: they are kept as long as the minute rollups.
+    let points = store.purge_points(days(config.minute_rollup_retention_days)).await?;
+    Ok(activity + points)
 }
 
 /// Creates the partitions the sampler writes into next (nothing on SQLite; see

@@ -126,6 +126,16 @@ async fn hourly_rollups_and_retention(b: Backend) {
     assert!(rows.iter().all(|r| r["active_sessions"] == 1.0 && r["samples"] == 60), "{}", r.text);
     let r = activity(&f.app, "top-queries", json!({"from": "2025-12-20", "to": "2026-01-29"})).await;
     assert_eq!(rows_len_calls(&r), (3, 215 + 1), "hourly statement rollups hold the same totals");
+    // A metric point is kept as long as the minute rollups (90 days), then purged too.
+    let key = vigia::store::SeriesKey {
+        tenant_id: f.app.admin_user.tenant_id,
+        resource: "sales".into(),
+        metric: "pg.connections".into(),
+        labels: "{}".into(),
+    };
+    let series = f.app.store.series_id(&key, None, "test").await.unwrap();
+    let point = vigia::store::Point { series_id: series, ts: T0, value: 3.0 };
+    f.app.store.insert_points(&[point]).await.unwrap();
     // Past retention everything raw goes; the rollups stay longer.
     let later = T0 + 20 * 86_400_000;
     let deleted = activity::maintain(&f.app.store, &config, later).await.unwrap();
@@ -134,6 +144,9 @@ async fn hourly_rollups_and_retention(b: Backend) {
     assert_eq!(ok_rows(&r).len(), 0, "raw samples past 14 days are gone");
     let r = activity(&f.app, "top-queries", json!({"from": "2025-12-20", "to": "2026-01-29"})).await;
     assert_eq!(rows_len_calls(&r).0, 3, "hourly statement rollups are kept");
+    assert_eq!(f.app.store.count_points(series, T0, T0).await.unwrap(), 1, "metric points outlive raw samples");
+    activity::maintain(&f.app.store, &config, T0 + 91 * 86_400_000).await.unwrap();
+    assert_eq!(f.app.store.count_points(series, T0, T0).await.unwrap(), 0, "metric points past 90 days are gone");
 }
 
 fn rows_len_calls(r: &Resp) -> (usize, i64) {
