@@ -154,11 +154,11 @@ async fn register(admin: &Client, pg: &PgCluster, n: usize) {
     }
 }
 
-/// The share of due ticks stored between `from` and `to` (epoch ms): ticks of the ASH chunks
-/// wholly inside, over the seconds those chunks span.
+/// The share of due ticks stored around `from`..`to` (epoch ms): ticks of the ASH chunks that
+/// overlap the window, over the seconds those chunks span (a chunk is about a minute).
 fn stored_share(pg: &PgCluster, from: i64, to: i64) -> f64 {
     let sql = format!(
-        "SELECT sum(ticks), sum((end_ts - start_ts) / 1000 + 1) FROM ash_chunks WHERE start_ts >= {from} AND end_ts < {to}"
+        "SELECT sum(ticks), sum((end_ts - start_ts) / 1000 + 1) FROM ash_chunks WHERE end_ts >= {from} AND start_ts < {to}"
     );
     let row = pg.psql("vigia", &sql).unwrap();
     let (ticks, seconds) = row.split_once('|').unwrap();
