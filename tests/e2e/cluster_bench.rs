@@ -176,7 +176,8 @@ async fn cluster_scaling_over_one_two_three_members() {
     use sqlx::{Connection, Executor};
     let n = env("VIGIA_BENCH_INSTANCES", 300);
     let window = Duration::from_secs(env("VIGIA_BENCH_WINDOW_SECONDS", 90) as u64);
-    let pg = PgCluster::start_with(&format!("max_connections = {}", 2 * n + 100)).unwrap();
+    // While instances move, the old and the new holder's sampling connections overlap.
+    let pg = PgCluster::start_with(&format!("max_connections = {}", 4 * n + 100)).unwrap();
     let config = config(&pg.create_database("vigia").unwrap());
     let mut sleepers = Vec::new();
     for _ in 0..10 {
